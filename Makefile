@@ -1,0 +1,15 @@
+# The two commands the README starts with; everything else is a convenience.
+PY := .venv/bin/python
+
+.PHONY: setup demo test fuzz clean
+setup:
+	bash scripts/setup.sh
+
+demo: setup          ## README command 1: the full stereo pipeline on a generated KITTI-size bag
+	$(PY) -m dsc_ros.demo --out out/demo
+
+test: setup          ## README command 2: set up and run the test suite
+	$(PY) -m pytest test -q
+
+clean:
+	rm -rf build out .pytest_cache

@@ -1,0 +1,7 @@
+"""pytest: make the checkout importable ahead of any installed copy (tests exercise the working tree)."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)

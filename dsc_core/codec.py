@@ -1,0 +1,200 @@
+"""StereoCodec: one loaded model (level 1 + a right head) and the DSCC container around it.
+
+This is what the API functions, the CLI, the ROS nodes and the benchmarks call::
+
+    left camera                     right camera                          processing unit
+    img_L ─encode_left─▶ DSCC(L)    img_R ─encode_right─▶ DSCC(R)        decode_left(DSCC(L)) ─▶ LeftState ─▶ img_L
+      (level 1: y, z strings)        (level 1 analysis, then level 2;    decode_right(DSCC(R), left=LeftState) ─▶ img_R
+                                      never sees anything of the left)    (left=None: the degraded right)
+
+Every code is parsed and validated (``container``) and checked against the loaded model (family and head
+fingerprints, latent shapes derived from the image size) before a single symbol is entropy-decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dsc_core import container, images, registry
+from dsc_core.errors import BitstreamError, MissingSideInformationError, ModelMismatchError
+from dsc_core.models import weights_io
+from dsc_core.models.heads import build_head
+from dsc_core.models.level1 import Y_STRIDE, Z_STRIDE, Level1Codec
+
+
+@dataclass
+class LeftState:
+    """A decoded left frame, kept so the right of the same pair reuses it instead of decoding twice."""
+
+    image: np.ndarray
+    header: container.Header
+    y_hat: torch.Tensor      # un-gained level-1 latent (1, M, Hp/16, Wp/16)
+    x_hat: torch.Tensor      # decoded image, padded, (1, 3, Hp, Wp) in [0, 1]
+
+
+@dataclass
+class RightInfo:
+    degraded: bool
+    header: container.Header
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class StereoCodec:
+    """A model from the registry, loaded once. Not thread-safe: use one per worker thread."""
+
+    def __init__(self, model: str = registry.DEFAULT_MODEL, device=None, weights_path=None):
+        self.info = registry.get(model)
+        self.name = self.info.name
+        self.device = resolve_device(device)
+        path = weights_path or self.info.path
+        if not path or not __import__("os").path.exists(path):
+            raise FileNotFoundError(f"weights for {model} not found at {path}")
+        fam = weights_io.read_family(path)
+        if self.info.head not in fam["heads"]:
+            raise ModelMismatchError(f"{path} has no head {self.info.head!r} (has {sorted(fam['heads'])})")
+        l1, hd = fam["level1"], fam["heads"][self.info.head]
+        self.level1 = weights_io.load_state(Level1Codec(**l1["config"]), l1["state"]).to(self.device).eval()
+        self.head = weights_io.load_state(build_head(hd["kind"], hd["config"]), hd["state"]).to(self.device).eval()
+        self.family_fp = weights_io.fingerprint(l1["state"])
+        self.head_fp = weights_io.fingerprint(hd["state"])
+        self.right_role = "right-paper" if hd["kind"] == "paper" else "right"
+        self.meta = fam.get("meta", {})
+
+    # ------------------------------------------------------------------ rates
+    @property
+    def left_rates(self) -> list:
+        return list(range(self.level1.num_rates))
+
+    @property
+    def right_rates(self) -> list:
+        return list(range(self.head.num_rates))
+
+    def _rate(self, rate, rates: list, default: int, what: str) -> int:
+        r = default if rate is None else int(rate)
+        if r not in rates:
+            raise ValueError(f"{what} rate {r} not available for {self.name} (rates {rates[0]}..{rates[-1]})")
+        return r
+
+    # ------------------------------------------------------------------ encoding
+    def _header(self, role, rate, head_fp, h, w, encoding, shapes, crcs, payloads) -> bytes:
+        hdr = container.Header(
+            role=role, rate=rate, family=self.family_fp, head=head_fp, height=h, width=w, encoding=encoding,
+            model=self.name,
+            strings=tuple(container.StringInfo(tuple(int(v) for v in s), int(c), len(p))
+                          for s, c, p in zip(shapes, crcs, payloads)))
+        return container.pack(hdr, payloads)
+
+    @torch.inference_mode()
+    def encode_left(self, image, encoding: str = "rgb8", rate: int | None = None) -> bytes:
+        """Level-1 code of the left image (a DSCC container)."""
+        rgb = images.check_image(image, encoding)
+        r = self._rate(rate, self.left_rates, self.info.default_left_rate, "left")
+        h, w = rgb.shape[:2]
+        c = self.level1.compress(images.to_tensor(rgb, self.device), r)
+        y_shape = tuple(c["y_hat"].shape[1:])
+        z_shape = (self.level1.N,) + tuple(c["z_shape"])
+        return self._header("left", r, bytes(8), h, w, encoding, [y_shape, z_shape], [c["index_crc"], 0],
+                            c["strings"])
+
+    @torch.inference_mode()
+    def encode_right(self, image, encoding: str = "rgb8", rate: int | None = None) -> bytes:
+        """Level-2 code of the right image. Uses nothing of the left camera."""
+        rgb = images.check_image(image, encoding)
+        r = self._rate(rate, self.right_rates, self.info.default_right_rate, "right")
+        h, w = rgb.shape[:2]
+        y = self.level1.analysis(images.to_tensor(rgb, self.device))
+        c = self.head.compress(y, r)
+        return self._header(self.right_role, r, self.head_fp, h, w, encoding, c["shapes"], c["index_crcs"],
+                            c["strings"])
+
+    # ------------------------------------------------------------------ decoding
+    def _check(self, hdr: container.Header, roles: tuple, payload_shapes: list) -> None:
+        if hdr.role not in roles:
+            raise ModelMismatchError(f"expected a {' or '.join(roles)} code, got a {hdr.role} code")
+        if hdr.family != self.family_fp:
+            raise ModelMismatchError(
+                f"code from model family {hdr.family.hex()} ({hdr.model!r}), but {self.name} is family "
+                f"{self.family_fp.hex()}: encoder and decoder must load the same weights")
+        if hdr.role != "left" and hdr.head != self.head_fp:
+            raise ModelMismatchError(
+                f"right code from head {hdr.head.hex()} ({hdr.model!r}), but {self.name}'s head is "
+                f"{self.head_fp.hex()}: decode it with the model that encoded it")
+        got = [s.shape for s in hdr.strings]
+        if got != payload_shapes:
+            raise BitstreamError(f"latent shapes {got} do not match a {hdr.width}x{hdr.height} image "
+                                 f"(expected {payload_shapes})")
+
+    def _latent_hw(self, h: int, w: int) -> tuple:
+        hp, wp = images.padded_size(h, w)
+        return hp // Y_STRIDE, wp // Y_STRIDE
+
+    @torch.inference_mode()
+    def decode_left(self, data, return_state: bool = False):
+        """Left code -> image (uint8, original encoding and size); ``return_state`` -> :class:`LeftState`."""
+        hdr, payloads = container.unpack(data)
+        if hdr.rate not in self.left_rates:
+            raise BitstreamError(f"left rate {hdr.rate} does not exist in {self.name}")
+        hy, wy = self._latent_hw(hdr.height, hdr.width)
+        hp, wp = images.padded_size(hdr.height, hdr.width)
+        self._check(hdr, ("left",), [(self.level1.M, hy, wy), (self.level1.N, hp // Z_STRIDE, wp // Z_STRIDE)])
+        d = self.level1.decompress(payloads, hdr.strings[1].shape[1:], hdr.rate, hdr.strings[0].index_crc)
+        img = images.from_rgb(images.to_uint8(d["x_hat"], hdr.height, hdr.width), hdr.encoding)
+        if not return_state:
+            return img
+        return LeftState(image=img, header=hdr, y_hat=d["y_hat"], x_hat=d["x_hat"])
+
+    @torch.inference_mode()
+    def decode_right(self, data, left=None, return_info: bool = False):
+        """Right code -> image. ``left``: the pair's left code (bytes), its :class:`LeftState`, or None.
+
+        With ``left=None`` the result is the *degraded* right (level 2 alone, no side information).
+        """
+        hdr, payloads = container.unpack(data)
+        if hdr.rate not in self.right_rates:
+            raise BitstreamError(f"right rate {hdr.rate} does not exist in {self.name}")
+        hy, wy = self._latent_hw(hdr.height, hdr.width)
+        self._check(hdr, (self.right_role,), self.head.expected_shapes((hy, wy)))
+        if isinstance(left, (bytes, bytearray, memoryview)):
+            left = self.decode_left(left, return_state=True)
+        if left is not None:
+            if not isinstance(left, LeftState):
+                raise TypeError("left must be the left code (bytes), a LeftState or None")
+            if left.header.family != hdr.family:
+                raise ModelMismatchError("left and right codes come from different model families")
+            if (left.header.height, left.header.width) != (hdr.height, hdr.width):
+                raise MissingSideInformationError(
+                    f"left is {left.header.width}x{left.header.height} but right is {hdr.width}x{hdr.height}: "
+                    "not a pair from one rectified rig")
+        est = self.head.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate)
+        out = self.head.fuse(self.level1, est["y_tilde"],
+                             left.y_hat if left is not None else None, left.x_hat if left is not None else None)
+        img = images.from_rgb(images.to_uint8(out["x_hat"], hdr.height, hdr.width), hdr.encoding)
+        if return_info:
+            return img, RightInfo(degraded=out["degraded"], header=hdr)
+        return img
+
+    def decode_pair(self, left_data, right_data) -> tuple:
+        state = self.decode_left(left_data, return_state=True)
+        return state.image, self.decode_right(right_data, left=state)
+
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_codec(model: str = registry.DEFAULT_MODEL, device=None) -> StereoCodec:
+    """The codec for ``model`` on ``device`` ("auto", "cpu", "cuda"), loaded once per process."""
+    key = (model, str(resolve_device(device)))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = StereoCodec(model, device=device)
+        return _CACHE[key]

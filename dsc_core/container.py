@@ -1,0 +1,168 @@
+"""The DSCC bitstream container: one per camera per frame. Pure Python + stdlib (no torch, no numpy).
+
+Layout, version 1, little-endian (``docs/bitstream.md`` has the same table; a test keeps them in step)::
+
+    offset size field
+    0      4    magic            b"DSCC"
+    4      1    version          1
+    5      1    role             1 = left, 2 = right (entropy-coded level 2), 3 = right, paper-faithful 4-bit
+    6      1    rate             rate-point index of the role's codec (level 1 for left, level 2 for right)
+    7      1    flags            reserved, must be 0
+    8      8    family           fingerprint of the level-1 weights (left and right of a pair must match)
+    16     8    head             fingerprint of the right head's weights (zeros for a left code)
+    24     2    height           original image height (1..16384)
+    26     2    width            original image width  (1..16384)
+    28     1    encoding         0 = rgb8, 1 = bgr8, 2 = mono8
+    29     1    n_strings        number of entropy-coded strings (1..4)
+    30     16   model            model name, ASCII, NUL-padded
+    46     14n  string table     per string: C, H, W (3 x u16, the latent shape), index CRC32 (u32), length (u32)
+    ..     sum  payload          the strings, in table order
+    end-4  4    crc32            CRC32 of every byte before it
+
+Every field is validated before anything is allocated or decoded; lengths must add up to the payload
+exactly; violations raise :class:`~dsc_core.errors.BitstreamError` (or ``UnsupportedVersionError``).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from dsc_core.errors import BitstreamError, UnsupportedVersionError
+
+MAGIC = b"DSCC"
+VERSION = 1
+ROLES = {1: "left", 2: "right", 3: "right-paper"}
+ROLE_IDS = {v: k for k, v in ROLES.items()}
+ENCODINGS = {0: "rgb8", 1: "bgr8", 2: "mono8"}
+ENCODING_IDS = {v: k for k, v in ENCODINGS.items()}
+
+MAX_SIDE = 16384
+MAX_STRINGS = 4
+MAX_LATENT_CHANNELS = 1024
+MAX_CODE_BYTES = 64 << 20          # a 16384^2 frame at 2 bpp is 64 MiB: nothing legitimate is larger
+
+_HEAD = struct.Struct("<4sBBBB8s8sHHBB16s")
+_STRING = struct.Struct("<HHHII")
+_CRC = struct.Struct("<I")
+HEADER_SIZE = _HEAD.size           # 46
+MIN_SIZE = HEADER_SIZE + _STRING.size + _CRC.size
+
+
+@dataclass(frozen=True)
+class StringInfo:
+    shape: tuple            # (C, H, W) of the latent this string codes
+    index_crc: int          # CRC32 of the encoder's CDF-index map (0 when the entropy model has no indices)
+    length: int
+
+
+@dataclass(frozen=True)
+class Header:
+    role: str
+    rate: int
+    family: bytes
+    head: bytes
+    height: int
+    width: int
+    encoding: str
+    model: str
+    strings: tuple = field(default_factory=tuple)
+    version: int = VERSION
+
+    @property
+    def payload_size(self) -> int:
+        return sum(s.length for s in self.strings)
+
+    def describe(self) -> str:
+        lines = [f"DSCC v{self.version}  role={self.role}  model={self.model}  rate={self.rate}",
+                 f"image {self.width}x{self.height} {self.encoding}",
+                 f"family {self.family.hex()}  head {self.head.hex()}"]
+        for i, s in enumerate(self.strings):
+            lines.append(f"string {i}: latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}  {s.length} bytes  "
+                         f"index-crc {s.index_crc:08x}")
+        return "\n".join(lines)
+
+
+def pack(header: Header, payloads: list) -> bytes:
+    """Serialise a header and its strings (the lengths are taken from ``payloads``)."""
+    if len(payloads) != len(header.strings):
+        raise ValueError("one payload per string-table entry")
+    name = header.model.encode("ascii", errors="replace")[:16]
+    out = bytearray(_HEAD.pack(MAGIC, VERSION, ROLE_IDS[header.role], header.rate, 0, header.family,
+                               header.head, header.height, header.width, ENCODING_IDS[header.encoding],
+                               len(payloads), name))
+    for info, data in zip(header.strings, payloads):
+        out += _STRING.pack(*info.shape, info.index_crc, len(data))
+    for data in payloads:
+        out += data
+    out += _CRC.pack(zlib.crc32(out) & 0xFFFFFFFF)
+    return bytes(out)
+
+
+def unpack(data) -> tuple:
+    """Validate ``data`` and return ``(Header, [payload bytes, ...])``.
+
+    Checks, in order: type and size bounds, magic, version, CRC32, then each field's range and that the
+    string lengths add up to the payload exactly. Nothing is allocated from an unchecked field.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise BitstreamError(f"a dsc code is bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) < MIN_SIZE:
+        raise BitstreamError(f"code of {len(data)} bytes is truncated (a container has at least {MIN_SIZE})")
+    if len(data) > MAX_CODE_BYTES:
+        raise BitstreamError(f"code of {len(data)} bytes exceeds the {MAX_CODE_BYTES}-byte limit")
+    if data[:4] != MAGIC:
+        raise BitstreamError(f"not a dsc code: magic {data[:4]!r}, expected {MAGIC!r}")
+    if data[4] != VERSION:
+        raise UnsupportedVersionError(
+            f"dsc container version {data[4]} is not supported by this build (reads version {VERSION}); "
+            "decode with the dsc_ros version that encoded it")
+    (want_crc,) = _CRC.unpack_from(data, len(data) - 4)
+    got_crc = zlib.crc32(data[:-4]) & 0xFFFFFFFF
+    if want_crc != got_crc:
+        raise BitstreamError(f"CRC mismatch ({got_crc:08x} != {want_crc:08x}): the code was corrupted "
+                             "or truncated in transit")
+    (_, version, role, rate, flags, family, head, height, width, encoding, n_strings,
+     model) = _HEAD.unpack_from(data, 0)
+    if role not in ROLES:
+        raise BitstreamError(f"unknown role id {role}")
+    if flags != 0:
+        raise BitstreamError(f"reserved flags are {flags:#x}, must be 0")
+    if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise BitstreamError(f"image size {width}x{height} outside 1..{MAX_SIDE} per side")
+    if encoding not in ENCODINGS:
+        raise BitstreamError(f"unknown encoding id {encoding}")
+    if not 1 <= n_strings <= MAX_STRINGS:
+        raise BitstreamError(f"{n_strings} strings; a code holds 1..{MAX_STRINGS}")
+    table_end = HEADER_SIZE + n_strings * _STRING.size
+    if table_end + 4 > len(data):
+        raise BitstreamError("string table runs past the end of the code")
+    try:
+        name = model.rstrip(b"\0").decode("ascii")
+    except UnicodeDecodeError:
+        raise BitstreamError("model name is not ASCII") from None
+    strings, offset = [], table_end
+    for i in range(n_strings):
+        c, h, w, crc, length = _STRING.unpack_from(data, HEADER_SIZE + i * _STRING.size)
+        if not (1 <= c <= MAX_LATENT_CHANNELS and 1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+            raise BitstreamError(f"string {i}: latent shape {c}x{h}x{w} out of range")
+        strings.append(StringInfo((c, h, w), crc, length))
+        offset += length
+    payload_size = len(data) - table_end - 4
+    if offset - table_end != payload_size:
+        raise BitstreamError(f"string lengths add up to {offset - table_end} bytes but the payload holds "
+                             f"{payload_size}: the code was truncated or extended")
+    payloads, pos = [], table_end
+    for s in strings:
+        payloads.append(data[pos:pos + s.length])
+        pos += s.length
+    header = Header(role=ROLES[role], rate=rate, family=family, head=head, height=height, width=width,
+                    encoding=ENCODINGS[encoding], model=name, strings=tuple(strings), version=version)
+    return header, payloads
+
+
+def parse(data) -> Header:
+    """Just the validated header (what ``dsc info`` and the ROS decoder's pairing need)."""
+    return unpack(data)[0]

@@ -1,0 +1,94 @@
+"""Level 2: the right camera's second auto-encoder, with its own learned entropy model.
+
+Harel & Avidan (ICCP 2022) compress the right image's *level-1 latent* a second time, much harder, and let
+the decoder make up for the lost detail with the left image. Ours keeps their shape (x2 further
+down-sampling, few channels) and replaces the fixed 4-bit code by a real entropy-coded one::
+
+    right camera                                             processing unit
+    y_R (M, H/16, W/16) ─g_a2─▶ w ─×gain[r]─▶ Q ─[EntropyBottleneck]─▶ w-string ─▶ ŵ ─×inv_gain[r]─g_s2─▶ ỹ_R
+                        (C2, H/32, W/32)                                                  (estimate of y_R)
+
+The entropy model is factorized (one CDF per channel), so there is no hyperprior whose floating point could
+differ between the camera and the decoder (see ``entropy.py``). Rate points are gain vectors on ``w``, as in
+level 1, so the right camera chooses its rate alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from compressai.entropy_models import EntropyBottleneck
+from compressai.layers import GDN
+from compressai.models.utils import conv, deconv
+
+from dsc_core import entropy
+
+#: Right-rate lambdas (loss = lambda * 255^2 * MSE_right + bpp_level2); the lowest aims at the paper's
+#: ~0.03 bpp regime.
+DEFAULT_LAMBDAS = (0.0006, 0.0012, 0.0025, 0.0050)
+
+
+def _ste_round(x: torch.Tensor) -> torch.Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+class Level2Codec(nn.Module):
+    """Entropy-coded level 2. ``M`` must equal level 1's latent channels."""
+
+    def __init__(self, M: int = 96, N: int = 96, C: int = 32, lambdas=DEFAULT_LAMBDAS):
+        super().__init__()
+        self.M, self.N, self.C = M, N, C
+        self.lambdas = tuple(float(v) for v in lambdas)
+        self.g_a = nn.Sequential(
+            conv(M, N, stride=1, kernel_size=3), GDN(N), conv(N, N, stride=2, kernel_size=5), GDN(N),
+            conv(N, C, stride=1, kernel_size=3),
+        )
+        self.g_s = nn.Sequential(
+            conv(C, N, stride=1, kernel_size=3), GDN(N, inverse=True),
+            deconv(N, N, stride=2, kernel_size=5), GDN(N, inverse=True), conv(N, M, stride=1, kernel_size=3),
+        )
+        k = len(self.lambdas)
+        spread = torch.linspace(-1.0, 1.0, k)[:, None].expand(k, C)
+        self.log_gain = nn.Parameter(spread.clone())
+        self.log_inv_gain = nn.Parameter(-spread.clone())
+        self.entropy_bottleneck = EntropyBottleneck(C)
+
+    @property
+    def num_rates(self) -> int:
+        return len(self.lambdas)
+
+    def config(self) -> dict:
+        return {"M": self.M, "N": self.N, "C": self.C, "lambdas": list(self.lambdas)}
+
+    def _gains(self, rates: torch.Tensor):
+        return (torch.exp(self.log_gain[rates])[:, :, None, None],
+                torch.exp(self.log_inv_gain[rates])[:, :, None, None])
+
+    def forward(self, y: torch.Tensor, rates: torch.Tensor) -> dict:
+        g, ig = self._gains(rates)
+        w = self.g_a(y) * g
+        _, likelihoods = self.entropy_bottleneck(w)
+        med = self.entropy_bottleneck._get_medians()
+        w_hat = _ste_round(w - med) + med
+        return {"y_tilde": self.g_s(w_hat * ig), "likelihoods": {"w": likelihoods}}
+
+    def update(self, force: bool = False) -> bool:
+        return self.entropy_bottleneck.update(force=force)
+
+    @torch.inference_mode()
+    def compress(self, y: torch.Tensor, rate: int) -> dict:
+        g, _ = self._gains(torch.tensor([int(rate)], device=y.device))
+        w = self.g_a(y) * g
+        string, _ = entropy.bottleneck_encode(self.entropy_bottleneck, w)
+        return {"strings": [string], "shapes": [tuple(w.shape[1:])], "index_crcs": [0]}
+
+    @torch.inference_mode()
+    def decompress(self, strings: list, shapes: list, rate: int) -> dict:
+        device = self.log_gain.device
+        _, ig = self._gains(torch.tensor([int(rate)], device=device))
+        w_hat = entropy.bottleneck_decode(self.entropy_bottleneck, strings[0], (1,) + tuple(shapes[0]))
+        return {"y_tilde": self.g_s(w_hat.to(device) * ig)}
+
+    def expected_shapes(self, y_hw: tuple) -> list:
+        h, w = y_hw
+        return [(self.C, (h + 1) // 2, (w + 1) // 2)]

@@ -1,0 +1,100 @@
+"""Weights files: one *family* = one level-1 codec plus the right-camera heads trained on it.
+
+Layout (``torch.save`` of a plain dict; loaded with ``weights_only=True``)::
+
+    {"format": "dsc-weights/1",
+     "level1": {"config": {...}, "state": {...}},
+     "heads":  {"dsc":   {"kind": "dsc",   "config": {...}, "state": {...}},
+                "paper": {"kind": "paper", "config": {...}, "state": {...}}},
+     "meta":   {...}}                                  # provenance for the model card
+
+Why the CDF tables are *stored* rather than rebuilt at load: ``update()`` derives them from float
+parameters, and two machines can round that differently; one differing table entry and rANS decodes
+garbage. So saving rounds every float tensor to float16, reloads it, runs ``update()`` once and stores the
+integer tables; every loader then has the very same tables (and weights) as every encoder.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from pathlib import Path
+
+import torch
+
+FORMAT = "dsc-weights/1"
+_TABLE_SUFFIXES = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+
+def _frozen_state(module: torch.nn.Module) -> dict:
+    m = copy.deepcopy(module).cpu().float()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(p.half().float())
+    if hasattr(m, "update"):
+        m.update(force=True)
+    return {k: (v.half() if v.is_floating_point() and not k.endswith("scale_table") else v).clone()
+            for k, v in m.state_dict().items()}
+
+
+def module_config(module) -> dict:
+    return dict(module.config()) if hasattr(module, "config") else {}
+
+
+def save_family(path, level1, heads: dict, meta: dict | None = None) -> None:
+    """Write a family file. ``heads`` maps a head name to a right-camera head module (see models/)."""
+    obj = {"format": FORMAT,
+           "level1": {"config": {"N": level1.N, "M": level1.M, "lambdas": list(level1.lambdas)},
+                      "state": _frozen_state(level1)},
+           "heads": {name: {"kind": h.kind, "config": h.config(), "state": _frozen_state(h)}
+                     for name, h in heads.items()},
+           "meta": meta or {}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def read_family(path) -> dict:
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} weights file")
+    return obj
+
+
+def load_state(module: torch.nn.Module, state: dict) -> torch.nn.Module:
+    """Load ``state`` (float16 or float32) into ``module``, resizing the entropy models' table buffers."""
+    own = dict(module.named_buffers())
+    for k, v in state.items():
+        if k.endswith(_TABLE_SUFFIXES) and k in own and own[k].shape != v.shape:
+            owner_name, _, attr = k.rpartition(".")
+            owner = module.get_submodule(owner_name) if owner_name else module
+            getattr(owner, attr).resize_(v.shape)
+    module.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
+    return module
+
+
+def fingerprint(state: dict) -> bytes:
+    """8-byte SHA-256 fingerprint of a stored state (names, dtypes, shapes and bytes)."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k].contiguous()
+        h.update(k.encode())
+        h.update(str(v.dtype).encode())
+        h.update(str(tuple(v.shape)).encode())
+        h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+    return h.digest()[:8]
+
+
+def load_level1_into(model, path) -> None:
+    """Initialise a Level1Codec from a family file or from a training checkpoint (``last.pt``)."""
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        load_state(model, obj["level1"]["state"])
+    elif isinstance(obj, dict) and "model" in obj:
+        sd = obj["model"]
+        sd = {k[len("level1."):]: v for k, v in sd.items() if k.startswith("level1.")} or sd
+        load_state(model, sd)
+    else:
+        raise ValueError(f"{path}: neither a weights file nor a training checkpoint")

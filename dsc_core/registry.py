@@ -1,0 +1,64 @@
+"""Model names -> shipped weights, head and defaults: the one place that knows what is installed.
+
+A *model* is a weights family (one level-1 codec) plus one right head. Models of one family are
+compatible on the left: a left code from ``dsc-default`` pairs with a right code from ``dsc-paper``
+(they share level 1; the container's family fingerprint says so).
+
+Weights live in ``dsc_core/weights/`` (package data, loaded offline); each file has a model card
+(``<file>.md``) next to it. ``DSC_WEIGHTS_DIR`` points the registry at another folder (e.g. a training run).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    weights: str              # file name in the weights folder
+    head: str                 # head name inside that file
+    default_left_rate: int
+    default_right_rate: int
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        return Path(os.environ.get("DSC_WEIGHTS_DIR", WEIGHTS_DIR)) / self.weights
+
+    @property
+    def card_path(self) -> Path:
+        return self.path.with_suffix(".md")
+
+    @property
+    def available(self) -> bool:
+        return self.path.exists()
+
+
+MODELS = {
+    "dsc-default": ModelInfo(
+        "dsc-default", "dsc-small.pt", "dsc", 2, 0,
+        "level 1: variable-rate mean-scale hyperprior (N=64, M=96, 6 rates); right: entropy-coded level 2 "
+        "(32 ch at 1/32, 4 rates) + row-attention fusion + pixel refinement"),
+    "dsc-paper": ModelInfo(
+        "dsc-paper", "dsc-small.pt", "paper", 2, 0,
+        "same level 1; right: the paper's fixed 4-bit level 2 (8 ch at 1/32, 0.03125 bpp, no entropy "
+        "coding) + concatenation fusion (Harel & Avidan, ICCP 2022)"),
+}
+
+DEFAULT_MODEL = "dsc-default"
+
+
+def get(name: str) -> ModelInfo:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}") from None
+
+
+def list_models() -> list:
+    return [MODELS[k] for k in sorted(MODELS)]

@@ -1,0 +1,1 @@
+"""Training: losses (``losses``), data sampling (``sampling``) and the resumable loop (``loop``)."""

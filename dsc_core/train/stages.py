@@ -1,0 +1,350 @@
+"""Training stages of the two-level auto-encoder (Harel & Avidan, ICCP 2022, section 3.3).
+
+* ``level1``: the single-image codec alone, on single views (photographs + synthetic stereo views).
+* ``level2``: level 2 + decoder-side fusion (+ the paper-faithful 4-bit head) with level 1 frozen.
+* ``joint``:  both together, level 1 with a small learning-rate multiplier (optional fine-tune).
+
+A stage object gives the loop what it needs: parameters, one training step, an aux loss, validation,
+sampler state for checkpoints, and ``export`` to a weights file the registry can load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dsc_core.models import weights_io
+from dsc_core.models.level1 import Level1Codec
+from dsc_core.train import losses
+from dsc_core.train.sampling import PhotoCrops, StereoCrops
+
+
+def _split_photos(paths, every=12):
+    val = [p for i, p in enumerate(paths) if i % every == every - 1]
+    train = [p for i, p in enumerate(paths) if i % every != every - 1]
+    return train, val
+
+
+class Level1Stage:
+    def __init__(self, cfg: dict, device: str = "cpu", rank: int = 0):
+        from dsc_core.data.photos import list_photos
+
+        self.cfg, self.device = cfg, device
+        mcfg = cfg.get("model", {})
+        self.model = Level1Codec(**mcfg.get("level1", {})).to(device)
+        dcfg = cfg.get("data", {})
+        photos = list_photos(Path(dcfg.get("photos", "data/photos")))
+        train, val = _split_photos(photos)
+        self.batch = int(dcfg.get("batch", 8))
+        self.sampler = PhotoCrops(train, crop=dcfg.get("crop", (128, 128)), seed=int(cfg.get("seed", 0)) + rank)
+        self.synthetic_share = float(dcfg.get("synthetic_share", 0.0))
+        self.stereo = _stereo_sampler(dcfg, seed=int(cfg.get("seed", 0)) + 1000 + rank) \
+            if self.synthetic_share > 0 else None
+        vs = PhotoCrops(val or train[:2], crop=(256, 256), seed=12345)
+        self.val_images = vs.sample(int(cfg.get("val_images", 8)))
+
+    # --- what the loop needs
+    def initialise(self) -> None:
+        init = self.cfg.get("init")
+        if init:
+            weights_io.load_level1_into(self.model, init)
+
+    def trainable_module(self):
+        return self.model
+
+    def main_parameters(self):
+        return [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
+
+    def aux_parameters(self):
+        return [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
+
+    def aux_loss(self):
+        return self.model.entropy_bottleneck.loss()
+
+    def state_dict(self):
+        return self.model.state_dict()
+
+    def load_state_dict(self, sd):
+        self.model.load_state_dict(sd)
+
+    def sampler_state(self):
+        s = {"photos": self.sampler.state()}
+        if self.stereo:
+            s["stereo"] = self.stereo.state()
+        return s
+
+    def sampler_load_state(self, s):
+        if "photos" in s:
+            self.sampler.load_state(s["photos"])
+        if self.stereo and "stereo" in s:
+            self.stereo.load_state(s["stereo"])
+
+    def train_mode(self):
+        self.model.train()
+
+    def _batch(self) -> torch.Tensor:
+        n_syn = int(round(self.batch * self.synthetic_share)) if self.stereo else 0
+        parts = [self.sampler.sample(self.batch - n_syn)] if self.batch - n_syn else []
+        if n_syn:
+            left, right = self.stereo.sample((n_syn + 1) // 2)
+            parts.append(torch.cat([left, right])[:n_syn])
+        return torch.cat(parts).to(self.device)
+
+    def step(self, module) -> dict:
+        x = self._batch()
+        rates = torch.randint(self.model.num_rates, (x.shape[0],), device=self.device)
+        lambdas = torch.tensor(self.model.lambdas, device=self.device)[rates]
+        return losses.level1_loss(module(x, rates), x, lambdas)
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        self.model.eval()
+        x = self.val_images.to(self.device)
+        out = {}
+        for q in range(self.model.num_rates):
+            r = self.model(x, torch.full((x.shape[0],), q, device=self.device))
+            m = losses.level1_loss(r, x, torch.full((x.shape[0],), self.model.lambdas[q], device=self.device))
+            out[f"q{q}"] = {"bpp": round(float(m["bpp"]), 4), "psnr": round(float(m["psnr"]), 2)}
+        # Real bytes at the extreme rates: the training estimate can lie (untrained quantiles).
+        self.model.update(force=True)
+        for q in (0, self.model.num_rates - 1):
+            c = self.model.compress(x[:1], q)
+            nbytes = sum(len(s) for s in c["strings"])
+            out[f"q{q}"]["real_bpp"] = round(nbytes * 8 / (x.shape[-1] * x.shape[-2]), 4)
+        return out
+
+    def export(self, path: Path, meta: dict) -> None:
+        weights_io.save_family(path, level1=self.model, heads={}, meta={"level1": meta})
+
+
+def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
+    from dsc_core.data import synthetic
+    from dsc_core.data.photos import list_photos
+
+    textures = _split_photos(list_photos(Path(dcfg.get("photos", "data/photos"))))[1 if val else 0]
+    gen = synthetic.SyntheticStereo(textures=textures, size=tuple(dcfg.get("scene_size", (256, 512))),
+                                    mode=dcfg.get("scene_mode", "mixed"))
+    return StereoCrops(lambda rng: gen.render(rng)[:2], crop=dcfg.get("stereo_crop", (128, 256)),
+                       pool=int(dcfg.get("pool", 24)), refresh=int(dcfg.get("refresh", 4)), seed=seed)
+
+
+class Level2Stage:
+    """Level 2 + fusion of one or more right heads, on stereo crops, with level 1 frozen (paper stage 2).
+
+    Each step draws a left rate (level 1) and a right rate (per head) per sample, so the fusion learns to
+    use side information of any left quality with any right rate.
+    """
+
+    def __init__(self, cfg: dict, device: str = "cpu", rank: int = 0):
+        from dsc_core.models.heads import build_head
+
+        self.cfg, self.device = cfg, device
+        mcfg = cfg.get("model", {})
+        self.level1 = Level1Codec(**mcfg.get("level1", {})).to(device)
+        self.heads = torch.nn.ModuleDict({name: build_head(h.get("kind", name), h.get("config"))
+                                          for name, h in mcfg.get("heads", {"dsc": {}}).items()}).to(device)
+        dcfg = cfg.get("data", {})
+        self.batch = int(dcfg.get("batch", 8))
+        self.stereo = _stereo_sampler(dcfg, seed=int(cfg.get("seed", 0)) + rank)
+        self.degraded_weight = float(cfg.get("loss", {}).get("degraded_weight", 0.25))
+        self.latent_weight = float(cfg.get("loss", {}).get("latent_weight", 0.05))
+        self.paper_lambda = float(cfg.get("loss", {}).get("paper_lambda", 0.0025))
+        val = _stereo_sampler(dcfg, seed=4242, val=True)
+        self.val_left, self.val_right = val.sample(int(cfg.get("val_images", 8)))
+
+    def initialise(self) -> None:
+        init = self.cfg.get("init")
+        if not init:
+            raise ValueError("stage level2 needs `init:` (a level-1 weights file or checkpoint)")
+        weights_io.load_level1_into(self.level1, init)
+
+    def trainable_module(self):
+        return self.heads
+
+    def main_parameters(self):
+        return [p for n, p in self.heads.named_parameters() if not n.endswith("quantiles")]
+
+    def aux_parameters(self):
+        return [p for n, p in self.heads.named_parameters() if n.endswith("quantiles")]
+
+    def aux_loss(self):
+        terms = [h.level2.entropy_bottleneck.loss() for h in self.heads.values()
+                 if hasattr(h.level2, "entropy_bottleneck")]
+        return sum(terms) if terms else torch.zeros((), device=self.device)
+
+    def state_dict(self):
+        return {"level1." + k: v for k, v in self.level1.state_dict().items()} | \
+            {"heads." + k: v for k, v in self.heads.state_dict().items()}
+
+    def load_state_dict(self, sd):
+        self.level1.load_state_dict({k[7:]: v for k, v in sd.items() if k.startswith("level1.")})
+        self.heads.load_state_dict({k[6:]: v for k, v in sd.items() if k.startswith("heads.")})
+
+    def sampler_state(self):
+        return {"stereo": self.stereo.state()}
+
+    def sampler_load_state(self, s):
+        if "stereo" in s:
+            self.stereo.load_state(s["stereo"])
+
+    def train_mode(self):
+        self.level1.eval()
+        self.heads.train()
+
+    @torch.no_grad()
+    def _side(self, x_l, x_r):
+        """Frozen level 1: decoded left (latent + image) at random left rates, and the right latent."""
+        rates_l = torch.randint(self.level1.num_rates, (x_l.shape[0],), device=self.device)
+        left = self.level1(x_l, rates_l)
+        return left["y_hat"], left["x_hat"].clamp(0, 1), self.level1.analysis(x_r)
+
+    def _head_loss(self, head, module, x_r, y_r, y_l, x_l_hat, rates=None):
+        if rates is None:
+            rates = torch.randint(head.num_rates, (x_r.shape[0],), device=self.device)
+        out = module(self.level1, y_r, y_l, x_l_hat, rates)
+        lam = torch.tensor(head.lambdas, device=self.device)[rates] if head.kind != "paper" else \
+            torch.full((x_r.shape[0],), self.paper_lambda, device=self.device)
+        return losses.stage2_loss(out, x_r, y_r, lam, self.degraded_weight, self.latent_weight)
+
+    def step(self, module) -> dict:
+        x_l, x_r = (t.to(self.device) for t in self.stereo.sample(self.batch))
+        y_l, x_l_hat, y_r = self._side(x_l, x_r)
+        heads = module.module if hasattr(module, "module") else module
+        total, report = 0.0, {}
+        for name, head in heads.items():
+            r = self._head_loss(head, heads[name], x_r, y_r, y_l, x_l_hat)
+            total = total + r["loss"]
+            report.update({f"{name}_{k}": v for k, v in r.items() if k != "loss"})
+        report["loss"] = total
+        report["psnr"] = report.get("dsc_psnr", next(v for k, v in report.items() if k.endswith("_psnr")))
+        report["bpp"] = report.get("dsc_bpp", torch.zeros(()))
+        return report
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        self.level1.eval()
+        self.heads.eval()
+        x_l, x_r = self.val_left.to(self.device), self.val_right.to(self.device)
+        rl = torch.full((x_l.shape[0],), 2, device=self.device)
+        left = self.level1(x_l, rl)
+        y_r = self.level1.analysis(x_r)
+        out = {}
+        for name, head in self.heads.items():
+            for q in range(head.num_rates):
+                rates = torch.full((x_r.shape[0],), q, device=self.device)
+                m = self._head_loss(head, head, x_r, y_r, left["y_hat"], left["x_hat"].clamp(0, 1), rates)
+                out[f"{name}_r{q}"] = {"bpp": round(float(m["bpp"]), 4), "psnr": round(float(m["psnr"]), 2),
+                                      "psnr_degraded": round(float(m["psnr_degraded"]), 2)}
+        return out
+
+    def export(self, path: Path, meta: dict) -> None:
+        weights_io.save_family(path, level1=self.level1, heads=dict(self.heads.items()),
+                               meta={"level1": self.cfg.get("level1_meta", {}), "heads": meta})
+
+
+class JointStage(Level2Stage):
+    """Stage 3 (optional fine-tune), also usable from a partly trained level 1: every part learns at once.
+
+    Loss = level-1 RD loss on photo crops and on the stereo views (all rates) + each head's stage-2 loss.
+    The heads see the side information and the right latent *detached*, so level 2's loss reaches level 1
+    only through the shared synthesis ``g_s`` (which must render fused latents too), never through the
+    cameras' analysis transform.
+    """
+
+    def __init__(self, cfg: dict, device: str = "cpu", rank: int = 0):
+        super().__init__(cfg, device, rank)
+        from dsc_core.data.photos import list_photos
+
+        dcfg = cfg.get("data", {})
+        photos = _split_photos(list_photos(Path(dcfg.get("photos", "data/photos"))))[0]
+        self.photo_batch = int(dcfg.get("photo_batch", 4))
+        self.photos = PhotoCrops(photos, crop=dcfg.get("crop", (128, 128)), seed=int(cfg.get("seed", 0)) + 77 + rank)
+        self.level1_lr_scale = float(cfg.get("optim", {}).get("level1_lr_scale", 1.0))
+
+    def initialise(self) -> None:
+        init = self.cfg.get("init")
+        if init:
+            weights_io.load_level1_into(self.level1, init)
+
+    def trainable_module(self):
+        return torch.nn.ModuleDict({"level1": self.level1, "heads": self.heads})
+
+    def main_parameters(self):
+        return [p for n, p in self.trainable_module().named_parameters() if not n.endswith("quantiles")]
+
+    def aux_parameters(self):
+        return [p for n, p in self.trainable_module().named_parameters() if n.endswith("quantiles")]
+
+    def aux_loss(self):
+        return self.level1.entropy_bottleneck.loss() + super().aux_loss()
+
+    def sampler_state(self):
+        return {"stereo": self.stereo.state(), "photos": self.photos.state()}
+
+    def sampler_load_state(self, s):
+        super().sampler_load_state(s)
+        if "photos" in s:
+            self.photos.load_state(s["photos"])
+
+    def train_mode(self):
+        self.level1.train()
+        self.heads.train()
+
+    def step(self, module) -> dict:
+        x_l, x_r = (t.to(self.device) for t in self.stereo.sample(self.batch))
+        x_p = self.photos.sample(self.photo_batch).to(self.device)
+        # level 1 on photos and on both stereo views (the two cameras' own codes)
+        report, total = {}, 0.0
+        for tag, x in (("photo", x_p), ("stereo", torch.cat([x_l, x_r]))):
+            rates = torch.randint(self.level1.num_rates, (x.shape[0],), device=self.device)
+            lam = torch.tensor(self.level1.lambdas, device=self.device)[rates]
+            out = self.level1(x, rates)
+            r = losses.level1_loss(out, x, lam)
+            total = total + r["loss"]
+            report[f"l1{tag}_bpp"], report[f"l1{tag}_psnr"] = r["bpp"], r["psnr"]
+            if tag == "stereo":
+                n = x_l.shape[0]
+                y_l, x_l_hat = out["y_hat"][:n].detach(), out["x_hat"][:n].detach().clamp(0, 1)
+                y_r = out["y"][n:].detach()
+        for name, head in self.heads.items():
+            r = self._head_loss(head, head, x_r, y_r, y_l, x_l_hat)
+            total = total + r["loss"]
+            report.update({f"{name}_{k}": v for k, v in r.items() if k != "loss"})
+        report["loss"] = total
+        report["psnr"] = report.get("dsc_psnr", report["l1stereo_psnr"])
+        report["bpp"] = report.get("dsc_bpp", report["l1stereo_bpp"])
+        return report
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        out = super().validate()
+        x = self.val_right.to(self.device)
+        for q in (0, 2, self.level1.num_rates - 1):
+            r = self.level1(x, torch.full((x.shape[0],), q, device=self.device))
+            m = losses.level1_loss(r, x, torch.full((x.shape[0],), self.level1.lambdas[q], device=self.device))
+            out[f"level1_q{q}"] = {"bpp": round(float(m["bpp"]), 4), "psnr": round(float(m["psnr"]), 2)}
+        self.level1.update(force=True)
+        c = self.level1.compress(x[:1], 2)
+        out["level1_q2"]["real_bpp"] = round(sum(len(s) for s in c["strings"]) * 8 / (x.shape[-1] * x.shape[-2]), 4)
+        return out
+
+    def export(self, path: Path, meta: dict) -> None:
+        weights_io.save_family(path, level1=self.level1, heads=dict(self.heads.items()),
+                               meta={"joint": meta, **self.cfg.get("history", {})})
+
+
+_STAGES = {"level1": Level1Stage, "level2": Level2Stage, "joint": JointStage}
+
+
+def register(name: str):
+    def deco(cls):
+        _STAGES[name] = cls
+        return cls
+    return deco
+
+
+def get(name: str):
+    if name not in _STAGES:
+        raise ValueError(f"unknown training stage {name!r}; known: {sorted(_STAGES)}")
+    return _STAGES[name]

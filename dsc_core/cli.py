@@ -125,6 +125,12 @@ def _cmd_prepare(a) -> int:
     return 0
 
 
+def _cmd_synth(a) -> int:
+    from dsc_core.data import synthetic
+
+    return synthetic.main(a.args) or 0
+
+
 def _cmd_demo(a) -> int:
     """The Motorcycle round trip through files, as README command 1 runs when ROS is not wanted."""
     import tempfile
@@ -222,6 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("--out")
     pd.add_argument("--no-debian", action="store_true")
     pd.set_defaults(fn=_cmd_prepare)
+
+    sy = sub.add_parser("synth", help="write synthetic rectified stereo pairs (left/ right/ disparity/)",
+                        add_help=False)
+    sy.add_argument("args", nargs=argparse.REMAINDER)
+    sy.set_defaults(fn=_cmd_synth)
 
     dm = sub.add_parser("demo", help="round trip of the Motorcycle pair with bits and PSNR (no ROS)")
     dm.add_argument("--model", default="dsc-default")

@@ -20,10 +20,11 @@ from dsc_core.train import losses
 from dsc_core.train.sampling import PhotoCrops, StereoCrops
 
 
-def _split_photos(paths, every=12):
-    val = [p for i, p in enumerate(paths) if i % every == every - 1]
-    train = [p for i, p in enumerate(paths) if i % every != every - 1]
-    return train, val
+def _split_photos(paths):
+    """(train, held-out) photographs: the same split the synthetic eval set renders its textures from."""
+    from dsc_core.data.synthetic import split_textures
+
+    return split_textures(paths)
 
 
 class Level1Stage:
@@ -125,8 +126,9 @@ def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
     textures = _split_photos(list_photos(Path(dcfg.get("photos", "data/photos"))))[1 if val else 0]
     gen = synthetic.SyntheticStereo(textures=textures, size=tuple(dcfg.get("scene_size", (256, 512))),
                                     mode=dcfg.get("scene_mode", "mixed"))
+    pool = int(dcfg.get("val_pool", 4)) if val else int(dcfg.get("pool", 24))
     return StereoCrops(lambda rng: gen.render(rng)[:2], crop=dcfg.get("stereo_crop", (128, 256)),
-                       pool=int(dcfg.get("pool", 24)), refresh=int(dcfg.get("refresh", 4)), seed=seed)
+                       pool=pool, refresh=int(dcfg.get("refresh", 4)), seed=seed)
 
 
 class Level2Stage:

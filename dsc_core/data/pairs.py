@@ -1,0 +1,311 @@
+"""ONE way to get stereo pairs, whatever the source: ``open_pairs(spec)``.
+
+``dsc eval``, the demos and the tests all take a *spec* string, so every tool accepts the same sources:
+
+=================================  ======================================================================
+``motorcycle``                     the Middlebury Motorcycle pair bundled with scikit-image (held out
+                                   from training; see :func:`dsc_core.data.middlebury.motorcycle_pair`)
+``synthetic:N[:HxW][:MODE]``       N held-out synthetic pairs: seed :data:`~dsc_core.data.synthetic.
+                                   EVAL_SEED`, held-out texture photos, default ``384x1248`` (KITTI-like
+                                   and a multiple of 64, so no padding skews bpp), MODE ``street``
+                                   (default), ``layered`` or ``mixed``. Pair i is the same for every N.
+``PATH`` (folder)                  auto-detected: ``left/`` + ``right/`` folders, a KITTI tree
+                                   (stereo 2012/2015, multiview, raw drives), or a Middlebury tree
+``PATH`` (``.txt``)                a DSIN-style KITTI split file (``KITTI_stereo_test.txt``); its paths are
+                                   resolved against ``kitti_root`` or the folders around the file
+``PATH`` (``.bag``/bag folder)     a ROS 1 bag or a ROS 2 bag (sqlite3 / mcap), image topics auto-detected
+``bag:PATH[:LEFT,RIGHT]``          a bag with explicit topics; also ``kitti:``, ``middlebury:``,
+                                   ``folder:`` prefixes to force a kind
+=================================  ======================================================================
+
+The result is a :class:`PairSequence`: a read-only list-like (``len``, indexing, slicing, iteration) whose
+pixels are read on access, because a KITTI tree holds thousands of pairs and a bag may hold gigabytes.
+``limit`` caps the count, ``center_crop=(h, w)`` crops every pair around its centre (the DSIN / paper
+KITTI convention is ``(320, 1224)``).
+
+Conventions of :class:`StereoPair`: ``left``/``right`` are uint8 HxWx3 RGB; ``disparity`` (optional) is
+the *left-view* disparity of the benchmarks (left (y, x) <-> right (y, x - d)), float32 with NaN where
+unknown; loaders put anything else (the right-view disparity of synthetic data, stamps, encodings) in
+``meta``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+#: Default size of ``synthetic:N`` (KITTI's 375x1242 rounded up to multiples of 64).
+SYNTHETIC_EVAL_SIZE = (384, 1248)
+SYNTHETIC_EVAL_MODE = "street"
+
+
+@dataclass
+class StereoPair:
+    """One rectified pair. ``disparity``: left view, float32, NaN = unknown (see the module docstring)."""
+
+    name: str
+    left: np.ndarray
+    right: np.ndarray
+    disparity: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for side in ("left", "right"):
+            a = getattr(self, side)
+            if not (isinstance(a, np.ndarray) and a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3):
+                raise ValueError(f"pair {self.name!r}: {side} must be uint8 HxWx3, got "
+                                 f"{getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
+        if self.left.shape != self.right.shape:
+            raise ValueError(f"pair {self.name!r}: left {self.left.shape[:2]} and right {self.right.shape[:2]} "
+                             "differ in size (a rectified pair has one size)")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.left.shape[:2]
+
+
+def parse_crop(crop) -> tuple[int, int] | None:
+    """``None``, ``(h, w)`` or ``"HxW"`` -> ``(h, w)``."""
+    if crop is None:
+        return None
+    if isinstance(crop, str):
+        m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", crop)
+        if not m:
+            raise ValueError(f"center_crop must look like HxW (e.g. 320x1224), not {crop!r}")
+        crop = (int(m.group(1)), int(m.group(2)))
+    h, w = (int(c) for c in crop)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"center_crop must be positive, not {crop!r}")
+    return h, w
+
+
+def center_crop_array(a: np.ndarray, crop: tuple[int, int], what: str = "image") -> np.ndarray:
+    """Crop the centre ``crop=(h, w)`` of an HxW[xC] array; offsets round like torchvision's CenterCrop
+    (which DSIN used), so the crop window matches the published evaluation."""
+    h, w = crop
+    H, W = a.shape[:2]
+    if H < h or W < w:
+        raise ValueError(f"{what} is {H}x{W}, smaller than center_crop {h}x{w}")
+    top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
+    return a[top:top + h, left:left + w]
+
+
+def crop_pair(pair: StereoPair, crop: tuple[int, int] | None) -> StereoPair:
+    if crop is None:
+        return pair
+    c = lambda a, what: None if a is None else np.ascontiguousarray(center_crop_array(a, crop, what))  # noqa
+    meta = dict(pair.meta)
+    for k, v in pair.meta.items():  # per-pixel extras (right-view disparity, occlusion) follow the crop
+        if isinstance(v, np.ndarray) and v.shape[:2] == pair.left.shape[:2]:
+            meta[k] = c(v, f"{pair.name} {k}")
+    return replace(pair, left=c(pair.left, f"{pair.name} left"), right=c(pair.right, f"{pair.name} right"),
+                   disparity=c(pair.disparity, f"{pair.name} disparity"), meta=meta)
+
+
+def load_rgb(path: Path | str) -> np.ndarray:
+    """Any image file -> uint8 HxWx3 RGB (grey is replicated, 16-bit is scaled down, alpha dropped)."""
+    try:
+        with Image.open(path) as im:
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                a = np.asarray(im, dtype=np.uint32)
+                a = (a >> 8).clip(0, 255).astype(np.uint8) if a.max() > 255 else a.astype(np.uint8)
+                return np.ascontiguousarray(np.repeat(a[..., None], 3, axis=2))
+            return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+    except OSError as e:
+        raise ValueError(f"cannot read image {path}: {e}") from e
+
+
+class PairSequence(Sequence):
+    """A lazily loaded, read-only list of :class:`StereoPair`.
+
+    ``names`` are known up front (cheap: a directory listing or a bag index); ``load(i)`` reads pair ``i``
+    when it is accessed. Slicing returns another lazy sequence; ``center_crop`` is applied on load.
+    ``info`` holds facts about the source (e.g. a bag's topics and unpaired counts); ``close()`` (or
+    ``with``) releases what the source keeps open, such as a bag reader.
+    """
+
+    def __init__(self, names: Sequence[str], load: Callable[[int], StereoPair], center_crop=None,
+                 source: str = "", info: dict | None = None, closer: Callable[[], None] | None = None):
+        self._names = list(names)
+        self._load = load
+        self._index = list(range(len(self._names)))
+        self.center_crop = parse_crop(center_crop)
+        self.source = source
+        self.info = dict(info or {})
+        self._closer = closer
+
+    def _derive(self, index=None, crop="keep") -> "PairSequence":
+        out = PairSequence.__new__(PairSequence)
+        out.__dict__.update(self.__dict__)
+        if index is not None:
+            out._index = index
+        if crop != "keep":
+            out.center_crop = parse_crop(crop)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def names(self) -> list[str]:
+        return [self._names[i] for i in self._index]
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self._derive(index=self._index[i])
+        j = self._index[i]  # IndexError for us
+        return crop_pair(self._load(j), self.center_crop)
+
+    def limit(self, n: int | None) -> "PairSequence":
+        return self if n is None else self[: max(0, int(n))]
+
+    def with_crop(self, crop) -> "PairSequence":
+        return self._derive(crop=crop)
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        crop = f", center_crop={self.center_crop}" if self.center_crop else ""
+        return f"PairSequence({self.source or '?'}: {len(self)} pairs{crop})"
+
+
+def from_list(pairs: Sequence[StereoPair], source: str = "") -> PairSequence:
+    """Wrap pairs already in memory."""
+    pairs = list(pairs)
+    return PairSequence([p.name for p in pairs], lambda i: pairs[i], source=source)
+
+
+# --------------------------------------------------------------------------------------------- open_pairs
+_KINDS = ("motorcycle", "synthetic", "kitti", "middlebury", "folder", "bag")
+
+
+def _synthetic(arg: str) -> PairSequence:
+    from dsc_core.data import synthetic
+
+    parts = arg.split(":") if arg else []
+    if not parts or not parts[0].strip().isdigit():
+        raise ValueError(f"synthetic spec must be synthetic:N[:HxW][:MODE], not 'synthetic:{arg}'")
+    n = int(parts[0])
+    size, mode = SYNTHETIC_EVAL_SIZE, SYNTHETIC_EVAL_MODE
+    for p in parts[1:]:
+        if p in synthetic.MODES:
+            mode = p
+        else:
+            size = synthetic.parse_size(p)
+    state: dict = {}
+
+    def load(i: int) -> StereoPair:
+        if "gen" not in state:
+            from dsc_core.data.photos import list_photos
+
+            held = synthetic.split_textures(list_photos())[1] or list_photos()
+            state["gen"] = synthetic.SyntheticStereo(textures=held, size=size, mode=mode)
+        s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
+        return StereoPair(f"synthetic_{i:06d}", s.left, s.right, s.disparity_left,
+                          meta={"disparity_right": s.disparity, "occlusion_right": s.occlusion, "mode": s.mode,
+                                "seed": synthetic.EVAL_SEED, "index": i})
+
+    return PairSequence([f"synthetic_{i:06d}" for i in range(n)], load,
+                        source=f"synthetic:{n}:{size[0]}x{size[1]}:{mode}")
+
+
+def _motorcycle() -> PairSequence:
+    from dsc_core.data.middlebury import motorcycle_pair
+
+    def load(_):
+        left, right, disp = motorcycle_pair()
+        return StereoPair("motorcycle", left, right, disp, meta={"source": "skimage.data.stereo_motorcycle"})
+
+    return PairSequence(["motorcycle"], load, source="motorcycle")
+
+
+def _split_bag_topics(rest: str) -> tuple[str, str | None, str | None]:
+    if Path(rest).exists() or ":" not in rest:
+        return rest, None, None
+    path, topics = rest.rsplit(":", 1)
+    names = [t.strip() for t in topics.split(",")]
+    if len(names) != 2 or not all(names):
+        raise ValueError(f"bag spec must be bag:PATH[:LEFT_TOPIC,RIGHT_TOPIC], not 'bag:{rest}'")
+    return path, names[0], names[1]
+
+
+def detect_kind(path: Path) -> str:
+    """What a path holds: 'bag', 'kitti' (tree or split file), 'folder' or 'middlebury' (ValueError if none)."""
+    from dsc_core.data import bags, folders, kitti, middlebury
+
+    if not path.exists():
+        raise ValueError(f"{str(path)!r}: no such file or folder (and not one of {', '.join(_KINDS[:2])})")
+    if bags.is_bag(path):
+        return "bag"
+    if path.is_file():
+        if path.suffix.lower() == ".txt":
+            return "kitti"
+        raise ValueError(f"{path}: a file, but neither a bag (.bag, .mcap, .db3) nor a KITTI split file (.txt)")
+    if folders.is_pair_folder(path):
+        return "folder"
+    if kitti.is_kitti(path):
+        return "kitti"
+    if middlebury.is_middlebury(path):
+        return "middlebury"
+    raise ValueError(f"{path}: cannot tell what this folder holds; expected left/ + right/ sub-folders, a KITTI "
+                     "tree (image_2 + image_3, colored_0 + colored_1, or raw image_02/data + image_03/data), a "
+                     "Middlebury tree (scene folders with im0.png + im1.png), or a ROS 2 bag (metadata.yaml)")
+
+
+def open_pairs(spec: str, limit: int | None = None, center_crop=None, *, split: str | Path | None = None,
+               kitti_root: str | Path | None = None, slop: float | None = None) -> PairSequence:
+    """Stereo pairs named by ``spec`` (see the module docstring), lazily loaded, at most ``limit``.
+
+    ``center_crop``: ``(h, w)`` or ``"HxW"``. ``split``: a DSIN split file to select pairs of a KITTI root;
+    ``kitti_root``: where the paths of a split file are relative to; ``slop``: bag stamp tolerance (s).
+    """
+    from dsc_core.data import bags
+
+    spec = str(spec).strip()
+    if not spec:
+        raise ValueError("empty pair spec")
+    kind, _, rest = spec.partition(":")
+    kind = kind.lower()
+    if kind == "motorcycle" and not rest:
+        seq = _motorcycle()
+    elif kind == "synthetic":
+        seq = _synthetic(rest)
+    elif kind == "bag" and rest:
+        path, lt, rt = _split_bag_topics(rest)
+        seq = bags.bag_pairs(path, lt, rt, **({} if slop is None else {"slop": slop}))
+    elif kind in ("kitti", "middlebury", "folder") and rest:
+        seq = _open_path(Path(rest), kind, split, kitti_root, slop)
+    else:
+        seq = _open_path(Path(spec), None, split, kitti_root, slop)
+    if center_crop is not None:
+        seq = seq.with_crop(center_crop)
+    return seq.limit(limit)
+
+
+def _open_path(path: Path, kind: str | None, split, kitti_root, slop) -> PairSequence:
+    from dsc_core.data import bags, folders, kitti, middlebury
+
+    kind = kind or detect_kind(path)
+    if kind == "bag":
+        return bags.bag_pairs(path, **({} if slop is None else {"slop": slop}))
+    if kind == "kitti":
+        if path.is_file():
+            return kitti.kitti_split_pairs(path, root=kitti_root)
+        return kitti.kitti_pairs(path, split=split)
+    if kind == "middlebury":
+        return middlebury.middlebury_pairs(path)
+    return folders.folder_pairs(path)

@@ -16,13 +16,15 @@ echo "[setup] creating $VENV (torch + compressai + ROS 2 wheels; a few minutes o
 "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
 "$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m pip install -q -r requirements-ros.txt
-bash scripts/build_msgs.sh "$VENV"
-# Non-editable install next to the cmake-built dsc_ros.msg: one dsc_ros folder in site-packages
-# (an editable install would put a second dsc_ros on sys.path and hide dsc_ros.msg).
+# Non-editable install, then the cmake-built dsc_ros.msg into the same site-packages folder: one dsc_ros
+# package (an editable install would put a second dsc_ros on sys.path and hide dsc_ros.msg). In this
+# order because reinstalling the pip package removes the dsc_ros folder it owns, msg/ included.
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation --force-reinstall .
-"$VENV/bin/python" - <<'PY'
+bash scripts/build_msgs.sh "$VENV"
+(cd / && "$VENV/bin/python" -W ignore - <<'PY'
 import compressai, torch, rclpy, dsc_core, dsc_ros
 from dsc_ros.msg import StereoCode
 print(f"[setup] ok: torch {torch.__version__}, compressai {compressai.__version__}, rclpy, dsc_ros.msg.StereoCode")
 PY
+)
 echo "$want" > "$STAMP"

@@ -1,0 +1,252 @@
+"""The decoder node (`dsc-decoder`, `ros2 run dsc_ros decoder`): two code streams -> a stereo image pair.
+
+Why it looks like this:
+
+* Codes are validated where they arrive (``dsc_core.container.parse``: pure Python, CRC-checked) and
+  checked against the loaded model (role, family and head fingerprints) *before* they enter the pairing
+  buffer, so a corrupt code or one from another model is counted and logged at once and can never
+  occupy a slot or poison a pair.
+* Pairing is by header stamp (:class:`dsc_ros.sync.StereoSync`: bounded, slop, counted drops). A right code
+  whose left does not come within ``sync.timeout_ms`` is decoded *degraded* (no side information) when
+  ``publish_degraded`` is true: the robot still gets a right image, and the degraded counter says so.
+* Decoding runs on one worker thread behind a bounded drop-oldest queue: the executor only parses,
+  pairs and queues, so subscriptions and the 1 Hz diagnostics never wait on the model, and memory stays
+  flat if the model is slower than the cameras.
+* Outputs are plain ``sensor_msgs/Image`` in the original encoding with the original header, plus
+  CameraInfo restamped to the image stamp, which is what stereo_image_proc's exact-time sync needs.
+"""
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict
+
+from sensor_msgs.msg import CameraInfo, Image
+
+from dsc_ros import conversions
+from dsc_ros.msg import StereoCode
+from dsc_ros.node_base import DscNode, dsc_error_reason, run_node
+from dsc_ros.sync import LEFT, RIGHT, Match, StereoSync
+
+SIDES = (LEFT, RIGHT)
+
+
+@dataclass
+class Coded:
+    """One received, validated code."""
+
+    header: Any          # std_msgs/Header of the source image
+    data: bytes          # the container
+    info: Any            # dsc_core.container.Header
+    t_rx: float          # time.monotonic() at receipt
+
+
+class DecoderNode(DscNode):
+    def __init__(self, node_name=None, **kwargs):
+        super().__init__("decoder", node_name, **kwargs)
+        self.stats = {LEFT: self.new_stream("left decode"), RIGHT: self.new_stream("right decode")}
+        self.sync = StereoSync(slop_ns=int(self.p["sync.slop_ms"] * 1e6),
+                               timeout_ns=int(self.p["sync.timeout_ms"] * 1e6),
+                               max_pending=int(self.p["sync.max_pending"]))
+        self._sync_drops_seen: Dict[str, int] = {}
+        codec = self.load_codec()
+        # What the loaded model accepts (StereoCodec attributes; a missing one just skips that pre-check,
+        # decode_* still refuses the code).
+        self._family = getattr(codec, "family_fp", None)
+        self._head = getattr(codec, "head_fp", None)
+        self._right_role = getattr(codec, "right_role", None)
+        if self.p["warmup"]:
+            self._warmup()
+        self._infos: Dict[str, "collections.OrderedDict[int, CameraInfo]"] = {
+            s: collections.OrderedDict() for s in SIDES}
+        out = self.qos("output")
+        self.image_pub = {s: self.create_publisher(Image, self.p[f"topics.{s}_image"], out) for s in SIDES}
+        self.info_pub = {s: self.create_publisher(CameraInfo, self.p[f"topics.{s}_camera_info"], out) for s in SIDES}
+        self.start_worker(self._work, self._evicted)
+        inp = self.qos("input")
+        self.code_sub = {s: self.create_subscription(StereoCode, self.p[f"topics.{s}_code"],
+                                                     lambda m, s=s: self._on_code(s, m), inp) for s in SIDES}
+        self.info_sub = {s: self.create_subscription(CameraInfo, self.p[f"topics.{s}_camera_info_relay"],
+                                                     lambda m, s=s: self._on_info(s, m), inp) for s in SIDES}
+        period = max(0.005, min(0.05, self.p["sync.timeout_ms"] / 4e3))
+        self._expire_timer = self.create_timer(period, self._expire)
+        self.announce_ready(f"decoder: {self.code_sub[LEFT].topic_name} + {self.code_sub[RIGHT].topic_name} -> "
+                            f"{self.image_pub[LEFT].topic_name}, {self.image_pub[RIGHT].topic_name}")
+
+    def _warmup(self) -> None:
+        import numpy as np
+
+        img = np.zeros((64, 64, 3), np.uint8)
+        left, right = self.codec.encode_left(img, "rgb8"), self.codec.encode_right(img, "rgb8")
+        for _ in range(2):
+            state = self.codec.decode_left(left, return_state=True)
+            self.codec.decode_right(right, left=state)
+        self.codec.decode_right(right, left=None)
+
+    # ------------------------------------------------------------------ executor thread
+    def _on_code(self, side: str, msg: StereoCode) -> None:
+        import dsc_core
+
+        t_rx = time.monotonic()
+        st = self.stats[side]
+        st.count_in()
+        data = conversions.msg_to_code(msg)
+        stamp = msg.header.stamp
+        where = f"{side} code stamped {stamp.sec}.{stamp.nanosec:09d}"
+        try:
+            hdr = dsc_core.container.parse(data)
+        except dsc_core.DSCError as e:
+            reason = dsc_error_reason(e)
+            st.count_drop(reason)
+            self.problem(reason, f"dropped {where}: {e}")
+            return
+        bad = self._reject(side, hdr)
+        if bad:
+            reason, why = bad
+            st.count_drop(reason)
+            self.problem(reason, f"dropped {where}: {why}")
+            return
+        matches = self.sync.push(side, conversions.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx),
+                                 time.monotonic_ns())
+        self._count_sync_drops()
+        self._dispatch(matches)
+
+    def _reject(self, side: str, hdr):
+        """(reason, message) if this code cannot be decoded by the loaded model on this side, else None."""
+        if side == LEFT and hdr.role != "left":
+            return "wrong_role", f"a {hdr.role} code arrived on the left code topic"
+        if side == RIGHT and hdr.role == "left":
+            return "wrong_role", "a left code arrived on the right code topic"
+        if self._family is not None and hdr.family != self._family:
+            return "model_mismatch", (f"code from model {hdr.model!r} (family {hdr.family.hex()}), this decoder "
+                                      f"runs {self.p['model']!r} (family {self._family.hex()})")
+        if side == RIGHT:
+            if self._right_role is not None and hdr.role != self._right_role:
+                return "model_mismatch", (f"{hdr.role} code from {hdr.model!r}; {self.p['model']!r} decodes "
+                                          f"{self._right_role} codes")
+            if self._head is not None and hdr.head != self._head:
+                return "model_mismatch", (f"right code from head {hdr.head.hex()} ({hdr.model!r}); "
+                                          f"{self.p['model']!r} has head {self._head.hex()}")
+        return None
+
+    def _on_info(self, side: str, msg: CameraInfo) -> None:
+        d = self._infos[side]
+        d[conversions.stamp_to_ns(msg.header.stamp)] = msg
+        d.move_to_end(conversions.stamp_to_ns(msg.header.stamp))
+        while len(d) > 16:
+            d.popitem(last=False)
+
+    def _expire(self) -> None:
+        self._dispatch(self.sync.expire(time.monotonic_ns()))
+
+    def _count_sync_drops(self) -> None:
+        for key, n in self.sync.drops.items():
+            seen = self._sync_drops_seen.get(key, 0)
+            if n > seen:
+                self._sync_drops_seen[key] = n
+                # "duplicate_left" / "left_overflow" -> the left stream's "duplicate" / "sync_overflow"
+                side = LEFT if "left" in key else RIGHT
+                reason = "duplicate" if key.startswith("duplicate") else "sync_overflow"
+                self.stats[side].count_drop(reason, n - seen)
+                self.problem(f"{side}_{reason}", f"{n - seen} {side} code(s) dropped by the pairing buffer "
+                             f"({reason}); slop {self.p['sync.slop_ms']} ms, {self.p['sync.max_pending']} pending max")
+
+    def _dispatch(self, matches) -> None:
+        for m in matches:
+            if m.kind == "right_only" and not self.p["publish_degraded"]:
+                self.stats[RIGHT].count_drop("no_left")
+                self.problem("no_left", "right code without a left within sync.timeout_ms dropped "
+                             "(publish_degraded is false)")
+                continue
+            if m.kind == "left_only" and not self.p["publish_unpaired_left"]:
+                self.stats[LEFT].count_drop("no_right")
+                continue
+            if m.kind == "right_only":
+                self.problem("no_left", f"no left code within {self.p['sync.timeout_ms']} ms for the right code "
+                             "stamped {:.3f}: decoding it degraded".format(m.stamp_ns / 1e9))
+            self.submit(m)
+
+    def _evicted(self, m: Match) -> None:
+        for side, item in ((LEFT, m.left), (RIGHT, m.right)):
+            if item is not None:
+                self.stats[side].count_drop("queue_overflow")
+
+    # ------------------------------------------------------------------ worker thread
+    def _work(self, m: Match) -> None:
+        state = None
+        if m.left is not None:
+            t0 = time.monotonic()
+            try:
+                state = self.codec.decode_left(m.left.data, return_state=True)
+            except Exception as e:
+                self._decode_failed(LEFT, m.left, e)
+            else:
+                self._publish(LEFT, state.image, m.left, time.monotonic() - t0)
+        if m.right is not None:
+            if state is None and not self.p["publish_degraded"]:
+                self.stats[RIGHT].count_drop("no_left")
+                return
+            t0 = time.monotonic()
+            try:
+                img, info = self.codec.decode_right(m.right.data, left=state, return_info=True)
+            except Exception as e:
+                self._decode_failed(RIGHT, m.right, e)
+                return
+            if info.degraded:
+                self.stats[RIGHT].count_degraded()
+            self._publish(RIGHT, img, m.right, time.monotonic() - t0)
+
+    def _decode_failed(self, side: str, c: Coded, e: Exception) -> None:
+        import dsc_core
+
+        reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "decode_error"
+        self.stats[side].count_drop(reason)
+        self.problem(reason, f"could not decode the {side} code stamped {c.header.stamp.sec}."
+                     f"{c.header.stamp.nanosec:09d}: {type(e).__name__}: {e}")
+
+    def _publish(self, side: str, img, c: Coded, decode_s: float) -> None:
+        msg = conversions.numpy_to_image(img, c.info.encoding, header=c.header)
+        self.image_pub[side].publish(msg)
+        info = self._camera_info_for(side, c.header)
+        if info is not None:
+            self.info_pub[side].publish(info)
+        self.stats[side].record_out(len(c.data), int(c.info.height) * int(c.info.width), decode_s,
+                                    time.monotonic() - c.t_rx)
+
+    def _camera_info_for(self, side: str, header):
+        """The relayed CameraInfo of this frame (exact stamp) or the latest one, restamped to the image."""
+        d = self._infos[side]
+        if not d:
+            return None
+        try:
+            src = d.get(conversions.stamp_to_ns(header.stamp)) or next(reversed(d.values()))
+        except (RuntimeError, StopIteration):  # dict changed under us (executor thread): skip this one
+            return None
+        out = CameraInfo()
+        for field in src.get_fields_and_field_types():
+            setattr(out, field, getattr(src, field))
+        from std_msgs.msg import Header
+
+        out.header = Header(stamp=header.stamp, frame_id=src.header.frame_id or header.frame_id)
+        return out
+
+    def extra_diagnostics(self, stream):
+        side = LEFT if stream is self.stats[LEFT] else RIGHT
+        return {"sync.pending": self.sync.pending(side), "sync.pairs": self.sync.counts["pairs"],
+                "queue": len(self._queue) if self._queue is not None else 0}
+
+    def close(self) -> None:
+        # What is still waiting for a partner goes out unpaired (degraded right) before the worker stops.
+        if not self._closed and self._queue is not None and not self._queue.closed:
+            self._dispatch(self.sync.flush())
+        super().close()
+
+
+def main(argv=None) -> int:
+    return run_node(lambda: DecoderNode(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

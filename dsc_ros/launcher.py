@@ -1,0 +1,228 @@
+"""``dsc-launch``: start the dsc_ros node set without ``ros2 launch`` (the pip world has no ``launch``).
+
+Usage::
+
+    dsc-launch [CONFIG.yaml] [--bag FILE] [--namespace NS] [--left-topic T] [--right-topic T]
+
+Why it exists and what it promises: ``launch``/``launch_ros`` are not installable here, yet users need
+one command for the pipeline. It reads the same :mod:`dsc_ros.node_set` as ``launch/stereo_dsc.launch.py``
+and runs each node as its own process with exactly the arguments ``ros2 launch`` would pass
+(``--ros-args -r __node:=NAME -r __ns:=NS --params-file CONFIG -r from:=to``). Output lines are prefixed
+``[name-N]`` as ros2 launch does; exits are reported. On Ctrl-C (or SIGTERM) it sends SIGINT to every
+child (they run in their own sessions, so each gets exactly one), escalates to SIGTERM and then SIGKILL
+after ``--sigterm-timeout`` seconds, like ros2 launch.
+
+With ``--bag`` it also starts the bag player (``python -m dsc_ros.bags.player BAG --left-topic ...
+--right-topic ...``), but only once every node has logged that it is ready (the model takes seconds to
+load), so no frame of a short bag is lost. ``--exit-with-bag`` shuts the nodes down when the bag ends.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional
+
+from dsc_ros import node_set
+
+
+class Proc:
+    """One child process with a prefixed output pump."""
+
+    def __init__(self, label: str, cmd: List[str], env: Dict[str, str], out=None, ready_marker: Optional[str] = None):
+        self.label = label
+        self.cmd = cmd
+        self.ready = threading.Event()
+        self._marker = ready_marker
+        self._out = out or sys.stdout
+        self.popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                      start_new_session=True, bufsize=0)
+        self._pump = threading.Thread(target=self._read, daemon=True)
+        self._pump.start()
+        if ready_marker is None:
+            self.ready.set()
+
+    def _read(self) -> None:
+        for raw in iter(self.popen.stdout.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            if self._marker and self._marker in line:
+                self.ready.set()
+            try:
+                print(f"[{self.label}] {line}", file=self._out, flush=True)
+            except ValueError:  # our stdout closed at exit
+                return
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def poll(self):
+        return self.popen.poll()
+
+    def signal(self, sig) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def join_output(self, timeout: float = 2.0) -> None:
+        self._pump.join(timeout)
+
+
+def log(msg: str, level: str = "INFO") -> None:
+    print(f"[{level}] [launch]: {msg}", flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dsc-launch", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", nargs="?", help="params file (default: config/stereo_dsc.yaml of the package)")
+    p.add_argument("--bag", help="play this bag (ROS 1 .bag or ROS 2 bag) into the encoders' inputs")
+    p.add_argument("--namespace", default=node_set.DEFAULT_NAMESPACE,
+                   help=f"namespace of the three nodes (default {node_set.DEFAULT_NAMESPACE!r}; '' or / for none)")
+    p.add_argument("--left-topic", default=node_set.DEFAULT_LEFT_TOPIC, help="left camera image topic")
+    p.add_argument("--right-topic", default=node_set.DEFAULT_RIGHT_TOPIC, help="right camera image topic")
+    p.add_argument("--left-info-topic", help="left camera_info topic (default: next to the image topic)")
+    p.add_argument("--right-info-topic", help="right camera_info topic (default: next to the image topic)")
+    p.add_argument("--player-arg", action="append", default=[], metavar="ARG",
+                   help="extra argument for the bag player (repeatable), e.g. --player-arg=--rate=0.5")
+    p.add_argument("--exit-with-bag", action="store_true", help="shut down when the bag player ends")
+    p.add_argument("--drain", type=float, default=2.0, metavar="SEC",
+                   help="with --exit-with-bag: time left to the nodes to finish the last frames")
+    p.add_argument("--ready-timeout", type=float, default=120.0, metavar="SEC",
+                   help="how long to wait for the nodes to be ready before starting the bag player")
+    p.add_argument("--sigterm-timeout", type=float, default=5.0, metavar="SEC",
+                   help="after SIGINT, wait this long before SIGTERM, and as long again before SIGKILL")
+    p.add_argument("--print", action="store_true", dest="print_only", help="print the commands and exit")
+    return p
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    config = os.path.abspath(a.config) if a.config else node_set.default_config()
+    if not os.path.isfile(config):
+        log(f"params file {config} not found", "ERROR")
+        return 2
+    if a.bag and not os.path.exists(a.bag):
+        log(f"bag {a.bag} not found", "ERROR")
+        return 2
+    specs = node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
+                                a.left_info_topic, a.right_info_topic)
+    player_cmd = (node_set.player_command(os.path.abspath(a.bag), a.left_topic, a.right_topic, a.player_arg)
+                  if a.bag else None)
+    if a.print_only:
+        for s in specs:
+            print(" ".join(s.command()))
+        if player_cmd:
+            print(" ".join(player_cmd))
+        return 0
+
+    stop = threading.Event()
+    hits = [0]
+
+    def on_signal(signum, frame):
+        hits[0] += 1
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
+    procs: List[Proc] = []
+    reported = set()
+    player: Optional[Proc] = None
+    rc = 0
+    try:
+        for i, s in enumerate(specs, 1):
+            p = Proc(f"{s.name}-{i}", s.command(), env, ready_marker=node_set.READY_MARKER)
+            procs.append(p)
+            log(f"process started with pid [{p.pid}]: {' '.join(p.cmd)}")
+        deadline = time.monotonic() + a.ready_timeout
+        bag_done_at = None
+        while not stop.is_set():
+            for p in procs + ([player] if player else []):
+                code = p.poll()
+                if code is not None and p.label not in reported:
+                    reported.add(p.label)
+                    if code == 0:
+                        log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
+                    else:
+                        log(f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}, "
+                            f"cmd '{' '.join(p.cmd)}']", "ERROR")
+                        if p is not player:
+                            rc = 1
+            nodes_alive = [p for p in procs if p.poll() is None]
+            if not nodes_alive:
+                log("all nodes have exited")
+                break
+            if player_cmd and player is None:
+                if all(p.ready.is_set() for p in procs):
+                    player = Proc(f"player-{len(procs) + 1}", player_cmd, env)
+                    log(f"nodes ready; process started with pid [{player.pid}]: {' '.join(player_cmd)}")
+                elif time.monotonic() > deadline:
+                    log(f"nodes not ready after {a.ready_timeout:.0f} s; starting the bag player anyway", "WARNING")
+                    deadline = float("inf")
+                    player = Proc(f"player-{len(procs) + 1}", player_cmd, env)
+            if a.exit_with_bag and player is not None and player.poll() is not None:
+                if bag_done_at is None:
+                    bag_done_at = time.monotonic()
+                    if player.poll() != 0:
+                        rc = rc or 1
+                elif time.monotonic() - bag_done_at >= a.drain:
+                    log("bag finished; shutting down")
+                    break
+            time.sleep(0.1)
+        if stop.is_set():
+            log("user interrupted with ctrl-c (SIGINT)" if hits[0] else "shutting down")
+        rc = shutdown(procs + ([player] if player else []), a.sigterm_timeout, hits, reported) or rc
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return rc
+
+
+def shutdown(procs: List[Proc], timeout: float, hits: List[int], reported: set) -> int:
+    """SIGINT all, then SIGTERM, then SIGKILL (ros2 launch's escalation). Returns 1 if one had to be killed."""
+    alive = [p for p in procs if p.poll() is None]
+    for p in alive:
+        p.signal(signal.SIGINT)
+    rc = 0
+    for sig, label in ((signal.SIGTERM, "SIGTERM"), (signal.SIGKILL, "SIGKILL")):
+        end = time.monotonic() + timeout
+        seen = hits[0]
+        while time.monotonic() < end and any(p.poll() is None for p in alive):
+            if hits[0] > seen and hits[0] >= 2:  # another Ctrl-C: escalate now
+                break
+            time.sleep(0.05)
+        left = [p for p in alive if p.poll() is None]
+        if not left:
+            break
+        for p in left:
+            log(f"process[{p.label}] failed to terminate {timeout:.0f} s after the previous signal; sending {label}",
+                "ERROR")
+            p.signal(sig)
+            rc = 1
+    for p in procs:
+        try:
+            p.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        p.join_output()
+        code = p.poll()
+        if p.label not in reported:
+            reported.add(p.label)
+            if code == 0:
+                log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
+            else:
+                log(f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}]",
+                    "ERROR" if code not in (None, -signal.SIGINT) else "INFO")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""ONE description of the dsc_ros node set, read by both launchers.
+
+``launch/stereo_dsc.launch.py`` (real ROS 2, ``ros2 launch dsc_ros stereo_dsc.launch.py``) turns these specs
+into ``launch_ros`` Nodes; ``dsc_ros.launcher`` (``dsc-launch``, the pip world without ``launch``) turns the
+very same specs into processes with the command line ``ros2 launch`` would build
+(``--ros-args -r __node:=... -r __ns:=... --params-file ... -r from:=to``). Nothing about which nodes run,
+their names, parameters files or remappings lives anywhere else. Pure Python, no ROS import.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+PACKAGE = "dsc_ros"
+CONFIG_NAME = "stereo_dsc.yaml"
+#: KITTI raw as converted by kitti2bag (the color cameras 2 and 3).
+DEFAULT_LEFT_TOPIC = "/kitti/camera_color_left/image_raw"
+DEFAULT_RIGHT_TOPIC = "/kitti/camera_color_right/image_raw"
+DEFAULT_NAMESPACE = "dsc"
+#: Logged by every node once it can serve (model loaded, subscriptions up); the pip launcher waits for it.
+READY_MARKER = "dsc_ros node ready"
+#: Module of the bag player (another part of dsc_ros) that a launcher starts for ``--bag``.
+PLAYER_MODULE = "dsc_ros.bags.player"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str                      # node name, also its key in the params file
+    executable: str                # `ros2 run dsc_ros <executable>` (CMake installs it to lib/dsc_ros)
+    module: str                    # `python -m <module>` (the pip world), same main()
+    namespace: str = ""
+    params_file: Optional[str] = None
+    remappings: Tuple[Tuple[str, str], ...] = field(default_factory=tuple)
+    package: str = PACKAGE
+
+    def ros_args(self) -> List[str]:
+        """The arguments ``ros2 launch`` appends for this node."""
+        args = ["--ros-args", "-r", f"__node:={self.name}"]
+        if self.namespace:
+            args += ["-r", f"__ns:={self.namespace}"]
+        if self.params_file:
+            args += ["--params-file", self.params_file]
+        for src, dst in self.remappings:
+            args += ["-r", f"{src}:={dst}"]
+        return args
+
+    def command(self, python: Optional[str] = None) -> List[str]:
+        """The full command line of this node in the pip world."""
+        return [python or sys.executable, "-m", self.module] + self.ros_args()
+
+
+def sibling_topic(image_topic: str, leaf: str = "camera_info") -> str:
+    """/kitti/camera_color_left/image_raw -> /kitti/camera_color_left/camera_info (the ROS camera convention)."""
+    head, _, _ = image_topic.rstrip("/").rpartition("/")
+    return f"{head}/{leaf}" if head else leaf
+
+
+def normalize_namespace(ns: Optional[str]) -> str:
+    ns = (ns or "").strip()
+    if not ns or ns == "/":
+        return ""
+    return "/" + ns.strip("/")
+
+
+def default_config() -> str:
+    """Where config/stereo_dsc.yaml is: the checkout, an ament prefix (colcon or the venv), or cwd."""
+    here = Path(__file__).resolve()
+    candidates = [here.parent.parent / "config" / CONFIG_NAME]
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
+    # an install tree: <prefix>/lib/pythonX.Y/site-packages/dsc_ros/node_set.py -> <prefix>/share/dsc_ros
+    prefixes += [str(p) for p in here.parents[1:5]]
+    candidates += [Path(p) / "share" / PACKAGE / "config" / CONFIG_NAME for p in prefixes]
+    candidates.append(Path.cwd() / "config" / CONFIG_NAME)
+    for c in dict.fromkeys(candidates):
+        if c.is_file():
+            return str(c)
+    raise FileNotFoundError(f"{CONFIG_NAME} not found (looked in {', '.join(str(c) for c in candidates)})")
+
+
+def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEFAULT_NAMESPACE,
+               left_topic: str = DEFAULT_LEFT_TOPIC, right_topic: str = DEFAULT_RIGHT_TOPIC,
+               left_info_topic: Optional[str] = None, right_info_topic: Optional[str] = None) -> List[NodeSpec]:
+    """The three nodes. Camera topics are remapped to the given inputs (camera_info next to each image).
+
+    The encoders' inputs are remapped from their relative defaults (``left/image_raw`` ...), everything
+    else stays relative and so lives in ``namespace``: ``<ns>/left/dsc_code``, ``<ns>/left/image_decoded``,
+    ``<ns>/left/camera_info`` ... Remapping the inputs is what keeps the camera's own ``left/camera_info``
+    apart from the decoder's output of the same relative name.
+    """
+    ns = normalize_namespace(namespace)
+    pf = params_file
+
+    def cam(role: str, image: str, info: Optional[str]) -> NodeSpec:
+        return NodeSpec(
+            name=f"{role}_encoder", executable=f"{role}_encoder", module=f"{PACKAGE}.{role}_encoder",
+            namespace=ns, params_file=pf,
+            remappings=((f"{role}/image_raw", image), (f"{role}/camera_info", info or sibling_topic(image))))
+
+    return [
+        cam("left", left_topic, left_info_topic),
+        cam("right", right_topic, right_info_topic),
+        NodeSpec(name="decoder", executable="decoder", module=f"{PACKAGE}.decoder", namespace=ns, params_file=pf),
+    ]
+
+
+def player_command(bag: str, left_topic: str = DEFAULT_LEFT_TOPIC, right_topic: str = DEFAULT_RIGHT_TOPIC,
+                   extra: Sequence[str] = (), python: Optional[str] = None) -> List[str]:
+    """Command line of the bag player publishing ``bag``'s stereo images on the encoders' input topics."""
+    return [python or sys.executable, "-m", PLAYER_MODULE, str(bag),
+            "--left-topic", left_topic, "--right-topic", right_topic, *extra]

@@ -1,0 +1,128 @@
+"""The parameters of the three nodes (names, defaults, descriptions) and the QoS they describe.
+
+Why one table: the nodes declare exactly these (each with a ParameterDescriptor, so ``ros2 param
+describe`` explains them), ``config/stereo_dsc.yaml`` sets them, and a test checks that the YAML holds no
+key the nodes would silently ignore. Parameters are read once at start-up, so they are declared
+read-only: a runtime ``ros2 param set`` that would change nothing is refused instead.
+
+Topic parameters are relative names, so ``__ns`` namespaces them; normal ROS remapping
+(``-r left/image_raw:=/kitti/camera_color_left/image_raw``) applies on top, as for any node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence
+
+RELIABILITIES = ("reliable", "best_effort", "sensor_data")
+DEVICES_HINT = "auto (cuda if available, else cpu), cpu, cuda, cuda:N"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    description: str
+    choices: Optional[Sequence[str]] = None
+
+
+def _qos(prefix: str, what: str, reliability: str, depth: int) -> List[Param]:
+    return [
+        Param(f"qos.{prefix}.reliability", reliability,
+              f"QoS of {what}: 'reliable', 'best_effort', or 'sensor_data' (best effort, volatile, the camera-driver "
+              "profile). A reliable subscriber does not match a best-effort publisher.", RELIABILITIES),
+        Param(f"qos.{prefix}.depth", depth, f"QoS history depth (keep-last) of {what}."),
+    ]
+
+
+def _common(worker_queue: int) -> List[Param]:
+    return [
+        Param("model", "dsc-default", "dsc_core registry name of the model (dsc models lists them). Encoders and "
+              "decoder must use the same weights family; the decoder rejects codes of another model."),
+        Param("device", "auto", f"Torch device for the codec: {DEVICES_HINT}."),
+        Param("warmup", True, "Run the codec once on a small image at start-up so the first real frame is not "
+              "slowed by lazy initialisation."),
+        Param("queue_size", worker_queue, "Bound of the work queue between the ROS callbacks and the codec worker "
+              "thread; when full the oldest item is dropped (counted as queue_overflow)."),
+        Param("diagnostics.period_s", 1.0, "Period of the /diagnostics publication (seconds)."),
+        Param("diagnostics.window", 100, "Frames in the rolling window for bitrate and latency statistics."),
+        Param("log_throttle_s", 5.0, "At most one log line per problem kind per this many seconds."),
+    ]
+
+
+def encoder_params(role: str) -> List[Param]:
+    """Parameters of the ``role`` ('left' or 'right') encoder."""
+    return _common(2) + [
+        Param("rate", -1, "Rate point index for this camera (0 = lowest bitrate); -1 = the model's default."),
+        Param("topics.image", f"{role}/image_raw", "Input sensor_msgs/Image (rgb8, bgr8 or mono8)."),
+        Param("topics.camera_info", f"{role}/camera_info", "Input sensor_msgs/CameraInfo, relayed unchanged (optional)."),
+        Param("topics.code", f"{role}/dsc_code", "Output dsc_ros/StereoCode."),
+        Param("topics.camera_info_relay", f"{role}/dsc_camera_info",
+              "Output: the input CameraInfo relayed over the compressed link for the decoder side."),
+    ] + _qos("input", "the image and camera_info subscriptions", "reliable", 5) \
+      + _qos("output", "the code and camera_info relay publishers", "reliable", 10)
+
+
+DECODER_PARAMS: List[Param] = _common(4) + [
+    Param("publish_degraded", True, "Publish the right image decoded without side information when its left code "
+          "did not arrive within sync.timeout_ms (counted as degraded)."),
+    Param("publish_unpaired_left", True, "Publish a left image whose right code did not arrive within "
+          "sync.timeout_ms (the left decodes on its own)."),
+    Param("sync.slop_ms", 10.0, "Largest stamp difference (ms) for a left and a right code to form a pair."),
+    Param("sync.timeout_ms", 500.0, "How long (ms, arrival clock) a code waits for its partner."),
+    Param("sync.max_pending", 16, "Unpaired codes kept per side; beyond this the oldest stamp is dropped."),
+    Param("topics.left_code", "left/dsc_code", "Input dsc_ros/StereoCode of the left camera."),
+    Param("topics.right_code", "right/dsc_code", "Input dsc_ros/StereoCode of the right camera."),
+    Param("topics.left_camera_info_relay", "left/dsc_camera_info", "Input CameraInfo relayed by the left encoder."),
+    Param("topics.right_camera_info_relay", "right/dsc_camera_info", "Input CameraInfo relayed by the right encoder."),
+    Param("topics.left_image", "left/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
+    Param("topics.right_image", "right/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
+    Param("topics.left_camera_info", "left/camera_info", "Output CameraInfo, stamped like left/image_decoded "
+          "(stereo_image_proc pairs them exactly)."),
+    Param("topics.right_camera_info", "right/camera_info", "Output CameraInfo, stamped like right/image_decoded."),
+] + _qos("input", "the code and camera_info relay subscriptions", "reliable", 10) \
+  + _qos("output", "the decoded image and camera_info publishers", "reliable", 5)
+
+
+def params_for(node_kind: str) -> List[Param]:
+    """'left_encoder' | 'right_encoder' | 'decoder' -> its parameter table."""
+    if node_kind == "decoder":
+        return list(DECODER_PARAMS)
+    if node_kind in ("left_encoder", "right_encoder"):
+        return encoder_params(node_kind.split("_")[0])
+    raise ValueError(f"unknown node kind {node_kind!r}")
+
+
+def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
+    """Declare ``specs`` on an rclpy node; return {name: value}. Raises ValueError on a bad choice.
+
+    Floats are declared with dynamic typing so ``slop_ms: 5`` in YAML (an int) is accepted and coerced.
+    """
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    values: Dict[str, Any] = {}
+    for p in specs:
+        desc = p.description + (f" One of: {', '.join(p.choices)}." if p.choices else "")
+        is_float = isinstance(p.default, float)
+        d = ParameterDescriptor(description=desc, read_only=True, dynamic_typing=is_float)
+        v = node.declare_parameter(p.name, p.default, d).value
+        if is_float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"parameter {p.name} must be a number, got {v!r}")
+            v = float(v)
+        if p.choices and v not in p.choices:
+            raise ValueError(f"parameter {p.name}={v!r}; must be one of {', '.join(p.choices)}")
+        values[p.name] = v
+    return values
+
+
+def qos_profile(reliability: str, depth: int):
+    """'reliable' | 'best_effort' | 'sensor_data' + depth -> rclpy QoSProfile (keep-last, volatile)."""
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    if reliability not in RELIABILITIES:
+        raise ValueError(f"qos reliability {reliability!r}; must be one of {', '.join(RELIABILITIES)}")
+    if int(depth) < 1:
+        raise ValueError(f"qos depth must be >= 1, got {depth}")
+    rel = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(depth), reliability=rel,
+                      durability=DurabilityPolicy.VOLATILE)

@@ -1,0 +1,54 @@
+"""ros2 launch dsc_ros stereo_dsc.launch.py [config:=FILE] [namespace:=NS] [bag:=FILE]
+                                          [left_topic:=T] [right_topic:=T] [bag_delay:=SEC]
+
+Starts the left encoder, the right encoder and the decoder as described by ``dsc_ros.node_set`` (the one
+description the pip-world launcher ``dsc-launch`` also reads; this file has no node list of its own), and,
+if ``bag`` is given, the bag player ``dsc-play`` after ``bag_delay`` seconds (the nodes load their model
+first; the player also waits for subscribers).
+"""
+import os
+import sys
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction, TimerAction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from dsc_ros import node_set
+
+
+def _default_config() -> str:
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return os.path.join(get_package_share_directory(node_set.PACKAGE), "config", node_set.CONFIG_NAME)
+    except Exception:
+        return node_set.default_config()
+
+
+def _nodes(context, *args, **kwargs):
+    get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    specs = node_set.node_specs(get("config"), get("namespace"), get("left_topic"), get("right_topic"))
+    actions = [
+        Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace or None,
+             parameters=[s.params_file] if s.params_file else [], remappings=list(s.remappings), output="screen")
+        for s in specs
+    ]
+    bag = get("bag")
+    if bag:
+        cmd = node_set.player_command(bag, get("left_topic"), get("right_topic"), python=sys.executable)
+        actions.append(TimerAction(period=float(get("bag_delay")),
+                                   actions=[ExecuteProcess(cmd=cmd, name="dsc_play", output="screen")]))
+    return actions
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription([
+        DeclareLaunchArgument("config", default_value=_default_config(), description="params file of the three nodes"),
+        DeclareLaunchArgument("namespace", default_value=node_set.DEFAULT_NAMESPACE, description="namespace of the nodes"),
+        DeclareLaunchArgument("bag", default_value="", description="bag to play into the encoders (optional)"),
+        DeclareLaunchArgument("bag_delay", default_value="8.0", description="seconds before the bag player starts"),
+        DeclareLaunchArgument("left_topic", default_value=node_set.DEFAULT_LEFT_TOPIC, description="left image topic"),
+        DeclareLaunchArgument("right_topic", default_value=node_set.DEFAULT_RIGHT_TOPIC, description="right image topic"),
+        OpaqueFunction(function=_nodes),
+    ])

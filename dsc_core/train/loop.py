@@ -146,10 +146,10 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             step += 1
             if bar:
                 bar.update(1)
-                bar.set_postfix({k: f"{float(v):.4g}" for k, v in out.items() if k in ("loss", "bpp", "psnr")})
+                bar.set_postfix({k: f"{float(out[k].detach()):.4g}" for k in ("loss", "bpp", "psnr") if k in out})
             if dist.main and (step % 50 == 0 or step == total):
                 rec = {"step": step, "time_s": round(time.time() - t0, 1), "lr": optimizer.param_groups[0]["lr"],
-                       **{k: round(float(v), 5) for k, v in out.items()}}
+                       **{k: round(float(v.detach() if torch.is_tensor(v) else v), 5) for k, v in out.items()}}
                 with open(log_path, "a") as f:
                     f.write(json.dumps(rec) + "\n")
             if dist.main and (step % val_every == 0 or step == total):

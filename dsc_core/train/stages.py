@@ -42,7 +42,7 @@ class Level1Stage:
         self.synthetic_share = float(dcfg.get("synthetic_share", 0.0))
         self.stereo = _stereo_sampler(dcfg, seed=int(cfg.get("seed", 0)) + 1000 + rank) \
             if self.synthetic_share > 0 else None
-        vs = PhotoCrops(val or train[:2], crop=(256, 256), seed=12345)
+        vs = PhotoCrops(val or train[:2], crop=tuple(cfg.get("val_crop", (256, 256))), seed=12345)
         self.val_images = vs.sample(int(cfg.get("val_images", 8)))
 
     # --- what the loop needs
@@ -67,7 +67,7 @@ class Level1Stage:
         return self.model.state_dict()
 
     def load_state_dict(self, sd):
-        self.model.load_state_dict(sd)
+        weights_io.load_state(self.model, sd)   # resizes the CDF-table buffers update() grew
 
     def sampler_state(self):
         s = {"photos": self.sampler.state()}
@@ -180,8 +180,8 @@ class Level2Stage:
             {"heads." + k: v for k, v in self.heads.state_dict().items()}
 
     def load_state_dict(self, sd):
-        self.level1.load_state_dict({k[7:]: v for k, v in sd.items() if k.startswith("level1.")})
-        self.heads.load_state_dict({k[6:]: v for k, v in sd.items() if k.startswith("heads.")})
+        weights_io.load_state(self.level1, {k[7:]: v for k, v in sd.items() if k.startswith("level1.")})
+        weights_io.load_state(self.heads, {k[6:]: v for k, v in sd.items() if k.startswith("heads.")})
 
     def sampler_state(self):
         return {"stereo": self.stereo.state()}

@@ -106,3 +106,17 @@ def test_ddp_two_cpu_ranks_on_gloo(tmp_path):
     stage.load_state_dict(ck["model"])
     assert _fixed_batch_loss(stage, x) < before
     assert log and log[-1]["step"] == 16
+
+
+def test_a_portable_checkpoint_is_smaller_and_resumes(tmp_path):
+    from dsc_core.train import portable
+
+    cfg = _tiny_level1(tmp_path, steps=6)
+    train(cfg, run_dir=tmp_path / "run", progress=False, threads=1)
+    last = tmp_path / "run" / "last.pt"
+    portable.save_portable(last, tmp_path / "p.pt.gz")
+    assert (tmp_path / "p.pt.gz").stat().st_size < 0.5 * last.stat().st_size
+    portable.restore(tmp_path / "p.pt.gz", tmp_path / "moved" / "last.pt")
+    train(cfg, run_dir=tmp_path / "moved", steps=9, progress=False, threads=1)
+    ck = torch.load(tmp_path / "moved" / "last.pt", weights_only=False)
+    assert ck["step"] == 9 and ck["model"]["g_a.0.weight"].dtype == torch.float32

@@ -24,6 +24,7 @@ setup(
         "dsc-decoder = dsc_ros.decoder:main",
         "dsc-play = dsc_ros.bags.player:main",
         "dsc-record = dsc_ros.bags.recorder:main",
+        "dsc-decode-bag = dsc_ros.bags.recorder:decode_main",
         "dsc-kitti2bag = dsc_ros.bags.kitti_to_bag:main",
         "dsc-synth-bag = dsc_ros.bags.synth_bag:main",
     ]},

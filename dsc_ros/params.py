@@ -68,7 +68,8 @@ DECODER_PARAMS: List[Param] = _common(4) + [
     Param("publish_unpaired_left", True, "Publish a left image whose right code did not arrive within "
           "sync.timeout_ms (the left decodes on its own)."),
     Param("sync.slop_ms", 10.0, "Largest stamp difference (ms) for a left and a right code to form a pair."),
-    Param("sync.timeout_ms", 500.0, "How long (ms, arrival clock) a code waits for its partner."),
+    Param("sync.timeout_ms", 3000.0, "How long (ms, arrival clock) a code waits for its partner; must exceed "
+          "the difference between the two cameras' encode times (on 2 CPU cores that is up to ~2 s)."),
     Param("sync.max_pending", 16, "Unpaired codes kept per side; beyond this the oldest stamp is dropped."),
     Param("topics.left_code", "left/dsc_code", "Input dsc_ros/StereoCode of the left camera."),
     Param("topics.right_code", "right/dsc_code", "Input dsc_ros/StereoCode of the right camera."),

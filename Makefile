@@ -11,5 +11,10 @@ demo: setup          ## README command 1: the full stereo pipeline on a generate
 test: setup          ## README command 2: set up and run the test suite
 	$(PY) -m pytest test -q
 
+fuzz: setup          ## coverage-guided fuzzing (atheris) of the parser and the decoder; see test/fuzz/README.md
+	PYTHONPATH=. $(PY) test/fuzz/fuzz_container.py --reseal -runs=1000000
+	PYTHONPATH=. $(PY) test/fuzz/fuzz_decode.py --reseal --payload-mutations 0.3 --max-side 512 \
+		--skip-pixels-above 262144 -runs=200000
+
 clean:
 	rm -rf build out .pytest_cache

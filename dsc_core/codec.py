@@ -48,10 +48,21 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
-class StereoCodec:
-    """A model from the registry, loaded once. Not thread-safe: use one per worker thread."""
+#: Largest image a decoder accepts by default (4096 x 4096). The container allows 16384 a side, but decoding
+#: that costs tens of GB: without a budget a forged code of a few hundred bytes (CRC re-sealed) claiming a
+#: huge image would stall a decoder for minutes or get it OOM-killed (a fuzzing finding).
+DEFAULT_MAX_PIXELS = 4096 * 4096
 
-    def __init__(self, model: str = registry.DEFAULT_MODEL, device=None, weights_path=None):
+
+class StereoCodec:
+    """A model from the registry, loaded once. Not thread-safe: use one per worker thread.
+
+    ``max_pixels`` bounds what ``decode_*`` accepts (checked from the header, before any allocation).
+    """
+
+    def __init__(self, model: str = registry.DEFAULT_MODEL, device=None, weights_path=None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.max_pixels = int(max_pixels)
         self.info = registry.get(model)
         self.name = self.info.name
         self.device = resolve_device(device)
@@ -118,6 +129,9 @@ class StereoCodec:
 
     # ------------------------------------------------------------------ decoding
     def _check(self, hdr: container.Header, roles: tuple, payload_shapes: list) -> None:
+        if hdr.height * hdr.width > self.max_pixels:
+            raise BitstreamError(f"code claims a {hdr.width}x{hdr.height} image ({hdr.height * hdr.width} pixels), "
+                                 f"over this decoder's budget of {self.max_pixels} (max_pixels)")
         if hdr.role not in roles:
             raise ModelMismatchError(f"expected a {' or '.join(roles)} code, got a {hdr.role} code")
         if hdr.family != self.family_fp:

@@ -139,10 +139,12 @@ def unpack(data) -> tuple:
     table_end = HEADER_SIZE + n_strings * _STRING.size
     if table_end + 4 > len(data):
         raise BitstreamError("string table runs past the end of the code")
-    try:
-        name = model.rstrip(b"\0").decode("ascii")
-    except UnicodeDecodeError:
-        raise BitstreamError("model name is not ASCII") from None
+    name_bytes = model.rstrip(b"\0")
+    if not all(0x20 <= b < 0x7F for b in name_bytes):
+        raise BitstreamError("model name is not printable ASCII")
+    name = name_bytes.decode("ascii")
+    if ROLES[role] == "left" and head != bytes(8):
+        raise BitstreamError("a left code carries no right-head fingerprint (must be zeros)")
     strings, offset = [], table_end
     for i in range(n_strings):
         c, h, w, crc, length = _STRING.unpack_from(data, HEADER_SIZE + i * _STRING.size)

@@ -115,6 +115,9 @@ class DecoderNode(DscNode):
 
     def _reject(self, side: str, hdr):
         """(reason, message) if this code cannot be decoded by the loaded model on this side, else None."""
+        if hdr.height * hdr.width > self.p["limits.max_pixels"]:
+            return "too_large", (f"code claims a {hdr.width}x{hdr.height} image, over limits.max_pixels "
+                                 f"= {self.p['limits.max_pixels']}")
         if side == LEFT and hdr.role != "left":
             return "wrong_role", f"a {hdr.role} code arrived on the left code topic"
         if side == RIGHT and hdr.role == "left":

@@ -71,6 +71,8 @@ DECODER_PARAMS: List[Param] = _common(4) + [
     Param("sync.timeout_ms", 3000.0, "How long (ms, arrival clock) a code waits for its partner; must exceed "
           "the difference between the two cameras' encode times (on 2 CPU cores that is up to ~2 s)."),
     Param("sync.max_pending", 16, "Unpaired codes kept per side; beyond this the oldest stamp is dropped."),
+    Param("limits.max_pixels", 3840 * 2160, "Codes claiming a larger image (height x width) are dropped on "
+          "arrival (dropped.too_large): decoding a forged huge claim would cost gigabytes."),
     Param("topics.left_code", "left/dsc_code", "Input dsc_ros/StereoCode of the left camera."),
     Param("topics.right_code", "right/dsc_code", "Input dsc_ros/StereoCode of the right camera."),
     Param("topics.left_camera_info_relay", "left/dsc_camera_info", "Input CameraInfo relayed by the left encoder."),

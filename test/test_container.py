@@ -92,6 +92,13 @@ def test_resealed_out_of_range_fields_raise_specific_errors(codes, offset, fmt, 
 def test_non_ascii_model_name_is_refused(codes):
     with pytest.raises(BitstreamError, match="ASCII"):
         container.unpack(_set(codes[0], 30, "<B", 0xFF))
+    with pytest.raises(BitstreamError, match="ASCII"):   # a NUL inside the name, not only as padding
+        container.unpack(_set(codes[0], 31, "<B", 0))
+
+
+def test_left_code_with_a_head_fingerprint_is_refused(codes):
+    with pytest.raises(BitstreamError, match="head"):
+        container.unpack(_set(codes[0], 16, "<Q", 1))
 
 
 def test_not_bytes_is_refused():

@@ -3,7 +3,6 @@ import io
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from dsc_core.eval import baselines, metrics
@@ -11,13 +10,7 @@ from dsc_core.eval import baselines, metrics
 NAMES = list(baselines.BASELINES)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Scoring runs on torch, whose 2 threads fight any other load on a 2-core box; values do not change."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,7 @@ import torch
 from dsc_core.eval import metrics
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """torch's 2 threads fight any other load on a 2-core box (10x slower); values do not depend on it."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

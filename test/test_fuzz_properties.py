@@ -36,15 +36,7 @@ def reseal(data: bytes) -> bytes:
     return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]) & 0xFFFFFFFF)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Hundreds of tiny decodes: one torch thread is several times faster than two on a shared 2-core machine."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

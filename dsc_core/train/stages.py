@@ -159,7 +159,17 @@ class Level2Stage:
         init = self.cfg.get("init")
         if not init:
             raise ValueError("stage level2 needs `init:` (a level-1 weights file or checkpoint)")
+        self._load_init(init)
+
+    def _load_init(self, init) -> None:
+        """Level 1 from ``init``; and the heads too when ``init`` is a weights family that has them (so a new
+        run can continue from the shipped weights)."""
         weights_io.load_level1_into(self.level1, init)
+        obj = torch.load(init, map_location="cpu", weights_only=False)
+        if isinstance(obj, dict) and obj.get("format") == weights_io.FORMAT:
+            for name, head in self.heads.items():
+                if name in obj["heads"]:
+                    weights_io.load_state(head, obj["heads"][name]["state"])
 
     def trainable_module(self):
         return self.heads
@@ -265,9 +275,8 @@ class JointStage(Level2Stage):
         self.level1_lr_scale = float(cfg.get("optim", {}).get("level1_lr_scale", 1.0))
 
     def initialise(self) -> None:
-        init = self.cfg.get("init")
-        if init:
-            weights_io.load_level1_into(self.level1, init)
+        if self.cfg.get("init"):
+            self._load_init(self.cfg["init"])
 
     def trainable_module(self):
         return torch.nn.ModuleDict({"level1": self.level1, "heads": self.heads})

@@ -30,6 +30,32 @@ from typing import Dict, List, Optional
 from dsc_ros import node_set
 
 
+def _load_prctl():
+    """libc's prctl, resolved in the launcher itself: the child may only call it (no imports after fork)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the launcher dies (Linux PR_SET_PDEATHSIG).
+
+    Nodes run in their own sessions (so Ctrl-C reaches each exactly once, from us); without this a launcher
+    killed with SIGKILL would leave them running, still publishing, with nobody to stop them.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
 class Proc:
     """One child process with a prefixed output pump."""
 
@@ -40,7 +66,7 @@ class Proc:
         self._marker = ready_marker
         self._out = out or sys.stdout
         self.popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                      start_new_session=True, bufsize=0)
+                                      start_new_session=True, bufsize=0, preexec_fn=_die_with_parent)
         self._pump = threading.Thread(target=self._read, daemon=True)
         self._pump.start()
         if ready_marker is None:

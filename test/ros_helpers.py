@@ -93,6 +93,8 @@ class Process:
             self.popen.wait(10)
 
     def close(self) -> None:
+        """Ctrl-C first, so a launcher stops its nodes (they run in their own sessions); then SIGKILL."""
+        self.interrupt(timeout=20.0)
         self.kill()
         self._log.close()
 

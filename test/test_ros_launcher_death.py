@@ -1,0 +1,46 @@
+"""A launcher killed with SIGKILL takes its nodes with it (PR_SET_PDEATHSIG), instead of leaving orphans that
+keep publishing into the domain. Real processes; the nodes are the real three."""
+import os
+import re
+import signal
+import sys
+import time
+
+import pytest
+
+import ros_helpers as rh
+from dsc_ros import node_set
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (exited, not yet reaped by init) counts as gone
+        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_sigkilled_launcher_leaves_no_nodes(tmp_path):
+    reason = rh.ros_available()
+    if reason:
+        pytest.skip(reason)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    cfg = rh.write_test_config(tmp_path)
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", "dsc_death"],
+                      tmp_path / "launch.log", nice=0)
+    try:
+        assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
+        pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", proc.output())]
+        assert len(pids) == 3 and all(_alive(p) for p in pids)
+        os.kill(proc.popen.pid, signal.SIGKILL)          # the launcher alone, not its nodes' sessions
+        proc.popen.wait(10)
+        end = time.monotonic() + 20
+        while time.monotonic() < end and any(_alive(p) for p in pids):
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in pids), "nodes outlived their launcher"
+    finally:
+        proc.close()

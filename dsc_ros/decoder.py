@@ -175,6 +175,8 @@ class DecoderNode(DscNode):
         for side, item in ((LEFT, m.left), (RIGHT, m.right)):
             if item is not None:
                 self.stats[side].count_drop("queue_overflow")
+        self.problem("queue_overflow", f"decoder slower than its input: dropped the oldest pair (stamp "
+                     f"{m.stamp_ns / 1e9:.3f}) from the decode queue (queue_size {self.p['queue_size']})")
 
     # ------------------------------------------------------------------ worker thread
     def _work(self, m: Match) -> None:

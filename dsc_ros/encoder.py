@@ -42,7 +42,7 @@ class EncoderNode(DscNode):
             self._warmup()
         self.code_pub = self.create_publisher(StereoCode, self.p["topics.code"], self.qos("output"))
         self.info_pub = self.create_publisher(CameraInfo, self.p["topics.camera_info_relay"], self.qos("output"))
-        self.start_worker(self._work, lambda item: self.stats.count_drop("queue_overflow"))
+        self.start_worker(self._work, self._evicted)
         self.image_sub = self.create_subscription(Image, self.p["topics.image"], self._on_image, self.qos("input"))
         self.info_sub = self.create_subscription(CameraInfo, self.p["topics.camera_info"], self._on_info,
                                                  self.qos("input"))
@@ -67,6 +67,13 @@ class EncoderNode(DscNode):
                          f"{msg.header.stamp.nanosec:09d}: {e}")
             return
         self.submit((msg.header, arr, encoding, t_rx))
+
+    def _evicted(self, item) -> None:
+        header = item[0]
+        self.stats.count_drop("queue_overflow")
+        self.problem("queue_overflow", f"{self.role} encoder slower than its camera: dropped the oldest frame "
+                     f"(stamp {header.stamp.sec}.{header.stamp.nanosec:09d}) from the encode queue "
+                     f"(queue_size {self.p['queue_size']})")
 
     def _on_info(self, msg: CameraInfo) -> None:
         self.info_pub.publish(msg)

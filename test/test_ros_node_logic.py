@@ -196,6 +196,7 @@ def test_work_queue_drops_oldest_and_executor_never_blocks(make_node):
     assert time.monotonic() - t0 < 1.0  # callbacks return at once while the worker is stuck
     # 7 pairs: one in the worker's hands, 2 queued, 4 evicted (each eviction drops a left and a right)
     assert d.stats["left"].dropped["queue_overflow"] == 4 and d.stats["right"].dropped["queue_overflow"] == 4
+    assert "queue_overflow" in d._last_log  # and said so in the log (throttled), not only counted
     d.fake.gate.set()
     assert wait(lambda: d.stats["right"].frames_out == 3)
 
@@ -260,6 +261,7 @@ def test_encoder_queue_drops_oldest(make_node):
     for st in range(2, 6):
         e._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", st, "cam_left"))
     assert e.stats.dropped["queue_overflow"] == 3
+    assert "queue_overflow" in e._last_log
     e.fake.gate.set()
     assert wait(lambda: e.stats.frames_out == 2)
 

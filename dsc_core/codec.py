@@ -13,6 +13,7 @@ fingerprints, latent shapes derived from the image size) before a single symbol 
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ class StereoCodec:
         self.name = self.info.name
         self.device = resolve_device(device)
         path = weights_path or self.info.path
-        if not path or not __import__("os").path.exists(path):
+        if not path or not os.path.exists(path):
             raise FileNotFoundError(f"weights for {model} not found at {path}")
         fam = weights_io.read_family(path)
         if self.info.head not in fam["heads"]:

@@ -285,3 +285,10 @@ def write_test_config(folder: Path, timeout_ms: float = 2500.0) -> Path:
     path = Path(folder) / "stereo_dsc_test.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def image_array(msg):
+    """The pixels of a received sensor_msgs/Image, through the nodes' own conversion."""
+    from dsc_ros.conversions import image_to_numpy
+
+    return image_to_numpy(msg)[0]

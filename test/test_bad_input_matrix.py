@@ -310,11 +310,6 @@ def rig(tmp_path_factory):
         r.close()
 
 
-def image_array(msg):
-    from dsc_ros.conversions import image_to_numpy
-
-    return image_to_numpy(msg)[0]
-
 
 def test_dds_left_and_right_of_different_sizes(rig):
     L, _ = rh.synthetic_pair(H // 2, W // 2, seed=1)
@@ -349,9 +344,9 @@ def test_dds_duplicate_and_out_of_order_stamps(rig):
     outs_l, outs_r = rig.stamps("left"), rig.stamps("right")
     for i, (dl, dr) in enumerate(codes):  # every stamp got its own images, never a neighbour's
         state = rig.codec.decode_left(dl, return_state=True)
-        np.testing.assert_array_equal(image_array(outs_l[t[i]]), state.image)
+        np.testing.assert_array_equal(rh.image_array(outs_l[t[i]]), state.image)
         right = rig.codec.decode_right(dr, left=state)
-        assert np.abs(image_array(outs_r[t[i]]).astype(int) - right).max() <= 1, i
+        assert np.abs(rh.image_array(outs_r[t[i]]).astype(int) - right).max() <= 1, i
     with rig.tn.lock:  # exactly one output per stamp: the duplicates were not decoded a second time
         counts = [sum(1 for _, m in rig.out["left"] if (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec) == s)
                   for s in t]
@@ -415,8 +410,8 @@ def test_dds_right_that_never_gets_a_left_and_left_that_never_gets_a_right(rig):
     assert rig.diag.wait_value(DEC_R, "degraded", lambda v: v >= deg + 1, 10)
     expect, info = rig.codec.decode_right(dr, left=None, return_info=True)
     assert info.degraded
-    assert np.abs(image_array(rig.stamps("right")[t_r]).astype(int) - expect).max() <= 1
-    np.testing.assert_array_equal(image_array(rig.stamps("left")[t_l]), rig.codec.decode_left(dl))
+    assert np.abs(rh.image_array(rig.stamps("right")[t_r]).astype(int) - expect).max() <= 1
+    np.testing.assert_array_equal(rh.image_array(rig.stamps("left")[t_l]), rig.codec.decode_left(dl))
     assert t_l not in rig.stamps("right") and t_r not in rig.stamps("left")
 
 

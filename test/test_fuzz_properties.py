@@ -106,6 +106,17 @@ def check_image(img, data: bytes) -> None:
     assert img.shape == expected_shape(data)
 
 
+def decode_and_tally(codec, name: str, data: bytes, seen) -> None:
+    """Decode a (possibly forged) code as its name's role; count the refusal kind or check the image."""
+    try:
+        img = codec.decode_left(data) if name.endswith("left") else codec.decode_right(data)
+    except DSCError as e:
+        seen[type(e).__name__] += 1
+        return
+    check_image(img, data)
+    seen["decoded"] += 1
+
+
 NAMES = [f"{c}_{k}" for c in "abc" for k in ("left", "right", "paper")]
 
 
@@ -144,14 +155,7 @@ def test_any_resealed_header_byte_is_validated(codes, codec, paper_codec):
             return
         b[offset] = value
         data = reseal(bytes(b))
-        c = paper_codec if name.endswith("paper") else codec
-        try:
-            img = c.decode_left(data) if name.endswith("left") else c.decode_right(data)
-        except DSCError as e:
-            seen[type(e).__name__] += 1
-            return
-        check_image(img, data)
-        seen["decoded"] += 1
+        decode_and_tally(paper_codec if name.endswith("paper") else codec, name, data, seen)
 
     one()
     # not a tautology: both outcomes happen, and several kinds of refusal
@@ -240,14 +244,7 @@ def test_forged_image_size_with_consistent_latent_shapes(codes, codec, paper_cod
     def one(name, h, w):
         data = force_size(codes[0][name], h, w)
         assert container.parse(data).height == h
-        c = paper_codec if name.endswith("paper") else codec
-        try:
-            img = c.decode_left(data) if name.endswith("left") else c.decode_right(data)
-        except DSCError as e:
-            seen[type(e).__name__] += 1
-            return
-        check_image(img, data)
-        seen["decoded"] += 1
+        decode_and_tally(paper_codec if name.endswith("paper") else codec, name, data, seen)
 
     one()
     assert seen["decoded"] >= 5, seen

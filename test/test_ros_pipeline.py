@@ -127,11 +127,6 @@ def pipe(tmp_path_factory):
         p.close()
 
 
-def image_array(msg):
-    from dsc_ros.conversions import image_to_numpy
-
-    return image_to_numpy(msg)[0]
-
 
 # ----------------------------------------------------------------------------------------------- tests
 def test_right_encoder_graph_has_no_left_subscription(pipe):
@@ -180,11 +175,11 @@ def test_every_pair_arrives_bit_identical(pipe):
         state = pipe.codec.decode_left(msg_to_code(codes["left"][st]), return_state=True)
         right, info = pipe.codec.decode_right(msg_to_code(codes["right"][st]), left=state, return_info=True)
         assert not info.degraded
-        np.testing.assert_array_equal(image_array(outs["left"][st]), state.image)
-        np.testing.assert_array_equal(image_array(outs["right"][st]), right)
+        np.testing.assert_array_equal(rh.image_array(outs["left"][st]), state.image)
+        np.testing.assert_array_equal(rh.image_array(outs["right"][st]), right)
     # quality sanity: decoded is close to the source (the model is not a random one)
     L, _ = rh.synthetic_pair(H, W, seed=0)
-    err = np.abs(image_array(outs["left"][stamps[0]]).astype(int) - L.astype(int)).mean()
+    err = np.abs(rh.image_array(outs["left"][stamps[0]]).astype(int) - L.astype(int)).mean()
     assert err < 40, err
 
 
@@ -295,7 +290,7 @@ def test_missing_left_gives_degraded_right_and_lone_left_decodes(pipe):
     code = msg_to_code(pipe.codes_by_stamp("right")[st_r])
     expect, info = pipe.codec.decode_right(code, left=None, return_info=True)
     assert info.degraded
-    np.testing.assert_array_equal(image_array(pipe.by_stamp("right")[st_r]), expect)
+    np.testing.assert_array_equal(rh.image_array(pipe.by_stamp("right")[st_r]), expect)
     assert pipe.wait_outputs("left", [st_l], 20)
     assert st_l not in pipe.by_stamp("right") and st_r not in pipe.by_stamp("left")
 

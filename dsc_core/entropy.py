@@ -24,6 +24,7 @@ import math
 import weakref
 import zlib
 
+from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
 import numpy as np
 import torch
 

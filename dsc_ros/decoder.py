@@ -180,6 +180,8 @@ class DecoderNode(DscNode):
 
     # ------------------------------------------------------------------ worker thread
     def _work(self, m: Match) -> None:
+        import dsc_core
+
         state = None
         if m.left is not None:
             t0 = time.monotonic()
@@ -194,14 +196,31 @@ class DecoderNode(DscNode):
                 self.stats[RIGHT].count_drop("no_left")
                 return
             t0 = time.monotonic()
+            why = "no_left" if m.left is None else "left_undecodable"
             try:
-                img, info = self.codec.decode_right(m.right.data, left=state, return_info=True)
+                try:
+                    img, info = self.codec.decode_right(m.right.data, left=state, return_info=True)
+                except dsc_core.MissingSideInformationError as e:
+                    # A left of another size (a mis-configured or re-sized camera) is no side information
+                    # for this right; the right itself is fine, so it goes out degraded, like one whose
+                    # left never came.
+                    if state is None or not self.p["publish_degraded"]:
+                        raise
+                    why = "side_info_mismatch"
+                    self.problem(why, f"the right code stamped {m.stamp_ns / 1e9:.3f} cannot use its left "
+                                 f"({e}): decoding it degraded")
+                    img, info = self.codec.decode_right(m.right.data, left=None, return_info=True)
             except Exception as e:
                 self._decode_failed(RIGHT, m.right, e)
                 return
             if info.degraded:
-                self.stats[RIGHT].count_degraded()
+                self.stats[RIGHT].count_degraded(why)
             self._publish(RIGHT, img, m.right, time.monotonic() - t0)
+        elif state is not None:
+            self.stats[LEFT].count_unpaired()
+
+    def streams_of(self, m: Match):
+        return [self.stats[side] for side, c in ((LEFT, m.left), (RIGHT, m.right)) if c is not None]
 
     def _decode_failed(self, side: str, c: Coded, e: Exception) -> None:
         import dsc_core

@@ -47,7 +47,10 @@ class StreamStats:
         self.frames_in = 0
         self.frames_out = 0
         self.degraded = 0
+        self.skipped = 0          # frames left out on purpose (throttle.max_rate_hz): not a fault, not a drop
+        self.unpaired = 0         # published without their partner (a left whose right never came)
         self.dropped: collections.Counter = collections.Counter()
+        self.degraded_by: collections.Counter = collections.Counter()   # why a right went without its left
         # (t_out, bytes, pixels, codec_s, node_s) of the last `window` outputs
         self._win: Deque[Tuple[float, int, int, float, float]] = collections.deque(maxlen=max(2, int(window)))
         self._last_reason: Optional[str] = None
@@ -63,9 +66,18 @@ class StreamStats:
             self._last_reason = reason
             self._last_drop_t = self._clock()
 
-    def count_degraded(self, n: int = 1) -> None:
+    def count_skipped(self, n: int = 1) -> None:
+        with self._lock:
+            self.skipped += n
+
+    def count_degraded(self, reason: str = "no_left", n: int = 1) -> None:
         with self._lock:
             self.degraded += n
+            self.degraded_by[reason] += n
+
+    def count_unpaired(self, n: int = 1) -> None:
+        with self._lock:
+            self.unpaired += n
 
     def record_out(self, nbytes: int, pixels: int, codec_s: float, node_s: Optional[float] = None) -> None:
         """One frame out: ``nbytes`` of code (the coded size, also for the decoder), ``pixels`` = H*W."""
@@ -83,9 +95,13 @@ class StreamStats:
                 "frames_out": self.frames_out,
                 "dropped": sum(self.dropped.values()),
                 "degraded": self.degraded,
+                "skipped": self.skipped,
+                "unpaired": self.unpaired,
             }
             for k in sorted(self.dropped):
                 d[f"dropped.{k}"] = self.dropped[k]
+            for k in sorted(self.degraded_by):
+                d[f"degraded.{k}"] = self.degraded_by[k]
             last_reason, last_drop_t = self._last_reason, self._last_drop_t
         nan = float("nan")
         if win:
@@ -116,7 +132,8 @@ class StreamStats:
         """One line for the shutdown log."""
         s = self.snapshot()
         drops = ", ".join(f"{k[8:]}={v}" for k, v in s.items() if k.startswith("dropped.")) or "none"
-        return (f"{self.name}: in={s['frames_in']} out={s['frames_out']} degraded={s['degraded']} "
+        return (f"{self.name}: in={s['frames_in']} out={s['frames_out']} degraded={s['degraded']} skipped={s['skipped']} "
+                f"unpaired={s['unpaired']} "
                 f"dropped={s['dropped']} ({drops}); bits/frame={_fmt(s['bits_per_frame'], 0)} "
                 f"bpp={_fmt(s['bpp'], 4)} kbit/s={_fmt(s['kbit_per_s'], 1)} "
                 f"latency ms median={_fmt(s['latency_ms.median'], 1)} p95={_fmt(s['latency_ms.p95'], 1)}")

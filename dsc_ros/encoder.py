@@ -20,6 +20,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from dsc_ros import conversions
 from dsc_ros.msg import StereoCode
 from dsc_ros.node_base import DscNode, dsc_error_reason, run_node
+from dsc_ros.throttle import StampThrottle
 
 _ENCODE = {"left": "encode_left", "right": "encode_right"}
 
@@ -32,6 +33,7 @@ class EncoderNode(DscNode):
         self.role = role
         self.stats = self.new_stream(f"{role} encode")
         self.rate = None if int(self.p["rate"]) < 0 else int(self.p["rate"])
+        self.throttle = StampThrottle(float(self.p["throttle.max_rate_hz"]), float(self.p["throttle.slop_ms"]) / 1e3)
         codec = self.load_codec()
         self._encode = getattr(codec, _ENCODE[role])
         rates = getattr(codec, f"{role}_rates", None)
@@ -59,6 +61,9 @@ class EncoderNode(DscNode):
     def _on_image(self, msg: Image) -> None:
         t_rx = time.monotonic()
         self.stats.count_in()
+        if not self.throttle.accept(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec):
+            self.stats.count_skipped()
+            return
         try:
             arr, encoding = conversions.image_to_numpy(msg)
         except conversions.ImageConversionError as e:

@@ -108,10 +108,16 @@ class DscNode(Node):
                 try:
                     handle(item)
                 except Exception as e:  # never let one frame kill the worker
+                    for stream in self.streams_of(item):
+                        stream.count_drop("internal_error")
                     self.problem("internal_error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
 
         self._worker = threading.Thread(target=loop, name=f"{self.get_name()}-worker", daemon=True)
         self._worker.start()
+
+    def streams_of(self, item) -> List[diagnostics.StreamStats]:
+        """The streams a work item belongs to (where an unexpected failure on it is counted)."""
+        return list(self.streams)
 
     def submit(self, item) -> None:
         evicted = self._queue.put(item)

@@ -53,6 +53,11 @@ def encoder_params(role: str) -> List[Param]:
     """Parameters of the ``role`` ('left' or 'right') encoder."""
     return _common(2) + [
         Param("rate", -1, "Rate point index for this camera (0 = lowest bitrate); -1 = the model's default."),
+        Param("throttle.max_rate_hz", 0.0, "Code at most this many frames per second, chosen by stamp so that both "
+              "cameras code the same frames without talking (see dsc_ros/throttle.py); 0 = code every frame. Set "
+              "it, equal on both cameras, below the slower encoder's frame rate when the cameras outrun it."),
+        Param("throttle.slop_ms", 10.0, "Largest left/right stamp difference the throttle must treat as one frame; "
+              "keep it equal to the decoder's sync.slop_ms."),
         Param("topics.image", f"{role}/image_raw", "Input sensor_msgs/Image (rgb8, bgr8 or mono8)."),
         Param("topics.camera_info", f"{role}/camera_info", "Input sensor_msgs/CameraInfo, relayed unchanged (optional)."),
         Param("topics.code", f"{role}/dsc_code", "Output dsc_ros/StereoCode."),

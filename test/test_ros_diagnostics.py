@@ -50,13 +50,17 @@ def test_drops_by_reason_and_degraded():
     s.count_drop("corrupt_code")
     s.count_drop("model_mismatch")
     s.count_degraded()
+    s.count_degraded("side_info_mismatch")
+    s.count_unpaired()
+    s.count_skipped(3)
     d = s.snapshot()
     assert d["dropped"] == 3 and d["dropped.corrupt_code"] == 2 and d["dropped.model_mismatch"] == 1
-    assert d["degraded"] == 1 and d["_recent_drop"] and d["_last_drop_reason"] == "model_mismatch"
+    assert d["degraded"] == 2 and d["degraded.no_left"] == 1 and d["degraded.side_info_mismatch"] == 1
+    assert d["unpaired"] == 1 and d["skipped"] == 3 and d["_recent_drop"] and d["_last_drop_reason"] == "model_mismatch"
     clk.t += 10
     assert not s.snapshot()["_recent_drop"]
     line = s.summary()
-    assert "corrupt_code=2" in line and "degraded=1" in line and "n/a" in line
+    assert "corrupt_code=2" in line and "degraded=2" in line and "unpaired=1" in line and "n/a" in line
 
 
 @pytest.mark.skipif(ros_available() is not None, reason=str(ros_available()))

@@ -143,6 +143,32 @@ def test_pair_and_degraded_paths(make_node):
     d._expire()
     assert wait(lambda: d.stats["right"].frames_out == 2)
     assert d.stats["right"].degraded == 1 and d.sync.counts["right_only"] == 1
+    assert d.stats["right"].degraded_by["no_left"] == 1
+    d._on_code("left", code_msg(f, "left", 3_000_000_000))        # a left whose right never comes
+    time.sleep(0.08)
+    d._expire()
+    assert wait(lambda: d.stats["left"].frames_out == 2)
+    assert d.stats["left"].snapshot()["unpaired"] == 1 and d.stats["right"].frames_in == 2
+
+
+def test_unexpected_worker_failure_is_counted_on_the_pairs_streams(make_node):
+    d = make_node()
+    f = d.fake._pack
+    real, calls = d._publish, []
+
+    def flaky(side, *a):
+        calls.append(side)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the node (pretend)")
+        return real(side, *a)
+
+    d._publish = flaky
+    for st in (1_000_000_000, 2_000_000_000):
+        d._on_code("left", code_msg(f, "left", st))
+        d._on_code("right", code_msg(f, "right", st))
+    assert wait(lambda: d.stats["right"].frames_out == 1 and d.stats["left"].frames_out == 1)
+    assert d.stats["left"].dropped["internal_error"] == 1 and d.stats["right"].dropped["internal_error"] == 1
+    assert "internal_error" in d._last_log
 
 
 def test_publish_degraded_false_drops_and_counts(make_node):
@@ -270,3 +296,39 @@ def test_encoder_refuses_a_rate_the_model_does_not_have(make_node):
     with pytest.raises(ValueError, match="rate=5"):
         make_node("right", rate=5)
     assert make_node("right", rate=1).rate == 1
+
+
+def test_throttled_encoders_code_the_same_frames_whatever_their_speed(make_node):
+    """Two throttled encoders, the left one stalled, fed the same 10 Hz stamps (the right's 40 us later and
+    starting 0.3 s later): both code the frames of the same 0.5-s slots; the rest count as skipped, not
+    dropped."""
+    from ros_helpers import image_msg
+
+    left = make_node("left", queue_size=8, **{"throttle.max_rate_hz": 2.0})
+    right = make_node("right", queue_size=8, **{"throttle.max_rate_hz": 2.0})
+    coded = {"left": [], "right": []}
+
+    class Recorder:                       # stands in for the code publisher, keeps the stamps coded
+        def __init__(self, side):
+            self.side = side
+
+        def publish(self, msg):
+            coded[self.side].append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+
+    left.code_pub, right.code_pub = Recorder("left"), Recorder("right")
+    t0 = 1_700_000_000_123_000_000           # not on a slot boundary: the right camera starts 0.3 s later
+    left.fake.gate.clear()                   # the left encoder is stuck while the frames come in
+    for i in range(40):
+        t = t0 + i * 100_000_000
+        left._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", t, "cam_left"))
+        if i >= 3:
+            right._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", t + 40_000, "cam_right"))
+    left.fake.gate.set()
+    assert wait(lambda: len(coded["left"]) == 8 and len(coded["right"]) == 8)
+    lefts = {t // 10**6 for t in coded["left"]}
+    rights = {(t - 40_000) // 10**6 for t in coded["right"]}
+    # Both started mid-slot, so both wait for the boundary at ...0.49 s; from there on they agree.
+    assert lefts == rights and len(lefts) == 8 and min(lefts) == (t0 + 4 * 10**8) // 10**6
+    assert left.stats.skipped == 32 and sum(left.stats.dropped.values()) == 0
+    assert right.stats.skipped == 29 and sum(right.stats.dropped.values()) == 0
+    assert right.stats.snapshot()["skipped"] == 37 - len(rights)

@@ -22,11 +22,12 @@ bitstreams). ``compress``/``decompress`` work on a batch of one image; the codec
 
 from __future__ import annotations
 
+from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
 import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
-from compressai.models.utils import conv, deconv
+from dsc_core.models.layers import conv, deconv
 
 from dsc_core import entropy
 

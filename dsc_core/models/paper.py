@@ -10,6 +10,7 @@ It shares level 1 with the entropy-coded head, so the comparison isolates level 
 
 from __future__ import annotations
 
+from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
 import numpy as np
 import torch
 import torch.nn as nn

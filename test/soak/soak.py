@@ -9,10 +9,14 @@ transports (raw 375x1242 rgb8 images are 1.4 MB; see /work/shared/notes/ros2-fro
 publishes left and right images with the same stamp at ``--rate`` Hz (a few distinct pairs, cycled) and
 subscribes to the decoded images.
 
+With ``--throttle-hz`` both encoders code only the frames ``dsc_ros.throttle`` picks by stamp (the rate a
+2-core machine can sustain at KITTI size); pairs are then counted over those frames.
+
 Reported (JSON on stdout and in ``--out``): pairs published, decoded (both sides), lost (a side never came
 out) and degraded; latency (publish -> decoded image received, per pair: the later side) median and p99 over
-the first and the last ``--window`` fraction of the run; RSS of each node at start (after the warm-up) and
-at the end; the decoder's and encoders' drop counters from /diagnostics.
+the first and the last ``--window`` fraction of the run; RSS of each node every ``--rss-every-s`` seconds, and
+its growth from the start (after the warm-up) and from the first quarter of the run to the end; the
+decoder's and encoders' drop counters from /diagnostics.
 """
 from __future__ import annotations
 
@@ -69,11 +73,20 @@ def write_config(folder: Path, args) -> Path:
             p["qos"][q]["reliability"] = "reliable"
         if "encoder" in key:
             p["rate"] = 0                      # the smallest rate point of each camera
+            p["throttle"]["max_rate_hz"] = float(args.throttle_hz)
         if args.decoder_timeout_ms and key.endswith("decoder"):
             p["sync"]["timeout_ms"] = float(args.decoder_timeout_ms)
     path = folder / "soak.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def yaml_slop_s(cfg_path: Path) -> float:
+    import yaml
+
+    doc = yaml.safe_load(cfg_path.read_text())
+    enc = next(v for k, v in doc.items() if k.endswith("left_encoder"))
+    return float(enc["ros__parameters"]["throttle"]["slop_ms"]) / 1e3
 
 
 def main(argv=None) -> int:
@@ -85,6 +98,10 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=float, default=0.2, help="fraction of the run for start/end latency")
     ap.add_argument("--drain-s", type=float, default=10.0, help="wait for the last outputs after publishing")
     ap.add_argument("--decoder-timeout-ms", type=float, default=None, help="override sync.timeout_ms")
+    ap.add_argument("--throttle-hz", type=float, default=0.0,
+                    help="encoders' throttle.max_rate_hz (0 = code every frame); lost pairs are then counted "
+                         "over the frames the throttle selects")
+    ap.add_argument("--rss-every-s", type=float, default=30.0, help="RSS sampling period")
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--logs", type=Path, default=None, help="folder for the launcher log (default: a temp folder)")
@@ -161,9 +178,15 @@ def main(argv=None) -> int:
         th.start()
         time.sleep(min(a.warmup_s, duration))
         rss["start"] = {n: rss_mb(pid) for n, pid in pids.items()}
+        series = [(0.0, rss["start"])]
         next_report = time.monotonic() + 60
+        next_rss = time.monotonic() + a.rss_every_s
         while th.is_alive():
             th.join(1.0)
+            if time.monotonic() >= next_rss:
+                next_rss += a.rss_every_s
+                series.append((round(time.monotonic() - t_pub - a.warmup_s, 1),
+                               {n: rss_mb(pid) for n, pid in pids.items()}))
             if time.monotonic() >= next_report:
                 next_report += 60
                 done = len(set(got["left"]) & set(got["right"]))
@@ -176,7 +199,12 @@ def main(argv=None) -> int:
         # ------------------------------------------------------------------ figures
         stamps = sorted(sent)
         warm = [s for s in stamps if sent[s] - t_pub < a.warmup_s]
-        measured = [s for s in stamps if s not in set(warm)]
+        from dsc_ros.throttle import StampThrottle
+
+        slop = yaml_slop_s(cfg)
+        throttle = StampThrottle(a.throttle_hz, slop)
+        selected = {s for s in stamps if throttle.accept(s)}      # what both encoders code by design
+        measured = [s for s in stamps if s not in set(warm) and s in selected]
         both = set(got["left"]) & set(got["right"])
         lat = {s: max(got["left"][s], got["right"][s]) - sent[s] for s in measured if s in both}
         k = max(1, int(len(measured) * a.window))
@@ -185,18 +213,26 @@ def main(argv=None) -> int:
                         "lost": sum(1 for s in measured if s not in both),
                         "lost_left": sum(1 for s in measured if s not in got["left"]),
                         "lost_right": sum(1 for s in measured if s not in got["right"]),
-                        "warmup_published": len(warm)}
+                        "warmup_published": len(warm),
+                        "sent_after_warmup": len(stamps) - len(warm),
+                        "throttled_hz": a.throttle_hz}
         res["latency_ms"] = {
             "start": {"median": percentile([lat[s] for s in first if s in lat], 50),
                       "p99": percentile([lat[s] for s in first if s in lat], 99)},
             "end": {"median": percentile([lat[s] for s in last if s in lat], 50),
                     "p99": percentile([lat[s] for s in last if s in lat], 99)}}
         res["rss_mb"] = rss
+        res["rss_series_mb"] = series
+        q = series[len(series) // 4][1] if len(series) > 4 else rss["start"]
+        res["rss_growth_pct"] = {
+            n: {"from_start": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1),
+                "from_quarter": round(100 * (rss["end"][n] / q[n] - 1), 1)}
+            for n in rss["end"] if rss["end"][n] and rss["start"].get(n) and q.get(n)}
         res["diagnostics"] = {}
         for key, status in STATUS.items():
             vals = diag.latest.get(status, {})
             res["diagnostics"][key] = {k: v for k, v in vals.items()
-                                       if k in ("frames_in", "frames_out", "degraded", "dropped", "fps",
+                                       if k in ("frames_in", "frames_out", "degraded", "dropped", "skipped", "fps",
                                                 "latency_ms.median", "latency_ms.p95", "bpp")
                                        or k.startswith("dropped.")}
         res["nodes_alive"] = proc.popen.poll() is None and "process has died" not in proc.output()

@@ -120,3 +120,61 @@ def test_a_portable_checkpoint_is_smaller_and_resumes(tmp_path):
     train(cfg, run_dir=tmp_path / "moved", steps=9, progress=False, threads=1)
     ck = torch.load(tmp_path / "moved" / "last.pt", weights_only=False)
     assert ck["step"] == 9 and ck["model"]["g_a.0.weight"].dtype == torch.float32
+
+
+def test_new_design_continues_from_a_family_file(tmp_path):
+    """A stage-2 run that changes the rate grid and the refiner starts from a shipped family: equal-lambda
+    gains carry over, new lambdas are extrapolated in log-lambda, the new refiner starts fresh, the rest
+    loads, and the export keeps the heads the run did not train (the paper head)."""
+    import math
+
+    from dsc_core.models import weights_io
+    from dsc_core.models.fusion import MatchingRefiner, PixelRefiner
+    from dsc_core.models.heads import build_head
+    from dsc_core.models.level1 import Level1Codec
+    from dsc_core.train.stages import Level2Stage
+
+    torch.manual_seed(0)
+    level1 = Level1Codec(N=16, M=24, lambdas=[0.004, 0.02])
+    old = build_head("dsc", {"level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.001, 0.002, 0.004]},
+                             "fusion": {"M": 24, "key_channels": 8, "hidden": 16}})
+    with torch.no_grad():
+        old.level2.log_gain.copy_(torch.tensor([[0.0] * 8, [1.0] * 8, [2.0] * 8]))
+    paper = build_head("paper", {"level2": {"M": 24, "C": 4}, "fusion": {"M": 24}})
+    family = tmp_path / "family.pt"
+    weights_io.save_family(family, level1=level1, heads={"dsc": old, "paper": paper})
+
+    cfg = _tiny_level1(tmp_path)
+    from PIL import Image
+    photos = tmp_path / "photos12"                 # every 12th photo is held out for validation scenes
+    photos.mkdir()
+    for i, p in enumerate((list_photos(include_skimage=True) * 12)[:12]):
+        Image.open(p).convert("RGB").resize((160, 120)).save(photos / f"{i:02d}.png")
+    cfg["data"]["photos"] = str(photos)
+    cfg.update({"stage": "level2", "init": str(family),
+                "model": {"level1": {"N": 16, "M": 24, "lambdas": [0.004, 0.02]},
+                          "heads": {"dsc": {"kind": "dsc", "config": {
+                              "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.0005, 0.001, 0.002, 0.004]},
+                              "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
+                              "refiner": {"kind": "match", "features": 8, "hidden": 8, "radius": 2}}}}},
+                "data": {**cfg["data"], "stereo_crop": [64, 128], "scene_size": [96, 160], "pool": 2,
+                         "val_pool": 1}})
+    stage = Level2Stage(cfg)
+    stage.initialise()
+    head = stage.heads["dsc"]
+    assert isinstance(head.refiner, MatchingRefiner) and isinstance(old.refiner, PixelRefiner)
+    g = head.level2.log_gain.detach()
+    # stored rows round to float16; 0.0005 is one halving below 0.001: log-linear extrapolation gives -1
+    torch.testing.assert_close(g[1:], torch.tensor([[0.0] * 8, [1.0] * 8, [2.0] * 8]), atol=1e-3, rtol=0)
+    torch.testing.assert_close(g[0], torch.full((8,), -1.0), atol=1e-3, rtol=0)
+    assert math.isclose(float(head.fusion.q.weight.flatten()[0]), float(old.fusion.q.weight.half().flatten()[0]))
+    out = tmp_path / "new.pt"
+    stage.export(out, meta={"steps": 0})
+    fam = weights_io.read_family(out)
+    assert set(fam["heads"]) == {"dsc", "paper"} and fam["heads"]["dsc"]["config"]["refiner"]["kind"] == "match"
+    assert weights_io.fingerprint(fam["heads"]["paper"]["state"]) == \
+        weights_io.fingerprint(weights_io.read_family(family)["heads"]["paper"]["state"])
+    # and a step trains through the new refiner
+    r = stage.step(stage.trainable_module())
+    r["loss"].backward()
+    assert head.refiner.feat[0].weight.grad is not None and head.refiner.feat[0].weight.grad.abs().sum() > 0

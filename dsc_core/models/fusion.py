@@ -19,6 +19,17 @@ corrects x̂_R⁰ where the warped left is trustworthy::
 
 Attention over a bounded disparity window keeps the cost linear in width (D latent columns; D = 24 is 384
 pixels, beyond KITTI's maximum disparity).
+
+The latent-level disparity is only good to a latent column (16 pixels), too coarse to copy texture from
+the left image. ``MatchingRefiner`` (kind ``match``, the weights shipped since v2) therefore refines it at
+quarter resolution before warping, as classic coarse-to-fine stereo does, in the spirit of DSIN's
+side-information finder (Ayzik & Avidan, 2020)::
+
+    x̂_R⁰ ─f─▶ F_R ┐                           (f: shared 2-conv feature net, 1/4 resolution)
+    x̂_L  ─f─▶ F_L ─warp by 4·d_latent↑─▶ F_L' ┤ cost[o] = <F_R(y,x), F_L'(y,x+o)>,  o = -R..R
+                                               ▼ softmax over o
+                 d_fine = 4·d_latent↑ + Σ_o p·o,   confidence = max_o p      (quarter-resolution pixels)
+    [x̂_R⁰, warp(x̂_L, 4·d_fine↑), confidence↑] ─unshuffle─conv×4─shuffle─▶ residual ;  x̂_R = x̂_R⁰ + residual
 """
 
 from __future__ import annotations
@@ -91,7 +102,7 @@ class PixelRefiner(nn.Module):
         )
 
     def config(self) -> dict:
-        return {"hidden": self.hidden, "latent_stride": self.latent_stride}
+        return {"kind": "warp", "hidden": self.hidden, "latent_stride": self.latent_stride}
 
     def forward(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor,
                 confidence: torch.Tensor) -> torch.Tensor:
@@ -101,3 +112,69 @@ class PixelRefiner(nn.Module):
         c = F.interpolate(confidence, size=size, mode="bilinear", align_corners=False)
         warped = warp_left_to_right(x_left, d)
         return x_right + self.net(torch.cat([x_right, warped, c], 1))
+
+
+def _shift_window(t: torch.Tensor, R: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H, W, 2R+1) with [..., x, R + o] = t[..., x + o] (replicated past the edges)."""
+    return F.pad(t, (R, R, 0, 0), mode="replicate").unfold(-1, 2 * R + 1, 1)
+
+
+class MatchingRefiner(nn.Module):
+    """Pixel-accurate side information: refine the latent disparity at 1/4 resolution, then warp and blend.
+
+    ``radius`` quarter-resolution pixels each side of the latent estimate (R = 6 is ±24 pixels, 1.5
+    latent columns). Costs O(H·W·(2R+1)·features / 16): a few ms at KITTI size.
+    """
+
+    def __init__(self, features: int = 32, hidden: int = 32, radius: int = 6, latent_stride: int = 16):
+        super().__init__()
+        self.features, self.hidden, self.radius, self.latent_stride = features, hidden, radius, latent_stride
+        self.feat = nn.Sequential(
+            nn.Conv2d(3, features, 5, stride=2, padding=2), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(features, features, 3, stride=2, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(features, features, 3, padding=1),
+        )
+        self.net = nn.Sequential(
+            nn.PixelUnshuffle(2), nn.Conv2d(7 * 4, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, 3 * 4, 3, padding=1), nn.PixelShuffle(2),
+        )
+
+    def config(self) -> dict:
+        return {"kind": "match", "features": self.features, "hidden": self.hidden, "radius": self.radius,
+                "latent_stride": self.latent_stride}
+
+    def fine_disparity(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor):
+        """(disparity in full-resolution pixels, confidence), both (B, 1, H, W) at full resolution."""
+        R = self.radius
+        f_r, f_l = self.feat(x_right), self.feat(x_left)
+        qsize = f_r.shape[-2:]
+        coarse = F.interpolate(disparity, size=qsize, mode="bilinear", align_corners=False) \
+            * (self.latent_stride / 4.0)
+        f_lw = warp_left_to_right(f_l, coarse)
+        cost = torch.einsum("bchw,bchwo->bhwo", f_r, _shift_window(f_lw, R)) / self.features ** 0.5
+        p = torch.softmax(cost, dim=-1)
+        offsets = torch.arange(-R, R + 1, device=p.device, dtype=p.dtype)
+        fine = coarse + (p * offsets).sum(-1)[:, None]
+        conf = p.amax(-1)[:, None]
+        size = x_right.shape[-2:]
+        return (F.interpolate(fine, size=size, mode="bilinear", align_corners=False) * 4.0,
+                F.interpolate(conf, size=size, mode="bilinear", align_corners=False))
+
+    def forward(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor,
+                confidence: torch.Tensor) -> torch.Tensor:
+        d, c = self.fine_disparity(x_right, x_left, disparity)
+        warped = warp_left_to_right(x_left, d)
+        return x_right + self.net(torch.cat([x_right, warped, c], 1))
+
+
+REFINER_KINDS = {"warp": PixelRefiner, "match": MatchingRefiner}
+
+
+def build_refiner(config: dict | None) -> nn.Module:
+    cfg = dict(config or {})
+    kind = cfg.pop("kind", "warp")        # files written before v2 have no kind: the plain warp refiner
+    if kind not in REFINER_KINDS:
+        raise ValueError(f"unknown refiner kind {kind!r}; known: {sorted(REFINER_KINDS)}")
+    return REFINER_KINDS[kind](**cfg)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from dsc_core.models.fusion import PixelRefiner, RowAttentionFusion
+from dsc_core.models.fusion import RowAttentionFusion, build_refiner
 from dsc_core.models.level2 import Level2Codec
 from dsc_core.models.paper import ConcatFusion, PaperLevel2
 
@@ -91,7 +91,7 @@ class DSCHead(RightHead):
 
     def __init__(self, level2: dict | None = None, fusion: dict | None = None, refiner: dict | None = None):
         super().__init__(Level2Codec(**(level2 or {})), RowAttentionFusion(**(fusion or {})),
-                         PixelRefiner(**(refiner or {})))
+                         build_refiner(refiner))
 
 
 class PaperHead(RightHead):

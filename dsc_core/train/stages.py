@@ -119,6 +119,43 @@ class Level1Stage:
         weights_io.save_family(path, level1=self.model, heads={}, meta={"level1": meta})
 
 
+def _load_head_partial(head, stored: dict) -> None:
+    """Initialise ``head`` from a stored head whose shape may differ where a new run changed the design.
+
+    * Rate-point gains: a new rate grid keeps the stored rows of equal lambda and fills new lambdas by
+      linear inter/extrapolation of the log-gains in log-lambda (the gains are near-linear in it).
+    * Modules whose configuration changed (a new refiner kind) start fresh; everything else loads.
+    """
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in stored["state"].items()}
+    old_l = list(stored["config"].get("level2", {}).get("lambdas", []))
+    new_l = list(getattr(head, "lambdas", ()))
+    if old_l and new_l and old_l != new_l:
+        import math
+
+        xo = torch.tensor([math.log(v) for v in old_l])
+        for key in ("level2.log_gain", "level2.log_inv_gain"):
+            if key not in state:
+                continue
+            rows = state[key]
+            out = []
+            for lam in new_l:
+                x = math.log(lam)
+                j = int(torch.searchsorted(xo, torch.tensor(x)).clamp(1, len(old_l) - 1))
+                t = (x - float(xo[j - 1])) / float(xo[j] - xo[j - 1])
+                out.append(rows[j - 1] + t * (rows[j] - rows[j - 1]))
+            state[key] = torch.stack(out)
+    own = head.state_dict()
+    keep = {k: v for k, v in state.items() if k in own and (own[k].shape == v.shape or
+                                                             k.endswith(weights_io._TABLE_SUFFIXES))}
+    if stored["config"].get("refiner") != head.config().get("refiner"):
+        keep = {k: v for k, v in keep.items() if not k.startswith("refiner.")}
+    missing = [k for k in own if k not in keep and not k.endswith(weights_io._TABLE_SUFFIXES)]
+    if missing:
+        print(f"init: {len(missing)} tensors of head {head.kind!r} start fresh "
+              f"(e.g. {', '.join(sorted(missing)[:3])})")
+    weights_io.load_state(head, {k: v for k, v in keep.items()} | {k: own[k] for k in missing})
+
+
 def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
     from dsc_core.data import synthetic
     from dsc_core.data.photos import list_photos
@@ -154,6 +191,7 @@ class Level2Stage:
         self.paper_lambda = float(cfg.get("loss", {}).get("paper_lambda", 0.0025))
         val = _stereo_sampler(dcfg, seed=4242, val=True)
         self.val_left, self.val_right = val.sample(int(cfg.get("val_images", 8)))
+        self.carried_heads: dict = {}
 
     def initialise(self) -> None:
         init = self.cfg.get("init")
@@ -169,7 +207,15 @@ class Level2Stage:
         if isinstance(obj, dict) and obj.get("format") == weights_io.FORMAT:
             for name, head in self.heads.items():
                 if name in obj["heads"]:
-                    weights_io.load_state(head, obj["heads"][name]["state"])
+                    _load_head_partial(head, obj["heads"][name])
+            # Heads of the family this run does not train ship on unchanged (e.g. the paper head).
+            if self.cfg.get("carry_heads", True):
+                from dsc_core.models.heads import build_head
+
+                for name, h in obj["heads"].items():
+                    if name not in self.heads:
+                        self.carried_heads[name] = weights_io.load_state(build_head(h["kind"], h["config"]),
+                                                                         h["state"])
 
     def trainable_module(self):
         return self.heads
@@ -251,8 +297,9 @@ class Level2Stage:
         return out
 
     def export(self, path: Path, meta: dict) -> None:
-        weights_io.save_family(path, level1=self.level1, heads=dict(self.heads.items()),
-                               meta={"level1": self.cfg.get("level1_meta", {}), "heads": meta})
+        weights_io.save_family(path, level1=self.level1, heads=self.carried_heads | dict(self.heads.items()),
+                               meta={"level1": self.cfg.get("level1_meta", {}), "heads": meta,
+                                     **self.cfg.get("history", {})})
 
 
 class JointStage(Level2Stage):
@@ -341,7 +388,7 @@ class JointStage(Level2Stage):
         return out
 
     def export(self, path: Path, meta: dict) -> None:
-        weights_io.save_family(path, level1=self.level1, heads=dict(self.heads.items()),
+        weights_io.save_family(path, level1=self.level1, heads=self.carried_heads | dict(self.heads.items()),
                                meta={"joint": meta, **self.cfg.get("history", {})})
 
 

@@ -8,6 +8,12 @@ package top level except the entropy-coder selection functions. So, unless Compr
 this registers a package object for ``compressai`` with the real ``__path__`` (so every submodule still
 imports normally, on demand) and those few functions, with the same defaults as CompressAI 1.2.
 
+Likewise ``scipy.stats`` (0.6 s more): ``compressai.entropy_models`` imports it at its top but calls it only
+in ``update()`` (``norm.ppf`` for the tail mass), which a node never runs because the weights carry their CDF
+tables. Until something uses it, ``scipy.stats`` is a placeholder module whose first attribute access
+imports the real one and puts it in its place (the standard library's ``LazyLoader`` cannot do this: the
+import statement itself touches ``__spec__``, which makes a lazy module load at once).
+
 ``DSC_FULL_COMPRESSAI=1`` turns this off (plain ``import compressai``), e.g. to rule it out in a bug report.
 """
 
@@ -20,12 +26,37 @@ import sys
 import types
 
 
+def _defer_scipy_stats() -> None:
+    name = "scipy.stats"
+    if name in sys.modules or importlib.util.find_spec("scipy") is None:
+        return
+    real_spec = importlib.util.find_spec(name)
+    placeholder = types.ModuleType(name, "placeholder: the real scipy.stats loads on first use")
+    placeholder.__spec__ = real_spec        # what `import scipy.stats` checks; the module itself is not run
+
+    def __getattr__(attr):
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        if sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+        real = importlib.import_module(name)
+        scipy = sys.modules["scipy"]
+        if scipy.__dict__.get("stats") is placeholder:
+            scipy.stats = real
+        placeholder.__dict__.update({k: v for k, v in real.__dict__.items() if k != "__getattr__"})
+        return getattr(real, attr)
+
+    placeholder.__getattr__ = __getattr__
+    sys.modules[name] = placeholder
+
+
 def _install() -> None:
     if "compressai" in sys.modules or os.environ.get("DSC_FULL_COMPRESSAI") == "1":
         return
     spec = importlib.util.find_spec("compressai")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("compressai is not installed (see requirements.txt for the pinned version)")
+    _defer_scipy_stats()
     pkg = types.ModuleType("compressai")
     pkg.__spec__, pkg.__file__, pkg.__package__ = spec, spec.origin, "compressai"
     pkg.__path__ = list(spec.submodule_search_locations)

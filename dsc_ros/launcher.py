@@ -12,6 +12,11 @@ and runs each node as its own process with exactly the arguments ``ros2 launch``
 child (they run in their own sessions, so each gets exactly one), escalates to SIGTERM and then SIGKILL
 after ``--sigterm-timeout`` seconds, like ros2 launch.
 
+A node that dies (a crash, SIGKILL, out of memory) is started again after ``node_set.RESPAWN_DELAY_S``, as
+``ros2 launch`` does for ``respawn=True`` nodes, so the pipeline heals without anyone at the keyboard; a node
+that keeps dying within seconds of its start is restarted with a doubling delay (up to 30 s).
+``--no-respawn`` turns this off.
+
 With ``--bag`` it also starts the bag player (``python -m dsc_ros.bags.player BAG --left-topic ...
 --right-topic ...``), but only once every node has logged that it is ready (the model takes seconds to
 load), so no frame of a short bag is lost. ``--exit-with-bag`` shuts the nodes down when the bag ends.
@@ -62,6 +67,7 @@ class Proc:
     def __init__(self, label: str, cmd: List[str], env: Dict[str, str], out=None, ready_marker: Optional[str] = None):
         self.label = label
         self.cmd = cmd
+        self.started = time.monotonic()
         self.ready = threading.Event()
         self._marker = ready_marker
         self._out = out or sys.stdout
@@ -85,6 +91,10 @@ class Proc:
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    @property
+    def key(self) -> str:
+        return f"{self.label}#{self.popen.pid}"
 
     def poll(self):
         return self.popen.poll()
@@ -124,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to wait for the nodes to be ready before starting the bag player")
     p.add_argument("--sigterm-timeout", type=float, default=5.0, metavar="SEC",
                    help="after SIGINT, wait this long before SIGTERM, and as long again before SIGKILL")
+    p.add_argument("--no-respawn", action="store_true", help="do not start a node again when it dies")
     p.add_argument("--print", action="store_true", dest="print_only", help="print the commands and exit")
     return p
 
@@ -138,7 +149,7 @@ def main(argv=None) -> int:
         log(f"bag {a.bag} not found", "ERROR")
         return 2
     specs = node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
-                                a.left_info_topic, a.right_info_topic)
+                                a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn)
     player_cmd = (node_set.player_command(os.path.abspath(a.bag), a.left_topic, a.right_topic, a.player_arg)
                   if a.bag else None)
     if a.print_only:
@@ -159,22 +170,31 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
-    procs: List[Proc] = []
+    procs: Dict[str, Proc] = {}          # node name -> its current process
+    by_name = {s.name: s for s in specs}
+    respawn_at: Dict[str, float] = {}     # node name -> when to start it again
+    delay: Dict[str, float] = {s.name: s.respawn_delay for s in specs}
     reported = set()
     player: Optional[Proc] = None
     rc = 0
+
+    def start(i: int, s) -> Proc:
+        p = Proc(f"{s.name}-{i}", s.command(), env, ready_marker=node_set.READY_MARKER)
+        log(f"process started with pid [{p.pid}]: {' '.join(p.cmd)}")
+        return p
+
     try:
-        for i, s in enumerate(specs, 1):
-            p = Proc(f"{s.name}-{i}", s.command(), env, ready_marker=node_set.READY_MARKER)
-            procs.append(p)
-            log(f"process started with pid [{p.pid}]: {' '.join(p.cmd)}")
+        labels = {s.name: i for i, s in enumerate(specs, 1)}
+        for s in specs:
+            procs[s.name] = start(labels[s.name], s)
         deadline = time.monotonic() + a.ready_timeout
         bag_done_at = None
         while not stop.is_set():
-            for p in procs + ([player] if player else []):
+            now = time.monotonic()
+            for p in list(procs.values()) + ([player] if player else []):
                 code = p.poll()
-                if code is not None and p.label not in reported:
-                    reported.add(p.label)
+                if code is not None and p.key not in reported:
+                    reported.add(p.key)
                     if code == 0:
                         log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
                     else:
@@ -182,12 +202,24 @@ def main(argv=None) -> int:
                             f"cmd '{' '.join(p.cmd)}']", "ERROR")
                         if p is not player:
                             rc = 1
-            nodes_alive = [p for p in procs if p.poll() is None]
-            if not nodes_alive:
+                    name = p.label.rsplit("-", 1)[0]
+                    if p is not player and by_name[name].respawn:
+                        # a crash loop (dies within 5 s of its start) backs off; a node that served a while
+                        # gets the short delay again
+                        lived = now - p.started
+                        delay[name] = min(30.0, delay[name] * 2) if lived < 5.0 else by_name[name].respawn_delay
+                        respawn_at[name] = now + delay[name]
+                        log(f"process[{p.label}]: respawning in {delay[name]:.1f} s")
+            for name, t in list(respawn_at.items()):
+                if now >= t:
+                    del respawn_at[name]
+                    procs[name] = start(labels[name], by_name[name])
+            nodes_alive = [p for p in procs.values() if p.poll() is None]
+            if not nodes_alive and not respawn_at:
                 log("all nodes have exited")
                 break
             if player_cmd and player is None:
-                if all(p.ready.is_set() for p in procs):
+                if all(p.ready.is_set() for p in procs.values()):
                     player = Proc(f"player-{len(procs) + 1}", player_cmd, env)
                     log(f"nodes ready; process started with pid [{player.pid}]: {' '.join(player_cmd)}")
                 elif time.monotonic() > deadline:
@@ -205,7 +237,7 @@ def main(argv=None) -> int:
             time.sleep(0.1)
         if stop.is_set():
             log("user interrupted with ctrl-c (SIGINT)" if hits[0] else "shutting down")
-        rc = shutdown(procs + ([player] if player else []), a.sigterm_timeout, hits, reported) or rc
+        rc = shutdown(list(procs.values()) + ([player] if player else []), a.sigterm_timeout, hits, reported) or rc
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -240,8 +272,8 @@ def shutdown(procs: List[Proc], timeout: float, hits: List[int], reported: set) 
             pass
         p.join_output()
         code = p.poll()
-        if p.label not in reported:
-            reported.add(p.label)
+        if p.key not in reported:
+            reported.add(p.key)
             if code == 0:
                 log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
             else:

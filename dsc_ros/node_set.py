@@ -22,6 +22,10 @@ DEFAULT_RIGHT_TOPIC = "/kitti/camera_color_right/image_raw"
 DEFAULT_NAMESPACE = "dsc"
 #: Logged by every node once it can serve (model loaded, subscriptions up); the pip launcher waits for it.
 READY_MARKER = "dsc_ros node ready"
+#: A node that dies is started again after this many seconds (both launchers): a camera link that loses its
+#: encoder to a crash (a driver glitch, out of memory) comes back by itself. ``respawn:=false`` /
+#: ``--no-respawn`` turn it off.
+RESPAWN_DELAY_S = 0.5
 #: Module of the bag player (another part of dsc_ros) that a launcher starts for ``--bag``.
 PLAYER_MODULE = "dsc_ros.bags.player"
 
@@ -35,6 +39,8 @@ class NodeSpec:
     params_file: Optional[str] = None
     remappings: Tuple[Tuple[str, str], ...] = field(default_factory=tuple)
     package: str = PACKAGE
+    respawn: bool = True
+    respawn_delay: float = RESPAWN_DELAY_S
 
     def ros_args(self) -> List[str]:
         """The arguments ``ros2 launch`` appends for this node."""
@@ -82,7 +88,8 @@ def default_config() -> str:
 
 def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEFAULT_NAMESPACE,
                left_topic: str = DEFAULT_LEFT_TOPIC, right_topic: str = DEFAULT_RIGHT_TOPIC,
-               left_info_topic: Optional[str] = None, right_info_topic: Optional[str] = None) -> List[NodeSpec]:
+               left_info_topic: Optional[str] = None, right_info_topic: Optional[str] = None,
+               respawn: bool = True) -> List[NodeSpec]:
     """The three nodes. Camera topics are remapped to the given inputs (camera_info next to each image).
 
     The encoders' inputs are remapped from their relative defaults (``left/image_raw`` ...), everything
@@ -96,13 +103,14 @@ def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEF
     def cam(role: str, image: str, info: Optional[str]) -> NodeSpec:
         return NodeSpec(
             name=f"{role}_encoder", executable=f"{role}_encoder", module=f"{PACKAGE}.{role}_encoder",
-            namespace=ns, params_file=pf,
+            namespace=ns, params_file=pf, respawn=respawn,
             remappings=((f"{role}/image_raw", image), (f"{role}/camera_info", info or sibling_topic(image))))
 
     return [
         cam("left", left_topic, left_info_topic),
         cam("right", right_topic, right_info_topic),
-        NodeSpec(name="decoder", executable="decoder", module=f"{PACKAGE}.decoder", namespace=ns, params_file=pf),
+        NodeSpec(name="decoder", executable="decoder", module=f"{PACKAGE}.decoder", namespace=ns, params_file=pf,
+                 respawn=respawn),
     ]
 
 

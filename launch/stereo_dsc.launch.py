@@ -1,10 +1,11 @@
 """ros2 launch dsc_ros stereo_dsc.launch.py [config:=FILE] [namespace:=NS] [bag:=FILE]
-                                          [left_topic:=T] [right_topic:=T] [bag_delay:=SEC]
+                                          [left_topic:=T] [right_topic:=T] [bag_delay:=SEC] [respawn:=true]
 
 Starts the left encoder, the right encoder and the decoder as described by ``dsc_ros.node_set`` (the one
 description the pip-world launcher ``dsc-launch`` also reads; this file has no node list of its own), and,
 if ``bag`` is given, the bag player ``dsc-play`` after ``bag_delay`` seconds (the nodes load their model
-first; the player also waits for subscribers).
+first; the player also waits for subscribers). A node that dies is started again after
+``node_set.RESPAWN_DELAY_S`` unless ``respawn:=false``.
 """
 import os
 import sys
@@ -28,10 +29,12 @@ def _default_config() -> str:
 
 def _nodes(context, *args, **kwargs):
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
-    specs = node_set.node_specs(get("config"), get("namespace"), get("left_topic"), get("right_topic"))
+    specs = node_set.node_specs(get("config"), get("namespace"), get("left_topic"), get("right_topic"),
+                                respawn=get("respawn").strip().lower() in ("true", "1", "yes"))
     actions = [
         Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace or None,
-             parameters=[s.params_file] if s.params_file else [], remappings=list(s.remappings), output="screen")
+             parameters=[s.params_file] if s.params_file else [], remappings=list(s.remappings), output="screen",
+             respawn=s.respawn, respawn_delay=s.respawn_delay)
         for s in specs
     ]
     bag = get("bag")
@@ -50,5 +53,6 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("bag_delay", default_value="8.0", description="seconds before the bag player starts"),
         DeclareLaunchArgument("left_topic", default_value=node_set.DEFAULT_LEFT_TOPIC, description="left image topic"),
         DeclareLaunchArgument("right_topic", default_value=node_set.DEFAULT_RIGHT_TOPIC, description="right image topic"),
+        DeclareLaunchArgument("respawn", default_value="true", description="start a node again when it dies"),
         OpaqueFunction(function=_nodes),
     ])

@@ -21,7 +21,7 @@ img = np.random.default_rng(0).integers(0, 256, (40, 72, 3), dtype=np.uint8)
 left, right = codec.encode_left(img), codec.encode_right(img[:, ::-1].copy())
 heavy = sorted({m.split(".")[0] + "." + m.split(".")[1] if m.count(".") else m for m in sys.modules
                 if m.startswith(("torch_geometric", "torchvision", "compressai.datasets", "compressai.zoo",
-                                 "torch._dynamo"))})
+                                 "torch._dynamo", "scipy.stats._"))})
 import compressai
 out = {"heavy": heavy, "version": compressai.__version__, "coder": compressai.get_entropy_coder(),
        "digest": hashlib.sha256(left + right).hexdigest()}
@@ -51,3 +51,15 @@ def test_plain_import_compressai_still_works_after_dsc_core():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "['ans'] True" in r.stdout
+
+
+def test_deferred_scipy_stats_loads_on_first_use_and_update_still_works():
+    code = ("import sys; from dsc_core.models.level2 import Level2Codec; "
+            "assert 'scipy.stats._stats_py' not in sys.modules; "
+            "import scipy.stats; q = scipy.stats.norm.ppf(0.975); "
+            "assert sys.modules['scipy.stats'] is scipy.stats and 'scipy.stats._stats_py' in sys.modules; "
+            "from compressai.entropy_models import GaussianConditional; g = GaussianConditional([0.11, 1.0, 8.0]); "
+            "g.update(); print(round(q, 3), int(g._quantized_cdf.shape[0]))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["1.96", "3"]

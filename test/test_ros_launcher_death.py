@@ -44,3 +44,33 @@ def test_sigkilled_launcher_leaves_no_nodes(tmp_path):
         assert not any(_alive(p) for p in pids), "nodes outlived their launcher"
     finally:
         proc.close()
+
+
+def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_path):
+    """SIGKILL the right encoder inside dsc-launch: the launcher reports it, starts it again after
+    node_set.RESPAWN_DELAY_S, the new one gets ready, and Ctrl-C still stops everything (no orphans)."""
+    reason = rh.ros_available()
+    if reason:
+        pytest.skip(reason)
+    cfg = rh.write_test_config(tmp_path)
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", "dsc_respawn"],
+                      tmp_path / "launch.log", nice=0)
+    try:
+        assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
+        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
+                                                           proc.output()))
+        victim = started["right_encoder"]
+        t_kill = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        assert proc.wait_output("respawning in", 1, 20), proc.output()[-3000:]
+        assert proc.wait_output(node_set.READY_MARKER, 4, 120), proc.output()[-3000:]
+        ready_s = time.monotonic() - t_kill
+        again = re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.right_encoder", proc.output())
+        assert len(again) == 2 and int(again[1]) != victim and _alive(int(again[1]))
+        assert "process has died" in proc.output() and ready_s < 60
+        pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", proc.output())]
+        assert proc.interrupt(30) is not None
+        assert not any(_alive(p) for p in pids), "nodes outlived their launcher"
+        assert proc.output().count("respawning in") == 1        # nothing respawned during the shutdown
+    finally:
+        proc.close()

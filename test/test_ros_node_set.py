@@ -138,7 +138,7 @@ def _run_mocked(overrides):
 def test_launch_file_builds_the_node_set_with_launch_mocked():
     """launch/launch_ros are mocked here (not installable in the pip world); what the file builds is checked."""
     args, actions = _run_mocked({})
-    assert set(args) == {"config", "namespace", "bag", "bag_delay", "left_topic", "right_topic"}
+    assert set(args) == {"config", "namespace", "bag", "bag_delay", "left_topic", "right_topic", "respawn"}
     assert args["left_topic"] == node_set.DEFAULT_LEFT_TOPIC and args["namespace"] == node_set.DEFAULT_NAMESPACE
     specs = node_set.node_specs(args["config"], args["namespace"], args["left_topic"], args["right_topic"])
     assert len(actions) == 3  # no bag: no player
@@ -147,6 +147,9 @@ def test_launch_file_builds_the_node_set_with_launch_mocked():
         assert a.kwargs["package"] == "dsc_ros" and a.kwargs["executable"] == s.executable
         assert a.kwargs["name"] == s.name and a.kwargs["namespace"] == s.namespace
         assert a.kwargs["parameters"] == [s.params_file] and a.kwargs["remappings"] == list(s.remappings)
+        assert a.kwargs["respawn"] is True and a.kwargs["respawn_delay"] == node_set.RESPAWN_DELAY_S
+    _, off = _run_mocked({"respawn": "false"})
+    assert all(a.kwargs["respawn"] is False for a in off)
 
 
 def test_launch_file_starts_the_player_for_a_bag_with_launch_mocked():

@@ -1,12 +1,15 @@
 """Faults: kill each node in turn with SIGKILL mid-stream, restart it, measure the recovery.
 
-    .venv/bin/python test/soak/faults.py [--rate 2] [--size 64x128] [--window-s 6] [--out out/faults.json]
+    .venv/bin/python test/soak/faults.py [--mode manual|respawn] [--rate 2] [--size 64x128] [--window-s 6]
+                                         [--out out/faults.json]
 
 The three nodes run as separate processes (the command lines of dsc_ros.node_set, as dsc-launch and the ROS 2
 launch file build them), so each can be killed alone. This process publishes stereo pairs at ``--rate`` Hz all
 along and subscribes to the decoded images. For left_encoder, right_encoder and decoder in turn:
 
-1. SIGKILL the node (no clean shutdown), restart it at once with the same command line;
+1. SIGKILL the node (no clean shutdown). ``--mode manual`` (the default): restart it at once with the same
+   command line, as an operator or a supervisor would. ``--mode respawn``: the nodes run under ``dsc-launch``,
+   which starts the dead node again by itself (``node_set.RESPAWN_DELAY_S`` later); times then run from the kill;
 2. measure restart -> "node ready" and restart -> first decoded pair (both sides out, published after the kill);
 3. after the recovery (first pair + ``sync.timeout_ms`` + 1 s, so that codes stranded by the outage have
    timed out), publish for ``--window-s`` more seconds: every one of those pairs must decode on both sides,
@@ -113,6 +116,8 @@ def main(argv=None) -> int:
     ap.add_argument("--window-s", type=float, default=6.0, help="recovery window that must decode completely")
     ap.add_argument("--timeout-ms", type=float, default=1000.0, help="decoder sync.timeout_ms")
     ap.add_argument("--victims", default="left_encoder,right_encoder,decoder")
+    ap.add_argument("--mode", choices=("manual", "respawn"), default="manual",
+                    help="who restarts the killed node: this script at once, or dsc-launch's respawn")
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--logs", type=Path, default=None)
@@ -130,6 +135,7 @@ def main(argv=None) -> int:
     env = rh.node_env()
     procs = {}
     runs = {}
+    launcher = None
 
     def start(name):
         runs[name] = runs.get(name, 0) + 1
@@ -137,17 +143,32 @@ def main(argv=None) -> int:
                                  nice=a.nice)
         return procs[name]
 
-    res: dict = {"config": {"rate_hz": a.rate, "size": [h, w], "window_s": a.window_s, "sync_timeout_ms": a.timeout_ms},
+    def launcher_pids() -> dict:
+        import re
+
+        return {m: int(p) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
+                                                 launcher.output())}
+
+    res: dict = {"config": {"mode": a.mode, "rate_hz": a.rate, "size": [h, w], "window_s": a.window_s,
+                            "sync_timeout_ms": a.timeout_ms,
+                            "respawn_delay_s": node_set.RESPAWN_DELAY_S if a.mode == "respawn" else None},
                  "logs": str(logs), "victims": {}}
     tn = rh.RosTestNode("dsc_faults")
     stream = None
     try:
         t0 = time.monotonic()
-        for name in specs:
-            start(name)
-        for name, p in procs.items():
-            if not p.wait_output(READY_MARKER, 1, 300):
-                raise RuntimeError(f"{name} not ready:\n{p.output()[-2000:]}")
+        if a.mode == "manual":
+            for name in specs:
+                start(name)
+            for name, p in procs.items():
+                if not p.wait_output(READY_MARKER, 1, 300):
+                    raise RuntimeError(f"{name} not ready:\n{p.output()[-2000:]}")
+        else:
+            launcher = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS,
+                                   "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN], logs / "launch.log",
+                                  env=env, nice=a.nice)
+            if not launcher.wait_output(READY_MARKER, 3, 300):
+                raise RuntimeError(f"nodes not ready:\n{launcher.output()[-3000:]}")
         res["nodes_ready_s"] = round(time.monotonic() - t0, 1)
         diag = rh.Diagnostics(tn)
         stream = Stream(tn, a.rate, h, w)
@@ -159,15 +180,25 @@ def main(argv=None) -> int:
             raise RuntimeError("no steady state: fewer than 3 decoded pairs in 60 s")
         for victim in a.victims.split(","):
             r: dict = {}
-            old = procs[victim]
             t_kill = time.monotonic()
-            old.kill()                                  # SIGKILL to its process group: no clean shutdown
-            old.close()
-            r["killed_rc"] = old.popen.returncode
-            t_restart = time.monotonic()
-            new = start(victim)
-            r["restart_to_ready_s"] = round(time.monotonic() - t_restart, 2) if new.wait_output(
-                READY_MARKER, 1, 300) else None
+            if a.mode == "manual":
+                old = procs[victim]
+                old.kill()                              # SIGKILL to its process group: no clean shutdown
+                old.close()
+                r["killed_rc"] = old.popen.returncode
+                t_restart = time.monotonic()
+                new = start(victim)
+                r["restart_to_ready_s"] = round(time.monotonic() - t_restart, 2) if new.wait_output(
+                    READY_MARKER, 1, 300) else None
+            else:
+                import os
+                import signal
+
+                n_ready = launcher.output().count(READY_MARKER)
+                os.killpg(launcher_pids()[victim], signal.SIGKILL)   # the node's own session, not the launcher
+                t_restart = t_kill
+                r["restart_to_ready_s"] = round(time.monotonic() - t_kill, 2) if launcher.wait_output(
+                    READY_MARKER, n_ready + 1, 300) else None
             ok = wait(lambda: stream.pairs_done(t_kill), 120)
             first = stream.pairs_done(t_kill)[0] if ok else None
             t_first = stream.got["right"].get(first, None) if ok else None
@@ -205,6 +236,9 @@ def main(argv=None) -> int:
         for p in procs.values():
             p.interrupt(20)
             p.close()
+        if launcher is not None:
+            res["launcher_rc"] = launcher.interrupt(30)
+            launcher.close()
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:

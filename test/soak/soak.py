@@ -81,6 +81,35 @@ def write_config(folder: Path, args) -> Path:
     return path
 
 
+def rss_growth(series, rss, window: float) -> dict:
+    """Per node: growth start -> end (single samples), and of the median RSS of the last ``window`` of the
+    samples over the first (a frame in flight is a few hundred MB at KITTI size on these models, so a
+    single sample says more about where the worker was than about a leak), plus the least-squares slope
+    over the second half of the run (a leak shows as a steady slope, an allocator high-water mark does not)."""
+    import statistics
+
+    out = {}
+    k = max(1, int(len(series) * window))
+    for n in rss["end"]:
+        vals = [(t, r.get(n)) for t, r in series if r.get(n)]
+        if not vals or not rss["start"].get(n) or not rss["end"].get(n):
+            continue
+        first = statistics.median(v for _, v in vals[:k])
+        last = statistics.median(v for _, v in vals[-k:])
+        half = vals[len(vals) // 2:]
+        slope = None
+        if len(half) >= 3:
+            tm = statistics.mean(t for t, _ in half)
+            vm = statistics.mean(v for _, v in half)
+            den = sum((t - tm) ** 2 for t, _ in half)
+            slope = round(60 * sum((t - tm) * (v - vm) for t, v in half) / den, 2) if den else None
+        out[n] = {"start_to_end": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1),
+                  "window_medians": round(100 * (last / first - 1), 1),
+                  "first_window_median_mb": first, "last_window_median_mb": last,
+                  "slope_second_half_mb_per_min": slope}
+    return out
+
+
 def yaml_slop_s(cfg_path: Path) -> float:
     import yaml
 
@@ -223,11 +252,7 @@ def main(argv=None) -> int:
                     "p99": percentile([lat[s] for s in last if s in lat], 99)}}
         res["rss_mb"] = rss
         res["rss_series_mb"] = series
-        q = series[len(series) // 4][1] if len(series) > 4 else rss["start"]
-        res["rss_growth_pct"] = {
-            n: {"from_start": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1),
-                "from_quarter": round(100 * (rss["end"][n] / q[n] - 1), 1)}
-            for n in rss["end"] if rss["end"][n] and rss["start"].get(n) and q.get(n)}
+        res["rss_growth_pct"] = rss_growth(series, rss, a.window)
         res["diagnostics"] = {}
         for key, status in STATUS.items():
             vals = diag.latest.get(status, {})

@@ -53,12 +53,41 @@ def export(run: Path, out: Path, extra_meta: dict) -> dict:
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     cfg = load_config(ck["config"])
     stage = stages.get(cfg["stage"])(cfg)
+    if cfg.get("init") and Path(cfg["init"]).exists():
+        # what the run started from: heads it did not train ship on unchanged (stage.carried_heads), and
+        # its provenance goes into the new file's meta; the trained state then replaces the rest
+        stage.initialise()
     stage.load_state_dict(ck["model"])
     meta = {"steps": int(ck["step"]), "config": cfg, "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}",
             **extra_meta}
     stage.export(out, meta=meta)
     return meta
+
+
+def describe_family(weights: Path) -> list:
+    """Card lines on what the file holds, read from the file itself (not from what a run meant to train)."""
+    from dsc_core.models import weights_io
+
+    fam = weights_io.read_family(weights)
+    l1 = fam["level1"]["config"]
+    lines = [f"- Level 1: variable-rate mean-scale hyperprior, N={l1['N']}, M={l1['M']}, {len(l1['lambdas'])} rate "
+             f"points (gain vectors), lambdas {', '.join(str(v) for v in l1['lambdas'])}."]
+    for name, h in fam["heads"].items():
+        c = h["config"]
+        if h["kind"] == "dsc":
+            ref = (c.get("refiner") or {})
+            refiner = ("matching refiner (disparity refined at 1/4 resolution, radius "
+                       f"{ref.get('radius')}, then the decoded left is warped and blended)"
+                       if ref.get("kind") == "match" else "pixel refinement with the latent-disparity-warped left")
+            lines.append(f"- Head `{name}` (model `dsc-default`): entropy-coded level 2 ({c['level2']['C']} ch at 1/32, "
+                         f"factorized), {len(c['level2']['lambdas'])} rate points, lambdas "
+                         f"{', '.join(str(v) for v in c['level2']['lambdas'])}; row-attention fusion over a "
+                         f"{c['fusion']['max_disparity']}-column disparity window; {refiner}.")
+        else:
+            lines.append(f"- Head `{name}` (model `dsc-paper`): the paper's fixed 4-bit level 2 "
+                         f"({c['level2']['C']} ch at 1/32) + concatenation fusion.")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -94,12 +123,7 @@ def main(argv=None) -> int:
         print(buf.getvalue())
     card = [f"# Model card: {a.name}.pt (models `dsc-default` and `dsc-paper`)", "",
             "## What it is",
-            "- Level 1: variable-rate mean-scale hyperprior, N=64, M=96, 6 rate points (gain vectors), "
-            "lambdas " + ", ".join(str(v) for v in meta["config"]["model"]["level1"]["lambdas"]) + ".",
-            "- Head `dsc` (model `dsc-default`): entropy-coded level 2 (32 ch at 1/32, factorized), 4 rate points; "
-            "row-attention fusion over a 24-column disparity window; pixel refinement with the warped left.",
-            "- Head `paper` (model `dsc-paper`): the paper's fixed 4-bit level 2 (8 ch at 1/32) + concatenation "
-            "fusion.",
+            *describe_family(weights),
             "- Stored as float16 with the CDF tables (see `dsc_core/models/weights_io.py`).", "",
             "## How it was trained",
             f"- Hardware: {meta['hardware']} (no GPU was available).",

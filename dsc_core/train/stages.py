@@ -192,6 +192,7 @@ class Level2Stage:
         val = _stereo_sampler(dcfg, seed=4242, val=True)
         self.val_left, self.val_right = val.sample(int(cfg.get("val_images", 8)))
         self.carried_heads: dict = {}
+        self.init_meta: dict = {}           # provenance of the family this run started from
 
     def initialise(self) -> None:
         init = self.cfg.get("init")
@@ -205,6 +206,7 @@ class Level2Stage:
         weights_io.load_level1_into(self.level1, init)
         obj = torch.load(init, map_location="cpu", weights_only=False)
         if isinstance(obj, dict) and obj.get("format") == weights_io.FORMAT:
+            self.init_meta = {"file": str(init), "meta": obj.get("meta", {})}
             for name, head in self.heads.items():
                 if name in obj["heads"]:
                     _load_head_partial(head, obj["heads"][name])
@@ -298,8 +300,7 @@ class Level2Stage:
 
     def export(self, path: Path, meta: dict) -> None:
         weights_io.save_family(path, level1=self.level1, heads=self.carried_heads | dict(self.heads.items()),
-                               meta={"level1": self.cfg.get("level1_meta", {}), "heads": meta,
-                                     **self.cfg.get("history", {})})
+                               meta={"level2": meta, "init": self.init_meta})
 
 
 class JointStage(Level2Stage):

@@ -190,8 +190,15 @@ def plot_rd(results: dict, path) -> None:
                 x, y = _xy(curve, key)
                 ax.plot(x, y, label=label, **_STYLE.get(cname, {}))
     meta = results["meta"]
+    from matplotlib import ticker
+
     for ax, ylabel in zip(axes, ("PSNR (dB, RGB)", "MS-SSIM")):
         ax.set_xscale("log")
+        # plain-number ticks at 1-2-5 steps; matplotlib's default labels every minor tick of a short log
+        # axis as 2x10^-2, 3x10^-2 ... and they run into each other
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("bits per pixel (container bytes * 8 / H*W)")
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)

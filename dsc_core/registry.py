@@ -41,9 +41,10 @@ class ModelInfo:
 
 MODELS = {
     "dsc-default": ModelInfo(
-        "dsc-default", "dsc-small.pt", "dsc", 2, 0,
+        "dsc-default", "dsc-small.pt", "dsc", 2, 2,
         "level 1: variable-rate mean-scale hyperprior (N=64, M=96, 6 rates); right: entropy-coded level 2 "
-        "(32 ch at 1/32, 4 rates) + row-attention fusion + pixel refinement"),
+        "(32 ch at 1/32, 6 rates; measured 0.046-0.11 bpp on KITTI-like scenes, 0.059-0.18 on Motorcycle; default 2) + "
+        "row-attention fusion + matching refiner (disparity refined at 1/4 resolution, warped left)"),
     "dsc-paper": ModelInfo(
         "dsc-paper", "dsc-small.pt", "paper", 2, 0,
         "same level 1; right: the paper's fixed 4-bit level 2 (8 ch at 1/32, 0.03125 bpp, no entropy "

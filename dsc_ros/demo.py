@@ -285,7 +285,7 @@ def run(args) -> dict:
     from dsc_ros.bags.recorder import Recorder, read_codes
 
     t_start = time.monotonic()
-    out = Path(args.out)
+    out = Path(args.out).resolve()   # the nodes run with another working directory
     out.mkdir(parents=True, exist_ok=True)
     for old in list(out.glob("pair_*.png")) + list(out.glob("offline/*.png")):
         old.unlink()

@@ -7,7 +7,11 @@ ROOT=$PWD
 VENV=${DSC_VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 STAMP=$VENV/.dsc_setup_stamp
-want=$(cat requirements.txt requirements-ros.txt setup.py package.xml CMakeLists.txt msg/*.msg scripts/setup.sh scripts/build_msgs.sh 2>/dev/null | sha1sum | cut -c1-12)
+# The installed copy must follow the sources and weights too (a `git pull` must not leave a stale install).
+want=$( (cat requirements.txt requirements-ros.txt setup.py package.xml CMakeLists.txt msg/*.msg scripts/setup.sh \
+         scripts/build_msgs.sh; find dsc_core dsc_ros config launch -type f \( -name '*.py' -o -name '*.pt' \
+         -o -name '*.yaml' -o -name '*.md' \) -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat) \
+       2>/dev/null | sha1sum | cut -c1-12)
 if [[ "${1:-}" != "--force" && -f $STAMP && "$(cat "$STAMP")" == "$want" ]]; then
   exit 0
 fi

@@ -74,6 +74,8 @@ def write_config(folder: Path, args) -> Path:
         if "encoder" in key:
             p["rate"] = 0                      # the smallest rate point of each camera
             p["throttle"]["max_rate_hz"] = float(args.throttle_hz)
+            if args.input_depth:
+                p["qos"]["input"]["depth"] = int(args.input_depth)
         if args.decoder_timeout_ms and key.endswith("decoder"):
             p["sync"]["timeout_ms"] = float(args.decoder_timeout_ms)
     path = folder / "soak.yaml"
@@ -130,6 +132,7 @@ def main(argv=None) -> int:
     ap.add_argument("--throttle-hz", type=float, default=0.0,
                     help="encoders' throttle.max_rate_hz (0 = code every frame); lost pairs are then counted "
                          "over the frames the throttle selects")
+    ap.add_argument("--input-depth", type=int, default=None, help="override the encoders' qos.input.depth")
     ap.add_argument("--rss-every-s", type=float, default=30.0, help="RSS sampling period")
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)

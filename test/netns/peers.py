@@ -89,10 +89,16 @@ def receiver(a) -> int:
         for s in arr.status:
             diag[s.name] = {kv.key: kv.value for kv in s.values}
 
-    for side in ("left", "right"):
-        node.create_subscription(Image, f"{NS}/{side}/image_decoded", lambda m, s=side: on_img(s, m),
-                                 qos_profile("reliable", 50))
+    subs = [node.create_subscription(Image, f"{NS}/{side}/image_decoded", lambda m, s=side: on_img(s, m),
+                                     qos_profile("reliable", 50)) for side in ("left", "right")]
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, qos_profile("reliable", 50))
+    # Matched with the decoder's publishers before the cameras start: the outputs are volatile, and a
+    # receiver still discovering the decoder (slow on a loaded machine) would miss the first pairs.
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < a.timeout and min(s.get_publisher_count() for s in subs) < 1:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    if a.ready:
+        Path(a.ready).write_text(str(round(time.monotonic() - t0, 2)))
     t0 = time.monotonic()
     while time.monotonic() - t0 < a.timeout:
         rclpy.spin_once(node, timeout_sec=0.1)
@@ -146,6 +152,7 @@ def main(argv=None) -> int:
     c.add_argument("--match-timeout", type=float, default=90.0)
     c.add_argument("--out", required=True)
     r = sub.add_parser("receiver")
+    r.add_argument("--ready", default=None, help="file written once matched with the decoder's outputs")
     r.add_argument("--pairs", type=int, default=3)
     r.add_argument("--timeout", type=float, default=90.0)
     r.add_argument("--out", required=True)

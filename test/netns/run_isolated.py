@@ -210,8 +210,14 @@ class Run:
 
         base = 1_900_000_000 * 10**9
         out = {k: self.dir / f"{k}.json" for k in ("left", "right", "receiver")}
+        ready = self.dir / "receiver.ready"
         recv = self.start("P", "receiver", [py, peers, "receiver", "--pairs", str(self.a.pairs),
-                                            "--timeout", str(self.a.timeout), "--out", str(out["receiver"])])
+                                            "--timeout", str(self.a.timeout), "--out", str(out["receiver"]),
+                                            "--ready", str(ready)])
+        end = time.monotonic() + 60
+        while not ready.exists() and recv.poll() is None and time.monotonic() < end:
+            time.sleep(0.1)
+        res["receiver_matched_s"] = float(ready.read_text()) if ready.exists() else None
         cams = [self.start("L", "left_camera", [py, peers, "camera", "--side", "left", "--base", str(base),
                                                 "-n", str(self.a.frames), "--out", str(out["left"])]),
                 self.start("R", "right_camera", [py, peers, "camera", "--side", "right", "--base", str(base),

@@ -153,7 +153,7 @@ def _load_head_partial(head, stored: dict) -> None:
     if missing:
         print(f"init: {len(missing)} tensors of head {head.kind!r} start fresh "
               f"(e.g. {', '.join(sorted(missing)[:3])})")
-    weights_io.load_state(head, {k: v for k, v in keep.items()} | {k: own[k] for k in missing})
+    weights_io.load_state(head, keep | {k: own[k] for k in missing})
 
 
 def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:

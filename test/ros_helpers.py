@@ -7,10 +7,12 @@ with that domain, so it does not depend on (or disturb) the global environment o
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -292,3 +294,72 @@ def image_array(msg):
     from dsc_ros.conversions import image_to_numpy
 
     return image_to_numpy(msg)[0]
+
+
+class LaunchedRig:
+    """The three real nodes under ``dsc-launch`` in namespace ``ns``, plus a test node and an in-test codec.
+
+    What the DDS rigs of test_ros_pipeline and test_bad_input_matrix share: subclasses start the launcher
+    (``_launch``), add their publishers and collectors, load the codec (``_load_codec``: one thread, like the
+    nodes, see ``node_env``), then wait for the nodes (``_wait_ready``). ``close`` restores torch's threads.
+    """
+
+    def _launch(self, cfg: Path, log: Path, node_name: str, ns: str, left_in: str, right_in: str,
+                stamp0_ns: int) -> None:
+        self.proc = Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", ns,
+                             "--left-topic", left_in, "--right-topic", right_in], log)
+        self.tn = RosTestNode(node_name)
+        self._stamp = stamp0_ns
+
+    def _load_codec(self) -> None:
+        import torch
+
+        import dsc_core
+
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        self.codec = dsc_core.load_codec("dsc-default", device="cpu")
+
+    def _wait_ready(self, publishers, what: str) -> None:
+        from dsc_ros.node_set import READY_MARKER
+
+        if not self.proc.wait_output(READY_MARKER, 3, 180):
+            raise RuntimeError("nodes not ready:\n" + self.proc.output()[-4000:])
+        for p in publishers:
+            assert self.tn.wait_matched(p, 1, 30), what
+
+    def stamp(self) -> int:
+        self._stamp += 100_000_000  # 10 Hz camera
+        return self._stamp
+
+    def stamped(self, collected) -> dict:
+        """{stamp_ns: msg} of a ``tn.collect`` list."""
+        from dsc_ros.conversions import stamp_to_ns
+
+        with self.tn.lock:
+            return {stamp_to_ns(m.header.stamp): m for _, m in collected}
+
+    def wait_stamps(self, collected, stamps, timeout: float = 30.0) -> bool:
+        """True once every stamp in ``stamps`` is in the ``tn.collect`` list ``collected``."""
+        from dsc_ros.conversions import stamp_to_ns
+
+        return self.tn.wait_for(lambda: set(stamps) <= {stamp_to_ns(m.header.stamp) for _, m in collected}, timeout)
+
+    def close(self) -> None:
+        import torch
+
+        torch.set_num_threads(self._threads)
+        try:
+            self.tn.close()
+        finally:
+            self.proc.close()
+
+
+def write_report(res: dict, out: Optional[Path]) -> int:
+    """Print the JSON summary of a soak/fault run, also to ``out``; exit code 0 when ``res['ok']``."""
+    text = json.dumps(res, indent=1)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    return 0 if res.get("ok") else 1

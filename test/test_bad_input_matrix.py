@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import ros_helpers as rh
-from dsc_ros.node_set import READY_MARKER
 
 pytestmark = pytest.mark.skipif(rh.ros_available() is not None, reason=str(rh.ros_available()))
 
@@ -206,7 +205,7 @@ DEC_QUEUE = 2
 DEC_L, DEC_R = "dsc_ros/decoder: left decode", "dsc_ros/decoder: right decode"
 
 
-class Rig:
+class Rig(rh.LaunchedRig):
     def __init__(self, tmp):
         import yaml
         from sensor_msgs.msg import Image
@@ -217,45 +216,22 @@ class Rig:
         doc = yaml.safe_load(cfg.read_text())
         doc["/**/decoder"]["ros__parameters"]["queue_size"] = DEC_QUEUE  # a burst must overflow it
         cfg.write_text(yaml.safe_dump(doc))
-        self.proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS,
-                                "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN], tmp / "launch.log")
-        self.tn = rh.RosTestNode("dsc_bad_input_test")
+        self._launch(cfg, tmp / "launch.log", "dsc_bad_input_test", NS, LEFT_IN, RIGHT_IN, 1_800_000_000 * 10**9)
         self.img_pub = {"left": self.tn.publisher(Image, LEFT_IN), "right": self.tn.publisher(Image, RIGHT_IN)}
         self.code_pub = {s: self.tn.publisher(StereoCode, f"{NS}/{s}/dsc_code", depth=100) for s in ("left", "right")}
         self.out = {s: self.tn.collect(Image, f"{NS}/{s}/image_decoded") for s in ("left", "right")}
         self.diag = rh.Diagnostics(self.tn)
-        import torch
-
-        import dsc_core
-
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        self.codec = dsc_core.load_codec("dsc-default", device="cpu")
-        if not self.proc.wait_output(READY_MARKER, 3, 180):
-            raise RuntimeError("nodes not ready:\n" + self.proc.output()[-4000:])
-        for p in list(self.img_pub.values()) + list(self.code_pub.values()):
-            assert self.tn.wait_matched(p, 1, 30), "a node's subscription never matched"
+        self._load_codec()
+        self._wait_ready(list(self.img_pub.values()) + list(self.code_pub.values()),
+                         "a node's subscription never matched")
         m = re.search(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.decoder", self.proc.output())
         self.decoder_pid = int(m.group(1)) if m else None
-        self._stamp = 1_800_000_000 * 10**9
-
-    def stamp(self) -> int:
-        self._stamp += 100_000_000
-        return self._stamp
 
     def stamps(self, side):
-        from dsc_ros.conversions import stamp_to_ns
-
-        with self.tn.lock:
-            return {stamp_to_ns(m.header.stamp): m for _, m in self.out[side]}
+        return self.stamped(self.out[side])
 
     def wait_out(self, side, stamps, timeout=30.0) -> bool:
-        return self.tn.wait_for(lambda: set(stamps) <= set(self._locked_stamps(side)), timeout)
-
-    def _locked_stamps(self, side):
-        from dsc_ros.conversions import stamp_to_ns
-
-        return [stamp_to_ns(m.header.stamp) for _, m in self.out[side]]
+        return self.wait_stamps(self.out[side], stamps, timeout)
 
     def send_images(self, stamp, left, right):
         if left is not None:
@@ -283,15 +259,6 @@ class Rig:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
-
-    def close(self):
-        import torch
-
-        torch.set_num_threads(self._threads)
-        try:
-            self.tn.close()
-        finally:
-            self.proc.close()
 
 
 @pytest.fixture(scope="module")

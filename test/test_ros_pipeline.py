@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 import ros_helpers as rh
-from dsc_ros.node_set import READY_MARKER
 
 pytestmark = pytest.mark.skipif(rh.ros_available() is not None, reason=str(rh.ros_available()))
 
@@ -32,7 +31,7 @@ DEC_L = "dsc_ros/decoder: left decode"
 DEC_R = "dsc_ros/decoder: right decode"
 
 
-class Pipeline:
+class Pipeline(rh.LaunchedRig):
     def __init__(self, tmp_path_factory):
         from sensor_msgs.msg import CameraInfo, Image
 
@@ -40,9 +39,7 @@ class Pipeline:
 
         cfg = rh.write_test_config(tmp_path_factory.mktemp("cfg"), timeout_ms=TIMEOUT_MS)
         self.log = tmp_path_factory.mktemp("logs") / "launch.log"
-        self.proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS,
-                                "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN], self.log)
-        self.tn = rh.RosTestNode("dsc_e2e_test")
+        self._launch(cfg, self.log, "dsc_e2e_test", NS, LEFT_IN, RIGHT_IN, 1_700_000_000 * 10**9)
         tn = self.tn
         self.pub = {"left": tn.publisher(Image, LEFT_IN), "right": tn.publisher(Image, RIGHT_IN)}
         self.info_pub = {"left": tn.publisher(CameraInfo, "/e2e_cam/left/camera_info"),
@@ -53,35 +50,15 @@ class Pipeline:
         self.info_out = {s: tn.collect(CameraInfo, f"{NS}/{s}/camera_info") for s in ("left", "right")}
         self.codes = {s: tn.collect(StereoCode, f"{NS}/{s}/dsc_code") for s in ("left", "right")}
         self.diag = rh.Diagnostics(tn)
-        # The in-test codec, for bit-identical checks; one thread like the nodes (see ros_helpers.node_env).
-        import torch
-
-        import dsc_core
-
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        self.codec = dsc_core.load_codec("dsc-default", device="cpu")
-        if not self.proc.wait_output(READY_MARKER, 3, 180):
-            raise RuntimeError("nodes not ready:\n" + self.proc.output()[-4000:])
-        for p in self.pub.values():
-            assert tn.wait_matched(p, 1, 30), "encoder subscriptions not matched"
-        self._stamp = 1_700_000_000 * 10**9
-
-    def stamp(self) -> int:
-        self._stamp += 100_000_000  # 10 Hz camera
-        return self._stamp
+        # The in-test codec, for bit-identical checks.
+        self._load_codec()
+        self._wait_ready(self.pub.values(), "encoder subscriptions not matched")
 
     def by_stamp(self, side: str):
-        from dsc_ros.conversions import stamp_to_ns
-
-        with self.tn.lock:
-            return {stamp_to_ns(m.header.stamp): m for _, m in self.out[side]}
+        return self.stamped(self.out[side])
 
     def codes_by_stamp(self, side: str):
-        from dsc_ros.conversions import stamp_to_ns
-
-        with self.tn.lock:
-            return {stamp_to_ns(m.header.stamp): m for _, m in self.codes[side]}
+        return self.stamped(self.codes[side])
 
     def publish_pair(self, stamp, left, right, encoding="rgb8", pad=0, info=True, sides=("left", "right")):
         for side, img in (("left", left), ("right", right)):
@@ -92,21 +69,7 @@ class Pipeline:
             self.pub[side].publish(rh.image_msg(rh.to_encoding(img, encoding), encoding, stamp, f"e2e_{side}", pad))
 
     def wait_outputs(self, side, stamps, timeout=30.0):
-        return self.tn.wait_for(lambda: set(stamps) <= set(self._stamps_locked(side)), timeout)
-
-    def _stamps_locked(self, side):  # called with tn.lock held
-        from dsc_ros.conversions import stamp_to_ns
-
-        return [stamp_to_ns(m.header.stamp) for _, m in self.out[side]]
-
-    def close(self):
-        import torch
-
-        torch.set_num_threads(self._threads)
-        try:
-            self.tn.close()
-        finally:
-            self.proc.close()
+        return self.wait_stamps(self.out[side], stamps, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -184,12 +147,9 @@ def test_every_pair_arrives_bit_identical(pipe):
 
 
 def test_camera_info_restamped_next_to_images(pipe):
-    from dsc_ros.conversions import stamp_to_ns
-
     stamps = set(pipe.by_stamp("right")) & set(pipe.by_stamp("left"))
     for side in ("left", "right"):
-        with pipe.tn.lock:
-            infos = {stamp_to_ns(m.header.stamp): m for _, m in pipe.info_out[side]}
+        infos = pipe.stamped(pipe.info_out[side])
         assert stamps <= set(infos), side
         m = infos[max(stamps)]
         assert m.header.frame_id == f"e2e_{side}" and (m.height, m.width) == (H, W)

@@ -21,7 +21,6 @@ and in ``--out``. Exit 0 when every recovery check passed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import threading
@@ -239,12 +238,7 @@ def main(argv=None) -> int:
         if launcher is not None:
             res["launcher_rc"] = launcher.interrupt(30)
             launcher.close()
-    text = json.dumps(res, indent=1)
-    print(text)
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(text)
-    return 0 if res.get("ok") else 1
+    return rh.write_report(res, a.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ decoder's and encoders' drop counters from /diagnostics.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -273,12 +272,7 @@ def main(argv=None) -> int:
         rc = proc.interrupt(30)
         res["shutdown_rc"] = rc
         proc.close()
-    text = json.dumps(res, indent=1)
-    print(text)
-    if a.out:
-        a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(text)
-    return 0 if res.get("ok") else 1
+    return rh.write_report(res, a.out)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class EncoderNode(DscNode):
     def _on_image(self, msg: Image) -> None:
         t_rx = time.monotonic()
         self.stats.count_in()
-        if not self.throttle.accept(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec):
+        if not self.throttle.accept(conversions.stamp_to_ns(msg.header.stamp)):
             self.stats.count_skipped()
             return
         try:

@@ -73,7 +73,8 @@ class DecoderNode(DscNode):
         period = max(0.005, min(0.05, self.p["sync.timeout_ms"] / 4e3))
         self._expire_timer = self.create_timer(period, self._expire)
         self.announce_ready(f"decoder: {self.code_sub[LEFT].topic_name} + {self.code_sub[RIGHT].topic_name} -> "
-                            f"{self.image_pub[LEFT].topic_name}, {self.image_pub[RIGHT].topic_name}")
+                            f"{self.image_pub[LEFT].topic_name}, {self.image_pub[RIGHT].topic_name}",
+                            outputs=list(self.image_pub.values()))
 
     def _warmup(self) -> None:
         import numpy as np

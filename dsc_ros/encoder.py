@@ -48,7 +48,8 @@ class EncoderNode(DscNode):
         self.image_sub = self.create_subscription(Image, self.p["topics.image"], self._on_image, self.qos("input"))
         self.info_sub = self.create_subscription(CameraInfo, self.p["topics.camera_info"], self._on_info,
                                                  self.qos("input"))
-        self.announce_ready(f"{role} encoder: {self.image_sub.topic_name} -> {self.code_pub.topic_name}")
+        self.announce_ready(f"{role} encoder: {self.image_sub.topic_name} -> {self.code_pub.topic_name}",
+                            outputs=[self.code_pub])
 
     def _warmup(self) -> None:
         import numpy as np

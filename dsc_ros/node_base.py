@@ -39,6 +39,8 @@ def _load_malloc_trim():
 _MALLOC_TRIM = _load_malloc_trim()
 #: Seconds between two malloc_trim calls of a worker.
 TRIM_PERIOD_S = 10.0
+#: Seconds the ready line waits after the outputs' subscribers matched, for the other side of the match.
+READY_SETTLE_S = 0.3
 from dsc_ros.node_set import READY_MARKER
 from dsc_ros.sync import DropOldestQueue
 
@@ -149,9 +151,39 @@ class DscNode(Node):
         if evicted is not None:
             self._on_evict(evicted)
 
-    def announce_ready(self, what: str) -> None:
-        # The launcher waits for this line before it starts a bag player.
-        self.get_logger().info(f"{READY_MARKER} ({what})")
+    def announce_ready(self, what: str, outputs=()) -> None:
+        """Log the ready line once every publisher in ``outputs`` has matched a subscriber (or after
+        ``ready.wait_for_subscribers_s``), without blocking the executor.
+
+        Why wait: the launcher starts a bag player on this line, and with volatile durability a message
+        published before discovery has matched its subscriber is lost, even with reliable QoS. A left
+        encoder that announced "ready" while the decoder was still being discovered lost the bag's first
+        left code (CI, stop 8). The extra ``READY_SETTLE_S`` lets the subscriber's side of the match finish
+        too. A node with nobody listening (a decoder whose consumers start later) is still ready after the
+        timeout, saying which outputs had no subscriber.
+        """
+        wait_s = float(self.p["ready.wait_for_subscribers_s"])
+        outputs = list(outputs)
+        if wait_s <= 0 or not outputs:
+            self.get_logger().info(f"{READY_MARKER} ({what})")
+            return
+        deadline = time.monotonic() + wait_s
+        state = {"matched_at": None}
+
+        def check():
+            now = time.monotonic()
+            lonely = [p.topic_name for p in outputs if p.get_subscription_count() < 1]
+            if not lonely and state["matched_at"] is None:
+                state["matched_at"] = now
+            settled = state["matched_at"] is not None and now - state["matched_at"] >= READY_SETTLE_S
+            if not (settled or now >= deadline):
+                return
+            timer.cancel()
+            self.destroy_timer(timer)
+            note = "" if not lonely else f"; no subscriber yet on {', '.join(lonely)} after {wait_s:g} s"
+            self.get_logger().info(f"{READY_MARKER} ({what}{note})")
+
+        timer = self.create_timer(0.05, check)
 
     # ------------------------------------------------------------------ diagnostics and shutdown
     def extra_diagnostics(self, stream: diagnostics.StreamStats) -> Dict[str, object]:

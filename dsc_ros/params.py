@@ -46,6 +46,9 @@ def _common(worker_queue: int) -> List[Param]:
         Param("diagnostics.period_s", 1.0, "Period of the /diagnostics publication (seconds)."),
         Param("diagnostics.window", 100, "Frames in the rolling window for bitrate and latency statistics."),
         Param("log_throttle_s", 5.0, "At most one log line per problem kind per this many seconds."),
+        Param("ready.wait_for_subscribers_s", 5.0, "The 'node ready' log line (which the launcher waits for before "
+              "it plays a bag) waits up to this long for every output to match a subscriber, since a message "
+              "sent before discovery matched is lost; 0 = announce as soon as the model is loaded."),
     ]
 
 

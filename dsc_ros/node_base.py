@@ -168,14 +168,15 @@ class DscNode(Node):
             self.get_logger().info(f"{READY_MARKER} ({what})")
             return
         deadline = time.monotonic() + wait_s
-        state = {"matched_at": None}
+        matched_at = None
 
         def check():
+            nonlocal matched_at
             now = time.monotonic()
             lonely = [p.topic_name for p in outputs if p.get_subscription_count() < 1]
-            if not lonely and state["matched_at"] is None:
-                state["matched_at"] = now
-            settled = state["matched_at"] is not None and now - state["matched_at"] >= READY_SETTLE_S
+            if not lonely and matched_at is None:
+                matched_at = now
+            settled = matched_at is not None and now - matched_at >= READY_SETTLE_S
             if not (settled or now >= deadline):
                 return
             timer.cancel()

@@ -13,7 +13,7 @@ from dsc_ros import node_set
 
 def _left_encoder(tmp_path, ns: str, wait_s: float) -> rh.Process:
     cfg = rh.write_test_config(tmp_path)
-    spec = node_set.NodeSpec("left_encoder", "left_encoder", "dsc_ros.left_encoder", namespace=ns, params_file=str(cfg))
+    spec = next(s for s in node_set.node_specs(str(cfg), ns) if s.name == "left_encoder")
     cmd = spec.command() + ["-p", f"ready.wait_for_subscribers_s:={wait_s}"]
     return rh.Process(cmd, tmp_path / f"{ns.strip('/')}.log", nice=0)
 
@@ -37,7 +37,7 @@ def test_ready_waits_for_a_subscriber_and_says_when_none_came(tmp_path):
     finally:
         lonely.close()
 
-    # A subscriber exists: the line comes once it matched, with no note; and not before the match.
+    # A subscriber exists: the line comes once it matched, with no note.
     tn = rh.RosTestNode("dsc_ready_test")
     try:
         tn.collect(StereoCode, "/dsc_ready_b/left/dsc_code")

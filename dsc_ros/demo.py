@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dsc_ros import node_set
 from dsc_ros.bags import encoding_to_rgb, image_from_msg, ros2_typestore, stamp_ns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,7 @@ def ros_environment(env: dict | None = None) -> dict:
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
+    node_set.use_fastdds_profile(env)
     return env
 
 
@@ -144,8 +146,6 @@ def demo_config(out: Path, base: str | None, *, rate: int | None, model: str | N
                 sync_timeout_ms: float) -> Path:
     """config/stereo_dsc.yaml with the demo's overrides, written next to the results (so it is on record)."""
     import yaml
-
-    from dsc_ros import node_set
 
     base = base or node_set.default_config()
     cfg = yaml.safe_load(Path(base).read_text())
@@ -280,7 +280,6 @@ def run(args) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from dsc_ros import node_set
     from dsc_ros.bags.player import BagSource, PlayStats, make_publishers, make_qos, play, wait_for_subscribers
     from dsc_ros.bags.recorder import Recorder, read_codes
 

@@ -41,6 +41,7 @@ _MALLOC_TRIM = _load_malloc_trim()
 TRIM_PERIOD_S = 10.0
 #: Seconds the ready line waits after the outputs' subscribers matched, for the other side of the match.
 READY_SETTLE_S = 0.3
+from dsc_ros import node_set
 from dsc_ros.node_set import READY_MARKER
 from dsc_ros.sync import DropOldestQueue
 
@@ -231,6 +232,7 @@ def run_node(factory: Callable[[], DscNode], argv=None) -> int:
         stop.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    node_set.use_fastdds_profile()  # before the participant exists; a user's own profile wins
     rclpy.init(args=sys.argv if argv is None else list(argv), signal_handler_options=SignalHandlerOptions.NO)
     node = None
     rc = 0

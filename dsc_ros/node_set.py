@@ -16,6 +16,10 @@ from typing import List, Optional, Sequence, Tuple
 
 PACKAGE = "dsc_ros"
 CONFIG_NAME = "stereo_dsc.yaml"
+#: Fast DDS XML profile shipped in config/ (a 50 ms reliable heartbeat; the file says why).
+FASTDDS_PROFILE_NAME = "fastdds_profile.xml"
+#: The variables Fast DDS reads it from (the second is the Fast DDS 2 name, still honoured).
+FASTDDS_PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 #: KITTI raw as converted by kitti2bag (the color cameras 2 and 3).
 DEFAULT_LEFT_TOPIC = "/kitti/camera_color_left/image_raw"
 DEFAULT_RIGHT_TOPIC = "/kitti/camera_color_right/image_raw"
@@ -71,19 +75,47 @@ def normalize_namespace(ns: Optional[str]) -> str:
     return "/" + ns.strip("/")
 
 
-def default_config() -> str:
-    """Where config/stereo_dsc.yaml is: the checkout, an ament prefix (colcon or the venv), or cwd."""
+def _share_config_file(name: str) -> str:
+    """Where config/<name> is: the checkout, an ament prefix (colcon or the venv), or cwd."""
     here = Path(__file__).resolve()
-    candidates = [here.parent.parent / "config" / CONFIG_NAME]
+    candidates = [here.parent.parent / "config" / name]
     prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
     # an install tree: <prefix>/lib/pythonX.Y/site-packages/dsc_ros/node_set.py -> <prefix>/share/dsc_ros
     prefixes += [str(p) for p in here.parents[1:5]]
-    candidates += [Path(p) / "share" / PACKAGE / "config" / CONFIG_NAME for p in prefixes]
-    candidates.append(Path.cwd() / "config" / CONFIG_NAME)
+    candidates += [Path(p) / "share" / PACKAGE / "config" / name for p in prefixes]
+    candidates.append(Path.cwd() / "config" / name)
     for c in dict.fromkeys(candidates):
         if c.is_file():
             return str(c)
-    raise FileNotFoundError(f"{CONFIG_NAME} not found (looked in {', '.join(str(c) for c in candidates)})")
+    raise FileNotFoundError(f"{name} not found (looked in {', '.join(str(c) for c in candidates)})")
+
+
+def default_config() -> str:
+    """Where config/stereo_dsc.yaml is: the checkout, an ament prefix (colcon or the venv), or cwd."""
+    return _share_config_file(CONFIG_NAME)
+
+
+def fastdds_profile() -> str:
+    """Where config/fastdds_profile.xml is (see that file for why a pipeline wants it)."""
+    return _share_config_file(FASTDDS_PROFILE_NAME)
+
+
+def use_fastdds_profile(env=None) -> Optional[str]:
+    """Make dsc_ros' Fast DDS profile the default of ``env`` (``os.environ`` if None) unless the user has one.
+
+    Call before the first ROS participant of the process exists (Fast DDS reads the variable then). Returns
+    the profile in effect, or None when the file cannot be found (the pipeline works without it, with Fast
+    DDS' 3-s heartbeat and the frame loss that comes with it under load).
+    """
+    env = os.environ if env is None else env
+    for var in FASTDDS_PROFILE_VARS:
+        if env.get(var):
+            return env[var]
+    try:
+        env[FASTDDS_PROFILE_VARS[0]] = fastdds_profile()
+    except FileNotFoundError:
+        return None
+    return env[FASTDDS_PROFILE_VARS[0]]
 
 
 def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEFAULT_NAMESPACE,

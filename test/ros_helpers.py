@@ -20,8 +20,13 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from dsc_ros import node_set
+
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_ID = int(os.environ.get("DSC_TEST_DOMAIN_ID") or random.SystemRandom().randint(30, 200))
+# The test process publishes camera images like a camera driver, so it takes the pipeline's Fast DDS profile
+# (config/fastdds_profile.xml: a short reliable heartbeat) as dsc_ros' own processes do; the nodes inherit it.
+node_set.use_fastdds_profile()
 
 
 def ros_available() -> Optional[str]:

@@ -58,6 +58,30 @@ def test_default_config_is_the_package_one():
     assert node_set.default_config() == str(ROOT / "config" / "stereo_dsc.yaml")
 
 
+def test_fastdds_profile_is_the_default_unless_the_user_has_one():
+    """Every dsc_ros process sets FASTDDS_DEFAULT_PROFILES_FILE to config/fastdds_profile.xml, but never
+    over a profile the user chose (under either of Fast DDS' variable names)."""
+    env = {}
+    assert node_set.use_fastdds_profile(env) == node_set.fastdds_profile() == env["FASTDDS_DEFAULT_PROFILES_FILE"]
+    for var in node_set.FASTDDS_PROFILE_VARS:
+        mine = {var: "/etc/robot/fastdds.xml"}
+        assert node_set.use_fastdds_profile(mine) == "/etc/robot/fastdds.xml"
+        assert mine == {var: "/etc/robot/fastdds.xml"}
+
+
+def test_fastdds_profile_sets_a_short_default_writer_heartbeat():
+    """The soak's frame loss went with Fast DDS' 3-s default heartbeat (config/fastdds_profile.xml says why):
+    the shipped profile must be a Fast DDS XML whose default data_writer beats at least 10 times a second."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"d": "http://www.eprosima.com"}
+    root = ET.parse(node_set.fastdds_profile()).getroot()
+    (writer,) = [w for w in root.findall("d:profiles/d:data_writer", ns) if w.get("is_default_profile") == "true"]
+    hb = writer.find("d:times/d:heartbeat_period", ns)
+    period = int(hb.find("d:sec", ns).text) + int(hb.find("d:nanosec", ns).text) * 1e-9
+    assert 0 < period <= 0.1
+
+
 def test_player_command():
     cmd = node_set.player_command("/x.bag", "/l", "/r", ["--rate", "2"], python="py")
     assert cmd == ["py", "-m", "dsc_ros.bags.player", "/x.bag", "--left-topic", "/l", "--right-topic", "/r",

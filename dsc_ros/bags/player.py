@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from dsc_ros import node_set
 from dsc_ros.bags import CAMERA_INFO, IMAGE, KNOWN_STEREO_TOPICS, camera_info_topic, ros2_typestore
 
 
@@ -285,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dsc-play: {e}", file=sys.stderr)
         return 2
     print(source.describe(), flush=True)
+    node_set.use_fastdds_profile()  # the player is the camera here: its reliable writers need the short heartbeat
     rclpy.init(args=argv)
     node = rclpy.create_node("dsc_bag_player")
     stats = PlayStats()

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dsc_ros import node_set
 from dsc_ros.bags import STEREO_CODE, encoding_to_rgb, ros2_typestore, stamp_ns
 
 
@@ -256,6 +257,7 @@ def main(argv: list | None = None) -> int:
         print(f"dsc-record: {a.out} exists already, not overwriting", file=sys.stderr)
         return 2
     types = dict(t.split("=", 1) for t in a.type)
+    node_set.use_fastdds_profile()
     rclpy.init(args=argv)
     node = rclpy.create_node("dsc_bag_recorder")
     rec = None

@@ -15,8 +15,9 @@ With ``--throttle-hz`` both encoders code only the frames ``dsc_ros.throttle`` p
 Reported (JSON on stdout and in ``--out``): pairs published, decoded (both sides), lost (a side never came
 out) and degraded; latency (publish -> decoded image received, per pair: the later side) median and p99 over
 the first and the last ``--window`` fraction of the run; RSS of each node every ``--rss-every-s`` seconds, and
-its growth from the start (after the warm-up) and from the first quarter of the run to the end; the
-decoder's and encoders' drop counters from /diagnostics.
+the growth of the medians of the first and the last ``--window`` of the samples taken after
+``--rss-settle-s`` (the target figure; ``rss_growth`` says why), its slope, and start -> end; the decoder's
+and encoders' drop counters from /diagnostics.
 """
 from __future__ import annotations
 
@@ -82,17 +83,26 @@ def write_config(folder: Path, args) -> Path:
     return path
 
 
-def rss_growth(series, rss, window: float) -> dict:
-    """Per node: growth start -> end (single samples), and of the median RSS of the last ``window`` of the
-    samples over the first (a frame in flight is a few hundred MB at KITTI size on these models, so a
-    single sample says more about where the worker was than about a leak), plus the least-squares slope
-    over the second half of the run (a leak shows as a steady slope, an allocator high-water mark does not)."""
+def rss_growth(series, rss, window: float, settle_s: float = 0.0) -> dict:
+    """Per node: the growth of the median RSS of the last ``window`` of the samples over that of the first
+    (the target figure), counted from ``settle_s`` into the run; the least-squares slope over the second
+    half; and start -> end (single samples, after the warm-up).
+
+    Why medians after a settling time: at KITTI size a frame in flight (the image, torch's activations) is
+    100-200 MB of anonymous mappings that come and go within a frame, so any one sample says where the
+    worker was in its frame, and the per-window minimum is no better (it catches the dips right after a
+    malloc_trim: 612 MB in a right encoder that otherwise sat at 764 MB). And a process's allocator fills its
+    arenas during the first minutes: the decoder stepped from 829 to 882 MB about 110 s into a 10-minute run
+    and stayed there to the end. A leak shows as growth after that and as a steady slope; a high-water mark
+    does not.
+    """
     import statistics
 
     out = {}
-    k = max(1, int(len(series) * window))
+    kept = [(t, r) for t, r in series if t >= settle_s] or series
+    k = max(1, int(len(kept) * window))
     for n in rss["end"]:
-        vals = [(t, r.get(n)) for t, r in series if r.get(n)]
+        vals = [(t, r.get(n)) for t, r in kept if r.get(n)]
         if not vals or not rss["start"].get(n) or not rss["end"].get(n):
             continue
         first = statistics.median(v for _, v in vals[:k])
@@ -104,10 +114,11 @@ def rss_growth(series, rss, window: float) -> dict:
             vm = statistics.mean(v for _, v in half)
             den = sum((t - tm) ** 2 for t, _ in half)
             slope = round(60 * sum((t - tm) * (v - vm) for t, v in half) / den, 2) if den else None
-        out[n] = {"start_to_end": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1),
-                  "window_medians": round(100 * (last / first - 1), 1),
+        out[n] = {"window_medians": round(100 * (last / first - 1), 1),
                   "first_window_median_mb": first, "last_window_median_mb": last,
-                  "slope_second_half_mb_per_min": slope}
+                  "from_s": vals[0][0], "samples_per_window": k,
+                  "slope_second_half_mb_per_min": slope,
+                  "start_to_end": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1)}
     return out
 
 
@@ -132,7 +143,9 @@ def main(argv=None) -> int:
                     help="encoders' throttle.max_rate_hz (0 = code every frame); lost pairs are then counted "
                          "over the frames the throttle selects")
     ap.add_argument("--input-depth", type=int, default=None, help="override the encoders' qos.input.depth")
-    ap.add_argument("--rss-every-s", type=float, default=30.0, help="RSS sampling period")
+    ap.add_argument("--rss-every-s", type=float, default=5.0, help="RSS sampling period")
+    ap.add_argument("--rss-settle-s", type=float, default=120.0,
+                    help="RSS growth counts from this long after the warm-up (allocator arenas fill first)")
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--logs", type=Path, default=None, help="folder for the launcher log (default: a temp folder)")
@@ -254,7 +267,7 @@ def main(argv=None) -> int:
                     "p99": percentile([lat[s] for s in last if s in lat], 99)}}
         res["rss_mb"] = rss
         res["rss_series_mb"] = series
-        res["rss_growth_pct"] = rss_growth(series, rss, a.window)
+        res["rss_growth_pct"] = rss_growth(series, rss, a.window, a.rss_settle_s)
         res["diagnostics"] = {}
         for key, status in STATUS.items():
             vals = diag.latest.get(status, {})

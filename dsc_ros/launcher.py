@@ -17,6 +17,13 @@ A node that dies (a crash, SIGKILL, out of memory) is started again after ``node
 that keeps dying within seconds of its start is restarted with a doubling delay (up to 30 s).
 ``--no-respawn`` turns this off.
 
+``--standby`` makes that recovery fast: once a node is ready, the launcher starts a second, idle copy of it
+that imports torch, loads the model, creates its ROS context (a DDS participant with no node: not in the
+graph) and waits. When the node dies the standby is told to go on (a line on its stdin) and only the node
+itself remains to start; a new standby follows ``node_set.STANDBY_RESTART_DELAY_S`` later. The price is an
+idle process per node (memory, no CPU). ``ros2 launch`` has no such thing: its ``respawn`` starts the node
+from nothing.
+
 With ``--bag`` it also starts the bag player (``python -m dsc_ros.bags.player BAG --left-topic ...
 --right-topic ...``), but only once every node has logged that it is ready (the model takes seconds to
 load), so no frame of a short bag is lost. ``--exit-with-bag`` shuts the nodes down when the bag ends.
@@ -64,14 +71,17 @@ def _die_with_parent() -> None:
 class Proc:
     """One child process with a prefixed output pump."""
 
-    def __init__(self, label: str, cmd: List[str], env: Dict[str, str], out=None, ready_marker: Optional[str] = None):
+    def __init__(self, label: str, cmd: List[str], env: Dict[str, str], out=None, ready_marker: Optional[str] = None,
+                 standby: bool = False):
         self.label = label
         self.cmd = cmd
         self.started = time.monotonic()
         self.ready = threading.Event()
         self._marker = ready_marker
         self._out = out or sys.stdout
+        # a standby waits for "go" on its stdin; a node's stdin is the launcher's, as with ros2 launch
         self.popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                      stdin=subprocess.PIPE if standby else None,
                                       start_new_session=True, bufsize=0, preexec_fn=_die_with_parent)
         self._pump = threading.Thread(target=self._read, daemon=True)
         self._pump.start()
@@ -87,6 +97,20 @@ class Proc:
                 print(f"[{self.label}] {line}", file=self._out, flush=True)
             except ValueError:  # our stdout closed at exit
                 return
+
+    def promote(self, label: str, ready_marker: str) -> bool:
+        """Tell a standby to become its node (see dsc_ros.node_base.stand_by). False if it is gone."""
+        if self.popen.poll() is not None or self.popen.stdin is None:
+            return False
+        self.ready.clear()
+        self._marker = ready_marker
+        try:
+            self.popen.stdin.write(b"go\n")
+            self.popen.stdin.flush()
+        except OSError:  # it died between poll() and now
+            return False
+        self.label, self.started = label, time.monotonic()
+        return True
 
     @property
     def pid(self) -> int:
@@ -135,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sigterm-timeout", type=float, default=5.0, metavar="SEC",
                    help="after SIGINT, wait this long before SIGTERM, and as long again before SIGKILL")
     p.add_argument("--no-respawn", action="store_true", help="do not start a node again when it dies")
+    p.add_argument("--standby", action="store_true",
+                   help="keep one warm standby process per node (torch, the model and its ROS context loaded, no "
+                        "node yet) and promote it when the node dies, instead of starting one from nothing. Costs "
+                        "an idle process per node (memory, no CPU)")
     p.add_argument("--print", action="store_true", dest="print_only", help="print the commands and exit")
     return p
 
@@ -147,6 +175,9 @@ def main(argv=None) -> int:
         return 2
     if a.bag and not os.path.exists(a.bag):
         log(f"bag {a.bag} not found", "ERROR")
+        return 2
+    if a.standby and a.no_respawn:
+        log("--standby takes over dead nodes; it makes no sense with --no-respawn", "ERROR")
         return 2
     specs = node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
                                 a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn)
@@ -170,6 +201,7 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
+    node_set.use_fastdds_profile(env)  # the nodes would set it themselves; said once here so the player has it too
     procs: Dict[str, Proc] = {}          # node name -> its current process
     by_name = {s.name: s for s in specs}
     respawn_at: Dict[str, float] = {}     # node name -> when to start it again
@@ -177,14 +209,58 @@ def main(argv=None) -> int:
     reported = set()
     player: Optional[Proc] = None
     rc = 0
+    labels = {s.name: i for i, s in enumerate(specs, 1)}   # the N of "[name-N]", as ros2 launch numbers them
+    standbys: Dict[str, Proc] = {}        # node name -> its warm standby (with --standby)
+    standby_after: Dict[str, float] = {s.name: 0.0 for s in specs}   # node name -> earliest next standby start
+    standby_delay: Dict[str, float] = {s.name: node_set.STANDBY_RESTART_DELAY_S for s in specs}
+    standby_env = dict(env, **{node_set.STANDBY_ENV: "1"})
 
     def start(i: int, s) -> Proc:
         p = Proc(f"{s.name}-{i}", s.command(), env, ready_marker=node_set.READY_MARKER)
         log(f"process started with pid [{p.pid}]: {' '.join(p.cmd)}")
         return p
 
+    def standby_ready(name: str) -> bool:
+        sb = standbys.get(name)
+        return sb is not None and sb.poll() is None and sb.ready.is_set()
+
+    def tend_standbys(now: float) -> None:
+        """Start a node's standby once the node is ready (not before: on a small machine its torch import
+        would slow the node's own start), and again after a standby died (with a doubling delay) or was
+        promoted (after STANDBY_RESTART_DELAY_S)."""
+        for name, s in by_name.items():
+            sb = standbys.get(name)
+            if sb is not None and sb.poll() is not None:
+                del standbys[name]
+                sb.join_output()
+                reported.add(sb.key)
+                lived = now - sb.started
+                standby_delay[name] = (min(60.0, standby_delay[name] * 2) if lived < 10.0
+                                       else node_set.STANDBY_RESTART_DELAY_S)
+                standby_after[name] = now + standby_delay[name]
+                log(f"standby [pid {sb.pid}] of {name} exited (code {sb.poll()}); another in "
+                    f"{standby_delay[name]:.0f} s", "WARNING")
+            node = procs.get(name)
+            if (name not in standbys and now >= standby_after[name] and node is not None
+                    and node.poll() is None and node.ready.is_set()):
+                sb = Proc(f"{name}-standby", s.command(), standby_env, ready_marker=node_set.STANDBY_MARKER,
+                          standby=True)
+                standbys[name] = sb
+                log(f"standby started with pid [{sb.pid}] for {name}")
+
+    def restart(name: str, now: float) -> Proc:
+        """The node again: its standby promoted if one is ready, else a fresh process."""
+        if standby_ready(name):
+            sb = standbys.pop(name)
+            if sb.promote(f"{name}-{labels[name]}", node_set.READY_MARKER):
+                standby_after[name] = now + node_set.STANDBY_RESTART_DELAY_S
+                log(f"process[{sb.label}]: standby with pid [{sb.pid}] takes over as {name}")
+                return sb
+            reported.add(sb.key)
+            log(f"standby [pid {sb.pid}] of {name} was gone; starting {name} afresh", "WARNING")
+        return start(labels[name], by_name[name])
+
     try:
-        labels = {s.name: i for i, s in enumerate(specs, 1)}
         for s in specs:
             procs[s.name] = start(labels[s.name], s)
         deadline = time.monotonic() + a.ready_timeout
@@ -205,15 +281,22 @@ def main(argv=None) -> int:
                     name = p.label.rsplit("-", 1)[0]
                     if p is not player and by_name[name].respawn:
                         # a crash loop (dies within 5 s of its start) backs off; a node that served a while
-                        # gets the short delay again
+                        # gets the short delay again, or none when a warm standby can take over
                         lived = now - p.started
-                        delay[name] = min(30.0, delay[name] * 2) if lived < 5.0 else by_name[name].respawn_delay
+                        base = by_name[name].respawn_delay
+                        if lived < 5.0:
+                            delay[name] = min(30.0, max(delay[name], base) * 2)
+                        else:
+                            delay[name] = 0.0 if standby_ready(name) else base
                         respawn_at[name] = now + delay[name]
-                        log(f"process[{p.label}]: respawning in {delay[name]:.1f} s")
+                        log(f"process[{p.label}]: respawning in {delay[name]:.1f} s"
+                            + (" (standby ready)" if standby_ready(name) else ""))
             for name, t in list(respawn_at.items()):
                 if now >= t:
                     del respawn_at[name]
-                    procs[name] = start(labels[name], by_name[name])
+                    procs[name] = restart(name, now)
+            if a.standby and not stop.is_set():
+                tend_standbys(now)
             nodes_alive = [p for p in procs.values() if p.poll() is None]
             if not nodes_alive and not respawn_at:
                 log("all nodes have exited")
@@ -237,7 +320,8 @@ def main(argv=None) -> int:
             time.sleep(0.1)
         if stop.is_set():
             log("user interrupted with ctrl-c (SIGINT)" if hits[0] else "shutting down")
-        rc = shutdown(list(procs.values()) + ([player] if player else []), a.sigterm_timeout, hits, reported) or rc
+        rc = shutdown(list(procs.values()) + list(standbys.values()) + ([player] if player else []),
+                      a.sigterm_timeout, hits, reported) or rc
     finally:
         for s, h in old.items():
             signal.signal(s, h)

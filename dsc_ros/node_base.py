@@ -89,15 +89,11 @@ class DscNode(Node):
         return s
 
     def load_codec(self):
-        """Load the model once (torch import + weights: seconds), before any subscription exists."""
-        import warnings
+        """Load the model once (torch import + weights: seconds), before any subscription exists.
 
-        import dsc_core
-
-        # dsc_core's TorchScript use warns on every start with torch >= 2.10; not actionable for a node user.
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=FutureWarning)
+        In a promoted standby the codec is already in dsc_core's per-process cache, so this is instant."""
         t0 = time.monotonic()
-        self.codec = dsc_core.load_codec(str(self.p["model"]), device=str(self.p["device"]))
+        self.codec = _load_codec(str(self.p["model"]), str(self.p["device"]))
         dev = getattr(self.codec, "device", self.p["device"])
         self.get_logger().info(f"model {self.p['model']} loaded on {dev} in {time.monotonic() - t0:.1f} s")
         return self.codec
@@ -212,6 +208,50 @@ class DscNode(Node):
                 print(f"[{self.get_name()}] {line}", file=sys.stderr)
 
 
+def _load_codec(model: str, device: str):
+    import warnings
+
+    import dsc_core
+
+    # dsc_core's TorchScript use warns on every start with torch >= 2.10; not actionable for a node user.
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.* is deprecated", category=FutureWarning)
+    return dsc_core.load_codec(model, device=device)
+
+
+def stand_by(argv) -> bool:
+    """Be a warm standby (``dsc-launch --standby``): load what is slow, say so, wait for ``go`` on stdin.
+
+    Why: a node restarted from nothing spends ~1.5 s importing torch and loading the model before it can
+    serve, which misses a 2-s recovery budget once discovery and the next frame are added. A standby has
+    done all of that already, and its ROS context exists (a DDS participant with no node and no topics, so
+    it is not in the graph), so when the launcher promotes it after the node died only the node itself
+    remains to start.
+    Returns True when told to go on and become the node; False when stdin closes (the launcher is gone) or
+    on SIGINT/SIGTERM, and the process then exits 0.
+    """
+    import signal
+
+    def leave(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, leave) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        t0 = time.monotonic()
+        v = params.values_from_command_line(argv, ("model", "device"))
+        try:
+            _load_codec(str(v["model"]), str(v["device"]))
+        except Exception as e:  # the node will say it properly when it starts with its real parameters
+            print(f"[dsc_ros] standby could not preload model {v['model']!r}: {type(e).__name__}: {e}", flush=True)
+        print(f"[dsc_ros] {node_set.STANDBY_MARKER}: model {v['model']} loaded in {time.monotonic() - t0:.1f} s; "
+              "waiting to take over", flush=True)
+        return sys.stdin.readline().strip() == "go"
+    except KeyboardInterrupt:
+        return False
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
 def run_node(factory: Callable[[], DscNode], argv=None) -> int:
     """rclpy init, build the node, spin until SIGINT/SIGTERM, close, shutdown. Returns the exit code.
 
@@ -219,11 +259,13 @@ def run_node(factory: Callable[[], DscNode], argv=None) -> int:
     no longer publish what is still in its queue. Here a signal only sets a flag; the node drains its
     worker and logs its summary while the context is still valid, then everything shuts down.
     """
+    import os
     import signal
 
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
+    standby = os.environ.pop(node_set.STANDBY_ENV, None) == "1"
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -233,7 +275,17 @@ def run_node(factory: Callable[[], DscNode], argv=None) -> int:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     node_set.use_fastdds_profile()  # before the participant exists; a user's own profile wins
-    rclpy.init(args=sys.argv if argv is None else list(argv), signal_handler_options=SignalHandlerOptions.NO)
+    args = sys.argv if argv is None else list(argv)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    # A standby waits *after* rclpy.init: its DDS participant (no node, no topics: nothing in `ros2 node
+    # list`) is then discovered by the running peers while it waits, and after its promotion only the new
+    # node's endpoints are left to match. Created after the promotion instead, the participant had to learn
+    # the cameras' existing publications from scratch, which took up to 2 s more (faults.py, --mode standby).
+    if standby and not stand_by(args):
+        rclpy.try_shutdown()
+        for s, h in old.items():
+            signal.signal(s, h)
+        return 0
     node = None
     rc = 0
     try:

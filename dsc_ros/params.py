@@ -138,3 +138,68 @@ def qos_profile(reliability: str, depth: int):
     rel = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(depth), reliability=rel,
                       durability=DurabilityPolicy.VOLATILE)
+
+
+def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[str, Any]:
+    """The values of ``names`` a node started with ``argv`` will get, read without rclpy.
+
+    For the warm standby (``dsc-launch --standby``), which loads the model before any ROS context exists.
+    It reads the ``--params-file`` entries that apply to the node (``/**``, ``/**/NAME``, ``/NS/NAME``,
+    ``NS/NAME``, and ``NAME`` without a namespace) in file order, files in command-line order, then the
+    ``-p name:=value`` overrides, as rcl applies them; the table's default for the rest. Other wildcard keys
+    are not understood: the standby then loads the default model, and the node, once it has its real
+    parameters, loads what they say (slower, never wrong).
+    """
+    import yaml
+
+    defaults = {p.name: p.default for p in _common(0)}
+    values = {n: defaults.get(n) for n in names}
+    args = list(argv)
+    ros = args[args.index("--ros-args") + 1:] if "--ros-args" in args else []
+    node, ns, files, overrides = None, "", [], []
+    i = 0
+    while i < len(ros):
+        a, nxt = ros[i], (ros[i + 1] if i + 1 < len(ros) else "")
+        if a in ("-r", "--remap") and ":=" in nxt:
+            src, dst = nxt.split(":=", 1)
+            if src == "__node":
+                node = dst
+            elif src == "__ns":
+                ns = dst.strip("/")
+            i += 2
+        elif a == "--params-file":
+            files.append(nxt)
+            i += 2
+        elif a in ("-p", "--param") and ":=" in nxt:
+            overrides.append(nxt.split(":=", 1))
+            i += 2
+        else:
+            i += 1
+    keys = {"/**"}
+    if node:
+        keys |= {f"/**/{node}"} | ({f"{ns}/{node}", f"/{ns}/{node}"} if ns else {node, f"/{node}"})
+    for path in files:
+        try:
+            with open(path) as f:
+                doc = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        for key, entry in doc.items():
+            if key in keys and isinstance(entry, dict):
+                flat = _flatten(entry.get("ros__parameters") or {})
+                values.update({n: flat[n] for n in names if n in flat})
+    for name, text in overrides:
+        if name in values:
+            values[name] = yaml.safe_load(text)
+    return values
+
+
+def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """{'qos': {'input': {'depth': 5}}} -> {'qos.input.depth': 5} (how ROS names nested YAML parameters)."""
+    out: Dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

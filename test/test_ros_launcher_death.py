@@ -74,3 +74,53 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
         assert proc.output().count("respawning in") == 1        # nothing respawned during the shutdown
     finally:
         proc.close()
+
+
+def test_standby_takes_over_a_dead_node(tmp_path):
+    """``dsc-launch --standby``: once the nodes are ready each gets a warm standby that is no node in the graph;
+    SIGKILL the left encoder and its standby (that very process) becomes the node, ready again before a
+    fresh start could be (no torch import, no model load), and a new standby follows. Ctrl-C stops all."""
+    reason = rh.ros_available()
+    if reason:
+        pytest.skip(reason)
+    cfg = rh.write_test_config(tmp_path)
+    ns = "dsc_standby"
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", ns, "--standby"],
+                      tmp_path / "launch.log", nice=0)
+    tn = rh.RosTestNode("dsc_standby_probe")
+    try:
+        assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
+        assert proc.wait_output(node_set.STANDBY_MARKER, 3, 120), proc.output()[-3000:]
+        standby = dict((m, int(p)) for p, m in re.findall(r"standby started with pid \[(\d+)\] for (\w+)",
+                                                          proc.output()))
+        assert set(standby) == {"left_encoder", "right_encoder", "decoder"}
+
+        def ours():
+            return sorted(n for n, space in tn.node.get_node_names_and_namespaces() if space == f"/{ns}")
+
+        # three nodes in the graph, not six: a standby has a DDS participant but no node
+        assert tn.wait_for(lambda: ours() == ["decoder", "left_encoder", "right_encoder"], 10), ours()
+        time.sleep(1.0)
+        assert ours() == ["decoder", "left_encoder", "right_encoder"]
+        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
+                                                           proc.output()))
+        t_kill = time.monotonic()
+        os.kill(started["left_encoder"], signal.SIGKILL)
+        assert proc.wait_output(f"standby with pid [{standby['left_encoder']}] takes over as left_encoder", 1, 20), \
+            proc.output()[-3000:]
+        assert proc.wait_output(node_set.READY_MARKER, 4, 60), proc.output()[-3000:]
+        ready_s = time.monotonic() - t_kill
+        # no fresh process for the left encoder: the standby became it
+        assert len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.left_encoder", proc.output())) == 1
+        assert _alive(standby["left_encoder"])
+        assert re.search(r"model \S+ loaded on \S+ in 0\.[0-2] s", proc.output().split("takes over")[-1]), \
+            "the promoted standby loaded its model again"
+        assert ready_s < 10, ready_s  # a fresh start loads torch and the model first; here only rclpy remains
+        assert proc.wait_output("standby started with pid", 4, node_set.STANDBY_RESTART_DELAY_S + 30), \
+            proc.output()[-3000:]
+        pids = [int(p) for p in re.findall(r"(?:process|standby) started with pid \[(\d+)\]", proc.output())]
+        assert proc.interrupt(30) is not None
+        assert not any(_alive(p) for p in pids), "nodes or standbys outlived their launcher"
+    finally:
+        tn.close()
+        proc.close()

@@ -116,3 +116,31 @@ def test_declare_rejects_bad_choice(ctx):
             params.declare(node, params.params_for("left_encoder"))
     finally:
         node.destroy_node()
+
+
+def test_values_from_command_line_read_the_params_file_as_rcl_would(tmp_path):
+    """The warm standby reads model/device from the node's command line before rclpy exists: the entries
+    that apply to the node in file order, then -p overrides; entries for other nodes are ignored."""
+    from dsc_ros import node_set
+
+    pf = tmp_path / "p.yaml"
+    pf.write_text(yaml.safe_dump({
+        "/**": {"ros__parameters": {"device": "cpu"}},
+        "/**/left_encoder": {"ros__parameters": {"model": "dsc-paper", "qos": {"input": {"depth": 3}}}},
+        "/robot/left_encoder": {"ros__parameters": {"device": "cuda:1"}},
+        "/**/decoder": {"ros__parameters": {"model": "elsewhere"}},
+    }))
+    left, right, _ = node_set.node_specs(str(pf), "robot")
+    names = ("model", "device", "qos.input.depth")
+    assert params.values_from_command_line(left.command(), names) == {
+        "model": "dsc-paper", "device": "cuda:1", "qos.input.depth": 3}
+    assert params.values_from_command_line(right.command(), names)["model"] == "dsc-default"  # the default
+    assert params.values_from_command_line(right.command(), names)["device"] == "cpu"
+    forced = params.values_from_command_line(left.command() + ["-p", "model:=dsc-default"], names)
+    assert forced["model"] == "dsc-default"
+    # another namespace: the /robot entry no longer applies
+    (other, *_) = node_set.node_specs(str(pf), "other")
+    assert params.values_from_command_line(other.command(), names)["device"] == "cpu"
+    # a missing or broken file is not an error here: the node itself will report it
+    (lost, *_) = node_set.node_specs(str(tmp_path / "missing.yaml"), "robot")
+    assert params.values_from_command_line(lost.command(), names)["model"] == "dsc-default"

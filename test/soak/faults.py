@@ -9,7 +9,10 @@ along and subscribes to the decoded images. For left_encoder, right_encoder and 
 
 1. SIGKILL the node (no clean shutdown). ``--mode manual`` (the default): restart it at once with the same
    command line, as an operator or a supervisor would. ``--mode respawn``: the nodes run under ``dsc-launch``,
-   which starts the dead node again by itself (``node_set.RESPAWN_DELAY_S`` later); times then run from the kill;
+   which starts the dead node again by itself (``node_set.RESPAWN_DELAY_S`` later); ``--mode standby``: the same
+   with ``dsc-launch --standby``, which promotes a warm standby of the node instead (model loaded before the
+   kill; the next victim is killed only once its standby is ready). In both launcher modes times run from the
+   kill, so they include the launcher noticing the death;
 2. measure restart -> "node ready" and restart -> first decoded pair (both sides out, published after the kill);
 3. after the recovery (first pair + ``sync.timeout_ms`` + 1 s, so that codes stranded by the outage have
    timed out), publish for ``--window-s`` more seconds: every one of those pairs must decode on both sides,
@@ -115,8 +118,9 @@ def main(argv=None) -> int:
     ap.add_argument("--window-s", type=float, default=6.0, help="recovery window that must decode completely")
     ap.add_argument("--timeout-ms", type=float, default=1000.0, help="decoder sync.timeout_ms")
     ap.add_argument("--victims", default="left_encoder,right_encoder,decoder")
-    ap.add_argument("--mode", choices=("manual", "respawn"), default="manual",
-                    help="who restarts the killed node: this script at once, or dsc-launch's respawn")
+    ap.add_argument("--mode", choices=("manual", "respawn", "standby"), default="manual",
+                    help="who restarts the killed node: this script at once, dsc-launch's respawn, or dsc-launch "
+                         "--standby's warm standby")
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--logs", type=Path, default=None)
@@ -145,8 +149,15 @@ def main(argv=None) -> int:
     def launcher_pids() -> dict:
         import re
 
-        return {m: int(p) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
-                                                 launcher.output())}
+        pids = {}  # in log order, so the latest start or takeover of a node wins
+        for m in re.finditer(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)"
+                             r"|standby with pid \[(\d+)\] takes over as (\w+)", launcher.output()):
+            pid, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            pids[name] = int(pid)
+        return pids
+
+    def standbys_ready() -> int:
+        return launcher.output().count(node_set.STANDBY_MARKER)
 
     res: dict = {"config": {"mode": a.mode, "rate_hz": a.rate, "size": [h, w], "window_s": a.window_s,
                             "sync_timeout_ms": a.timeout_ms,
@@ -164,7 +175,8 @@ def main(argv=None) -> int:
                     raise RuntimeError(f"{name} not ready:\n{p.output()[-2000:]}")
         else:
             launcher = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS,
-                                   "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN], logs / "launch.log",
+                                   "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN]
+                                  + (["--standby"] if a.mode == "standby" else []), logs / "launch.log",
                                   env=env, nice=a.nice)
             if not launcher.wait_output(READY_MARKER, 3, 300):
                 raise RuntimeError(f"nodes not ready:\n{launcher.output()[-3000:]}")
@@ -193,6 +205,11 @@ def main(argv=None) -> int:
                 import os
                 import signal
 
+                if a.mode == "standby":
+                    n_sb = len(specs) + sum(1 for v in res["victims"].values())  # one more after each takeover
+                    if not wait(lambda: standbys_ready() >= n_sb, 120):
+                        raise RuntimeError(f"standby of {victim} not ready:\n{launcher.output()[-3000:]}")
+                    t_kill = time.monotonic()
                 n_ready = launcher.output().count(READY_MARKER)
                 os.killpg(launcher_pids()[victim], signal.SIGKILL)   # the node's own session, not the launcher
                 t_restart = t_kill

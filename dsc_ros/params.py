@@ -143,7 +143,8 @@ def qos_profile(reliability: str, depth: int):
 def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[str, Any]:
     """The values of ``names`` a node started with ``argv`` will get, read without rclpy.
 
-    For the warm standby (``dsc-launch --standby``), which loads the model before any ROS context exists.
+    For the warm standby (``dsc-launch --standby``), which loads the model before its node exists (the node
+    is what would read the parameters).
     It reads the ``--params-file`` entries that apply to the node (``/**``, ``/**/NAME``, ``/NS/NAME``,
     ``NS/NAME``, and ``NAME`` without a namespace) in file order, files in command-line order, then the
     ``-p name:=value`` overrides, as rcl applies them; the table's default for the rest. Other wildcard keys

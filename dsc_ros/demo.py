@@ -37,11 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dsc_core.paths import data_root
 from dsc_ros import node_set
 from dsc_ros.bags import encoding_to_rgb, image_from_msg, ros2_typestore, stamp_ns
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("DSC_DATA", ROOT / "data"))
+DATA_DIR = data_root()
 NAMESPACE = "dsc"
 BAG_VERSION = 1  # bump when the synthetic bag's content changes, so stale caches are not reused
 

@@ -14,7 +14,6 @@ Sources (nothing is fetched at run time; ``prepare_photos`` is the one data-prep
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,13 +22,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dsc_core.paths import data_root
+
 #: Debian packages whose wallpapers are photographs (checked: DFSG licences, see their copyright files).
 DEBIAN_PACKAGES = ("mate-backgrounds", "gnome-backgrounds", "plasma-workspace-wallpapers", "ukui-wallpapers")
 
 #: scikit-image files that must never be used for training (held-out evaluation data).
 HELD_OUT = ("motorcycle_left", "motorcycle_right", "motorcycle_disp")
 
-DEFAULT_DIR = Path(os.environ.get("DSC_DATA", Path(__file__).resolve().parents[2] / "data")) / "photos"
+DEFAULT_DIR = data_root() / "photos"
 
 
 def _skimage_images() -> list[Path]:

@@ -119,7 +119,7 @@ def test_declare_rejects_bad_choice(ctx):
 
 
 def test_values_from_command_line_read_the_params_file_as_rcl_would(tmp_path):
-    """The warm standby reads model/device from the node's command line before rclpy exists: the entries
+    """The warm standby reads model/device from the node's command line before its node exists: the entries
     that apply to the node in file order, then -p overrides; entries for other nodes are ignored."""
     from dsc_ros import node_set
 

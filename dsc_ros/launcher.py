@@ -201,7 +201,6 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
-    node_set.use_fastdds_profile(env)  # the nodes would set it themselves; said once here so the player has it too
     procs: Dict[str, Proc] = {}          # node name -> its current process
     by_name = {s.name: s for s in specs}
     respawn_at: Dict[str, float] = {}     # node name -> when to start it again
@@ -284,13 +283,14 @@ def main(argv=None) -> int:
                         # gets the short delay again, or none when a warm standby can take over
                         lived = now - p.started
                         base = by_name[name].respawn_delay
+                        warm = standby_ready(name)
                         if lived < 5.0:
                             delay[name] = min(30.0, max(delay[name], base) * 2)
                         else:
-                            delay[name] = 0.0 if standby_ready(name) else base
+                            delay[name] = 0.0 if warm else base
                         respawn_at[name] = now + delay[name]
-                        log(f"process[{p.label}]: respawning in {delay[name]:.1f} s"
-                            + (" (standby ready)" if standby_ready(name) else ""))
+                        note = " (standby ready)" if warm else ""
+                        log(f"process[{p.label}]: respawning in {delay[name]:.1f} s{note}")
             for name, t in list(respawn_at.items()):
                 if now >= t:
                     del respawn_at[name]

@@ -187,7 +187,7 @@ def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[
             continue
         for key, entry in doc.items():
             if key in keys and isinstance(entry, dict):
-                flat = _flatten(entry.get("ros__parameters") or {})
+                flat = flatten(entry.get("ros__parameters") or {})
                 values.update({n: flat[n] for n in names if n in flat})
     for name, text in overrides:
         if name in values:
@@ -195,12 +195,12 @@ def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[
     return values
 
 
-def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+def flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
     """{'qos': {'input': {'depth': 5}}} -> {'qos.input.depth': 5} (how ROS names nested YAML parameters)."""
     out: Dict[str, Any] = {}
     for k, v in tree.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
     return out

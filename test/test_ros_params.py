@@ -12,19 +12,9 @@ from dsc_ros import params  # noqa: E402
 CONFIG = ROOT / "config" / "stereo_dsc.yaml"
 
 
-def flatten(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def yaml_params():
     doc = yaml.safe_load(CONFIG.read_text())
-    return {key.split("/")[-1]: flatten(v["ros__parameters"]) for key, v in doc.items()}
+    return {key.split("/")[-1]: params.flatten(v["ros__parameters"]) for key, v in doc.items()}
 
 
 def test_yaml_has_the_three_nodes_and_only_declared_keys():

@@ -223,9 +223,9 @@ def stand_by(argv) -> bool:
 
     Why: a node restarted from nothing spends ~1.5 s importing torch and loading the model before it can
     serve, which misses a 2-s recovery budget once discovery and the next frame are added. A standby has
-    done all of that already, and its ROS context exists (a DDS participant with no node and no topics, so
-    it is not in the graph), so when the launcher promotes it after the node died only the node itself
-    remains to start.
+    done all of that already, and its DDS participant is up and known to its peers (held by a hidden
+    placeholder node with no topics of its own, see run_node), so when the launcher promotes it after the
+    node died only the node itself remains to start, and its endpoints match at once.
     Returns True when told to go on and become the node; False when stdin closes (the launcher is gone) or
     on SIGINT/SIGTERM, and the process then exits 0.
     """
@@ -250,6 +250,19 @@ def stand_by(argv) -> bool:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def _standby_placeholder() -> Node:
+    """A hidden node that only keeps a standby's DDS participant alive (see run_node).
+
+    Hidden (the leading underscore: not in ``ros2 node list`` without ``-a``), unique per process, with no
+    rosout publisher and no parameter services; ``use_global_arguments=False`` so that the command line's
+    ``__node:=``/``__ns:=`` remaps, meant for the real node, do not give it the real node's name.
+    """
+    import os
+
+    return Node(f"_dsc_standby_{os.getpid()}", use_global_arguments=False, enable_rosout=False,
+                start_parameter_services=False)
 
 
 def run_node(factory: Callable[[], DscNode], argv=None) -> int:
@@ -277,17 +290,22 @@ def run_node(factory: Callable[[], DscNode], argv=None) -> int:
     node_set.use_fastdds_profile()  # before the participant exists; a user's own profile wins
     args = sys.argv if argv is None else list(argv)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    # A standby waits *after* rclpy.init: its DDS participant (no node, no topics: nothing in `ros2 node
-    # list`) is then discovered by the running peers while it waits, and after its promotion only the new
-    # node's endpoints are left to match. With the participant created after the promotion instead, kill ->
-    # first pair in faults.py --mode standby had a median of 2.4 s over 9 kills; with it created first, 1.9 s
-    # over 6.
+    # A standby waits with its DDS participant up. rclpy.init alone does not create one: rmw_fastrtps makes
+    # the participant with the process's first node and destroys it with the last. So the standby holds a
+    # hidden placeholder node (see _standby_placeholder) until the real node exists. Its peers then know the
+    # participant long before the promotion, and the new node's endpoints match in milliseconds instead of
+    # waiting for participant discovery: a publisher created 5 s after rclpy.init matched its subscriber in
+    # another process after 0.7-1.1 s without a node held, after 3 ms with one (test/soak/README.md).
     node = None
     rc = 0
     try:
+        placeholder = _standby_placeholder() if standby else None
         if standby and not stand_by(args):
             return 0  # told to leave before it became the node; the finally below shuts rclpy down
         node = factory()
+        if placeholder is not None:  # the real node holds the participant now
+            placeholder.destroy_node()
+            placeholder = None
         # Everything alive now (torch, the model, rclpy) lives as long as the process: move it out of the
         # garbage collector's reach. Fewer/shorter GC pauses while serving, and no multi-second final
         # collection of the model's objects at exit (measured 2-4 s on a loaded 2-core machine).

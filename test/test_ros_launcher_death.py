@@ -77,8 +77,8 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
 
 
 def test_standby_takes_over_a_dead_node(tmp_path):
-    """``dsc-launch --standby``: once the nodes are ready each gets a warm standby that is no node in the graph;
-    SIGKILL the left encoder and its standby (that very process) becomes the node, ready again before a
+    """``dsc-launch --standby``: once the nodes are ready each gets a warm standby that is no node in the graph
+    (only its hidden placeholder, which keeps its DDS participant known to the peers); SIGKILL the left encoder and its standby (that very process) becomes the node, ready again before a
     fresh start could be (no torch import, no model load), and a new standby follows. Ctrl-C stops all."""
     reason = rh.ros_available()
     if reason:
@@ -98,10 +98,16 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         def ours():
             return sorted(n for n, space in tn.node.get_node_names_and_namespaces() if space == f"/{ns}")
 
-        # three nodes in the graph, not six: a standby has a DDS participant but no node
+        def placeholders():
+            return sorted(n for n, _ in tn.node.get_node_names_and_namespaces() if n.startswith("_dsc_standby_"))
+
+        # three nodes in the graph, not six: a standby has a DDS participant but no node of its own name
         assert tn.wait_for(lambda: ours() == ["decoder", "left_encoder", "right_encoder"], 10), ours()
         time.sleep(1.0)
         assert ours() == ["decoder", "left_encoder", "right_encoder"]
+        # ... and that participant exists before the promotion (rclpy.init alone does not create one)
+        assert tn.wait_for(lambda: placeholders() == sorted(f"_dsc_standby_{p}" for p in standby.values()), 10), \
+            placeholders()
         started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
                                                            proc.output()))
         t_kill = time.monotonic()
@@ -113,6 +119,8 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         # no fresh process for the left encoder: the standby became it
         assert len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.left_encoder", proc.output())) == 1
         assert _alive(standby["left_encoder"])
+        # the promoted standby dropped its placeholder once the real node held the participant
+        assert tn.wait_for(lambda: f"_dsc_standby_{standby['left_encoder']}" not in placeholders(), 10), placeholders()
         assert re.search(r"model \S+ loaded on \S+ in 0\.[0-2] s", proc.output().split("takes over")[-1]), \
             "the promoted standby loaded its model again"
         assert ready_s < 10, ready_s  # a sanity bound only; the no-reload check above is what tells a standby

@@ -18,8 +18,8 @@ that keeps dying within seconds of its start is restarted with a doubling delay 
 ``--no-respawn`` turns this off.
 
 ``--standby`` makes that recovery fast: once a node is ready, the launcher starts a second, idle copy of it
-that imports torch, loads the model, creates its ROS context (a DDS participant with no node: not in the
-graph) and waits. When the node dies the standby is told to go on (a line on its stdin) and only the node
+that imports torch, loads the model, brings up its DDS participant (held by a hidden placeholder node, so
+the node itself is not in the graph yet, but its peers already know the participant) and waits. When the node dies the standby is told to go on (a line on its stdin) and only the node
 itself remains to start; a new standby follows ``node_set.STANDBY_RESTART_DELAY_S`` later. The price is an
 idle process per node (memory, no CPU). ``ros2 launch`` has no such thing: its ``respawn`` starts the node
 from nothing.
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after SIGINT, wait this long before SIGTERM, and as long again before SIGKILL")
     p.add_argument("--no-respawn", action="store_true", help="do not start a node again when it dies")
     p.add_argument("--standby", action="store_true",
-                   help="keep one warm standby process per node (torch, the model and its ROS context loaded, no "
+                   help="keep one warm standby process per node (torch, the model and its DDS participant up, no "
                         "node yet) and promote it when the node dies, instead of starting one from nothing. Costs "
                         "an idle process per node (memory, no CPU)")
     p.add_argument("--print", action="store_true", dest="print_only", help="print the commands and exit")

@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--right-topic", default=node_set.DEFAULT_RIGHT_TOPIC, help="right camera image topic")
     p.add_argument("--left-info-topic", help="left camera_info topic (default: next to the image topic)")
     p.add_argument("--right-info-topic", help="right camera_info topic (default: next to the image topic)")
+    p.add_argument("--nodes", default=",".join(node_set.NODE_NAMES), metavar="NAMES",
+                   help="comma-separated subset of the node set to run here (default: all three). On a real rig "
+                        "each camera computer runs its own encoder and the processing unit the decoder, e.g. "
+                        "--nodes left_encoder --standby on the left camera's computer")
     p.add_argument("--player-arg", action="append", default=[], metavar="ARG",
                    help="extra argument for the bag player (repeatable), e.g. --player-arg=--rate=0.5")
     p.add_argument("--exit-with-bag", action="store_true", help="shut down when the bag player ends")
@@ -179,8 +183,14 @@ def main(argv=None) -> int:
     if a.standby and a.no_respawn:
         log("--standby takes over dead nodes; it makes no sense with --no-respawn", "ERROR")
         return 2
-    specs = node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
-                                a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn)
+    wanted = [n.strip() for n in a.nodes.split(",") if n.strip()]
+    unknown = sorted(set(wanted) - set(node_set.NODE_NAMES))
+    if unknown or not wanted:
+        log(f"--nodes {a.nodes!r}: choose from {', '.join(node_set.NODE_NAMES)}", "ERROR")
+        return 2
+    specs = [s for s in node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
+                                            a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn)
+             if s.name in wanted]
     player_cmd = (node_set.player_command(os.path.abspath(a.bag), a.left_topic, a.right_topic, a.player_arg)
                   if a.bag else None)
     if a.print_only:

@@ -126,6 +126,10 @@ def use_fastdds_profile(env=None) -> Optional[str]:
     return env[FASTDDS_PROFILE_VARS[0]]
 
 
+#: The node set, in start order (``dsc-launch --nodes`` picks from these).
+NODE_NAMES = ("left_encoder", "right_encoder", "decoder")
+
+
 def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEFAULT_NAMESPACE,
                left_topic: str = DEFAULT_LEFT_TOPIC, right_topic: str = DEFAULT_RIGHT_TOPIC,
                left_info_topic: Optional[str] = None, right_info_topic: Optional[str] = None,

@@ -103,6 +103,18 @@ def test_launcher_print_matches_node_set(tmp_path):
     assert lines == want
 
 
+def test_launcher_runs_the_chosen_subset(capsys):
+    """``--nodes``: one computer of a real rig runs only its own node(s), with the same command lines."""
+    assert launcher.main(["--print", "--nodes", "decoder,left_encoder"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    specs = {s.name: " ".join(s.command()) for s in node_set.node_specs(node_set.default_config())}
+    assert lines == [specs["left_encoder"], specs["decoder"]]   # node-set order, whatever the option's order
+    assert set(node_set.NODE_NAMES) == set(specs)
+    for bad in ("left", "left_encoder,camera", ","):
+        assert launcher.main(["--print", "--nodes", bad]) == 2
+        assert "choose from left_encoder, right_encoder, decoder" in capsys.readouterr().out
+
+
 def test_launcher_refuses_missing_files(tmp_path, capsys):
     assert launcher.main([str(tmp_path / "nope.yaml")]) == 2
     assert launcher.main(["--bag", str(tmp_path / "nope.bag")]) == 2

@@ -19,10 +19,12 @@ that keeps dying within seconds of its start is restarted with a doubling delay 
 
 ``--standby`` makes that recovery fast: once a node is ready, the launcher starts a second, idle copy of it
 that imports torch, loads the model, brings up its DDS participant (held by a hidden placeholder node, so
-the node itself is not in the graph yet, but its peers already know the participant) and waits. When the node dies the standby is told to go on (a line on its stdin) and only the node
-itself remains to start; a new standby follows ``node_set.STANDBY_RESTART_DELAY_S`` later. The price is an
-idle process per node (memory, no CPU). ``ros2 launch`` has no such thing: its ``respawn`` starts the node
-from nothing.
+the node itself is not in the graph yet, but its peers already know the participant) and waits. When the
+node dies the standby is told to go on (a line on its stdin) and only the node itself remains to start;
+a new standby follows ``node_set.STANDBY_RESTART_DELAY_S`` later. The price is an idle process per node
+(memory, no CPU). ``ros2 launch`` has no such thing: its ``respawn`` starts the node from nothing.
+
+``--nodes`` runs a subset of the node set, for a real rig where each computer runs its own node.
 
 With ``--bag`` it also starts the bag player (``python -m dsc_ros.bags.player BAG --left-topic ...
 --right-topic ...``), but only once every node has logged that it is ready (the model takes seconds to

@@ -31,8 +31,8 @@ READY_MARKER = "dsc_ros node ready"
 #: ``--no-respawn`` turn it off.
 RESPAWN_DELAY_S = 0.5
 #: ``dsc-launch --standby`` keeps one warm process per node (torch imported, model loaded, DDS participant up
-#: under a hidden placeholder node, no node yet; started with STANDBY_ENV=1) and promotes it by writing "go" to its stdin when the node dies; it prints
-#: STANDBY_MARKER once it can take over. See dsc_ros.node_base.stand_by.
+#: under a hidden placeholder node, no node yet; started with STANDBY_ENV=1) and promotes it by writing "go" to
+#: its stdin when the node dies; it prints STANDBY_MARKER once it can take over. See dsc_ros.node_base.stand_by.
 STANDBY_ENV = "DSC_ROS_STANDBY"
 STANDBY_MARKER = "dsc_ros standby ready"
 #: Seconds after a promotion before the launcher starts the next standby: its torch import would compete with

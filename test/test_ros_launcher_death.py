@@ -78,8 +78,9 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
 
 def test_standby_takes_over_a_dead_node(tmp_path):
     """``dsc-launch --standby``: once the nodes are ready each gets a warm standby that is no node in the graph
-    (only its hidden placeholder, which keeps its DDS participant known to the peers); SIGKILL the left encoder and its standby (that very process) becomes the node, ready again before a
-    fresh start could be (no torch import, no model load), and a new standby follows. Ctrl-C stops all."""
+    (only its hidden placeholder, which keeps its DDS participant known to the peers); SIGKILL the left
+    encoder and its standby (that very process) becomes the node, ready again before a fresh start could be
+    (no torch import, no model load), and a new standby follows. Ctrl-C stops all."""
     reason = rh.ros_available()
     if reason:
         pytest.skip(reason)
@@ -120,7 +121,8 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         assert len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.left_encoder", proc.output())) == 1
         assert _alive(standby["left_encoder"])
         # the promoted standby dropped its placeholder once the real node held the participant
-        assert tn.wait_for(lambda: f"_dsc_standby_{standby['left_encoder']}" not in placeholders(), 10), placeholders()
+        promoted = f"_dsc_standby_{standby['left_encoder']}"
+        assert tn.wait_for(lambda: promoted not in placeholders(), 10), placeholders()
         assert re.search(r"model \S+ loaded on \S+ in 0\.[0-2] s", proc.output().split("takes over")[-1]), \
             "the promoted standby loaded its model again"
         assert ready_s < 10, ready_s  # a sanity bound only; the no-reload check above is what tells a standby

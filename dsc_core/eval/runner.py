@@ -399,23 +399,31 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
 
 def add_eval_arguments(parser) -> None:
     """Arguments of ``dsc eval`` (the lead wires ``sub.add_parser("eval")`` + ``set_defaults(fn=main_eval)``)."""
-    parser.add_argument("--pairs", required=True,
-                        help="stereo pairs: a folder, a KITTI root, 'motorcycle' or 'synthetic:N'")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pairs",
+                      help="stereo pairs: a folder, a KITTI root, 'motorcycle' or 'synthetic:N'")
+    what.add_argument("--single", metavar="SPEC",
+                      help="level 1 (single-image codec) vs the baselines on single images: 'motorcycle' (both "
+                      "views), 'photos:held[:N]', a folder of PNG/JPEG files or an image file; comma-separated "
+                      "specs combine")
     parser.add_argument("--models", default="dsc-default",
                         help="comma-separated model names (e.g. dsc-default,dsc-paper)")
+    parser.add_argument("--weights", metavar="FILE.pt",
+                        help="--single only: load the models' weights from this family file (e.g. a training "
+                        "run's; a level-1-only file works)")
     parser.add_argument("--json", dest="json_path", help="write all results as JSON here")
     parser.add_argument("--plot", dest="plot_path", help="write the RD plot (PNG) here")
     parser.add_argument("--left-rate", type=int, help="level-1 rate of the left image (default: the model's)")
     parser.add_argument("--right-rates", help="comma-separated right rates (default: all of the model's)")
-    parser.add_argument("--limit", type=int, help="use at most this many pairs")
+    parser.add_argument("--limit", type=int, help="use at most this many pairs (--single: images)")
     parser.add_argument("--center-crop", help="HxW center crop of every pair, e.g. 256x512")
     parser.add_argument("--baselines", default="jpeg,webp,avif,hevc",
                         help="comma-separated baselines, or 'none'")
-    parser.add_argument("--curve-points", type=int, default=3,
-                        help="extra settings on each baseline's RD curve (between its lowest matched setting "
-                        "and the top of our level-1 curve)")
+    parser.add_argument("--curve-points", type=int,
+                        help="--pairs: extra settings on each baseline's RD curve (between its lowest matched "
+                        "setting and the top of our level-1 curve; default 3)")
     parser.add_argument("--level1-rates", help="comma-separated level-1 rates for the level-1-alone and left "
-                        "curves (default: all)")
+                        "curves; with --single, the level-1 rates evaluated (default: all)")
     parser.add_argument("--device", default="cpu", help="cpu (default, reproducible), cuda or auto")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is faster on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -426,10 +434,28 @@ def main_eval(args) -> int:
     names = [b.strip() for b in args.baselines.split(",") if b.strip() and b.strip().lower() != "none"]
     rr = [int(r) for r in args.right_rates.split(",")] if args.right_rates else None
     l1 = [int(r) for r in args.level1_rates.split(",")] if args.level1_rates else None
-    run_eval(args.pairs, models=args.models, json_path=args.json_path, plot_path=args.plot_path,
-             left_rate=args.left_rate, right_rates=rr, limit=args.limit, baselines=tuple(names),
-             curve_points=args.curve_points, progress=not args.no_progress, center_crop=args.center_crop,
-             device=args.device, level1_rates=l1, threads=args.threads)
+    if getattr(args, "single", None):
+        stereo_only = [f for f, v in (("--left-rate", args.left_rate), ("--right-rates", args.right_rates),
+                                      ("--curve-points", args.curve_points))
+                       if v is not None]
+        if stereo_only:
+            print(f"dsc eval: {', '.join(stereo_only)} apply to --pairs only", file=sys.stderr)
+            return 2
+        from .single import run_single
+
+        run_single(args.single, models=args.models, baselines=tuple(names), weights=args.weights,
+                   json_path=args.json_path, plot_path=args.plot_path, rates=l1, center_crop=args.center_crop,
+                   limit=args.limit, device=args.device, threads=args.threads, progress=not args.no_progress)
+    elif getattr(args, "weights", None):
+        print("dsc eval: --weights applies to --single only (--pairs evaluates registered models)",
+              file=sys.stderr)
+        return 2
+    else:
+        run_eval(args.pairs, models=args.models, json_path=args.json_path, plot_path=args.plot_path,
+                 left_rate=args.left_rate, right_rates=rr, limit=args.limit, baselines=tuple(names),
+                 curve_points=3 if args.curve_points is None else args.curve_points,
+                 progress=not args.no_progress, center_crop=args.center_crop,
+                 device=args.device, level1_rates=l1, threads=args.threads)
     if args.json_path:
         print(f"[dsc eval] wrote {args.json_path}")
     if args.plot_path:

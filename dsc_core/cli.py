@@ -4,7 +4,7 @@
     dsc decode --left DIR/left.dsc --right DIR/right.dsc --out DIR      (--right alone: the degraded right)
     dsc info FILE.dsc
     dsc models [--verbose]
-    dsc train CONFIG.yaml [--steps N] [--device cpu|cuda] [--run-dir DIR]
+    dsc train CONFIG.yaml [--steps N] [--device cpu|cuda] [--run-dir DIR] [--max-minutes M] [--portable CK.pt.gz]
     dsc eval --pairs SPEC [--models NAMES] [--json OUT.json] [--plot OUT.png]
     dsc prepare-data                                                     (offline photographs for training)
     dsc demo                                                             (the Motorcycle round trip, no ROS)
@@ -111,10 +111,21 @@ def _cmd_models(a) -> int:
 
 
 def _cmd_train(a) -> int:
-    from dsc_core.train.loop import train
+    from dsc_core.train import loop, portable
 
-    train(a.config, run_dir=a.run_dir, steps=a.steps, device=a.device, resume=not a.fresh,
-          progress=not a.no_progress, threads=a.threads)
+    cfg = loop.load_config(a.config)
+    run_dir = Path(a.run_dir or Path("runs") / cfg.get("name", cfg["stage"]))
+    if a.portable and not a.fresh:
+        portable.restore_if_ahead(Path(a.portable), run_dir / "last.pt")
+    if a.health_check_min:
+        cfg["health_check_s"] = a.health_check_min * 60
+    on_checkpoint = portable.every(Path(a.portable), a.portable_every_min * 60) if a.portable else None
+    loop.train(cfg, run_dir=run_dir, steps=a.steps, device=a.device, resume=not a.fresh,
+               progress=not a.no_progress, threads=a.threads,
+               max_seconds=a.max_minutes * 60 if a.max_minutes else None, on_checkpoint=on_checkpoint)
+    if a.portable:
+        portable.save_portable(run_dir / "last.pt", Path(a.portable), optimizer=False)
+        print(f"[train] portable checkpoint (weights only) -> {a.portable}")
     return 0
 
 
@@ -220,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int)
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--max-minutes", type=float, help="stop after this long (checkpoint + final.pt)")
+    t.add_argument("--portable", help="a committed campaign checkpoint (.pt.gz): resumed from when it is ahead "
+                   "of the run folder's, and kept fresh (weights only) while training")
+    t.add_argument("--portable-every-min", type=float, default=10.0)
+    t.add_argument("--health-check-min", type=float, help="log a health check after this long; stop if unhealthy")
     t.set_defaults(fn=_cmd_train)
 
     _add_eval(sub)

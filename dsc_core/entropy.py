@@ -38,6 +38,13 @@ SCALE_TABLE = torch.exp(torch.linspace(math.log(0.11), math.log(256.0), 64, dtyp
 _F64_CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = weakref.WeakKeyDictionary()
 
 
+def full_precision(device) -> "torch.autocast":
+    """A region where autocast is off: entropy models compute likelihoods and rounding in float32 even
+    when the surrounding transforms train under bf16 autocast (the GPU training kit)."""
+    kind = device.type if isinstance(device, torch.device) else str(device).split(":")[0]
+    return torch.autocast(device_type=kind, enabled=False)
+
+
 def _weights_key(module: torch.nn.Module) -> tuple:
     return tuple((p.data_ptr(), p._version) for p in module.parameters())
 

@@ -118,15 +118,19 @@ class Level1Codec(nn.Module):
         Returns ``{"x_hat", "y", "y_hat", "likelihoods": {"y", "z"}}``; ``y_hat`` is un-gained.
         """
         g, ig = self._gains_batch(rates)
-        y = self.g_a(x)
+        y = self.g_a(x).float()
         y_s = y * g
-        z = self.h_a(y_s)
-        z_hat, z_likelihoods = self.entropy_bottleneck(z)
-        scales, means = self.h_s(z_hat).chunk(2, 1)
-        _, y_likelihoods = self.gaussian_conditional(y_s, scales, means=means)
-        y_s_hat = _ste_round(y_s - means) + means
-        y_hat = y_s_hat * ig
-        return {"x_hat": self.g_s(y_hat), "y": y, "y_hat": y_hat,
+        z = self.h_a(y_s).float()
+        # Under mixed precision (the GPU kit's bf16 autocast) the transforms run in bf16, but likelihoods
+        # and rounding must stay float32: bf16's 8-bit mantissa would misstate the rate by whole bits.
+        with entropy.full_precision(x.device):
+            z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        scales, means = self.h_s(z_hat).float().chunk(2, 1)
+        with entropy.full_precision(x.device):
+            _, y_likelihoods = self.gaussian_conditional(y_s, scales, means=means)
+            y_s_hat = _ste_round(y_s - means) + means
+            y_hat = y_s_hat * ig
+        return {"x_hat": self.g_s(y_hat).float(), "y": y, "y_hat": y_hat,
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     # ------------------------------------------------------------------ coding

@@ -67,11 +67,12 @@ class Level2Codec(nn.Module):
 
     def forward(self, y: torch.Tensor, rates: torch.Tensor) -> dict:
         g, ig = self._gains(rates)
-        w = self.g_a(y) * g
-        _, likelihoods = self.entropy_bottleneck(w)
-        med = self.entropy_bottleneck._get_medians()
-        w_hat = _ste_round(w - med) + med
-        return {"y_tilde": self.g_s(w_hat * ig), "likelihoods": {"w": likelihoods}}
+        w = self.g_a(y).float() * g
+        with entropy.full_precision(y.device):   # likelihoods in float32 under autocast (see level1)
+            _, likelihoods = self.entropy_bottleneck(w)
+            med = self.entropy_bottleneck._get_medians()
+            w_hat = _ste_round(w - med) + med
+        return {"y_tilde": self.g_s(w_hat * ig).float(), "likelihoods": {"w": likelihoods}}
 
     def update(self, force: bool = False) -> bool:
         return self.entropy_bottleneck.update(force=force)

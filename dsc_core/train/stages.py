@@ -16,8 +16,23 @@ import torch
 
 from dsc_core.models import weights_io
 from dsc_core.models.level1 import Level1Codec
+from dsc_core.models.heads import build_head
 from dsc_core.train import losses
 from dsc_core.train.sampling import PhotoCrops, StereoCrops
+
+
+def _photos(dcfg: dict) -> list[Path]:
+    """The training photographs: ``data.photos`` if the config names a folder, else the prepared pool
+    (``dsc prepare-data``, under :func:`dsc_core.paths.data_root`). Says so when it has to fall back to
+    scikit-image's handful of samples, which no real run should train on."""
+    from dsc_core.data import photos
+
+    root = Path(dcfg["photos"]) if dcfg.get("photos") else photos.DEFAULT_DIR
+    paths = photos.list_photos(root)
+    if not (root.exists() and any(root.glob("*.png"))):
+        print(f"[train] no prepared photographs in {root}: using scikit-image's {len(paths)} samples "
+              f"(run `dsc prepare-data`)")
+    return paths
 
 
 def _split_photos(paths):
@@ -29,14 +44,14 @@ def _split_photos(paths):
 
 class Level1Stage:
     def __init__(self, cfg: dict, device: str = "cpu", rank: int = 0):
-        from dsc_core.data.photos import list_photos
-
         self.cfg, self.device = cfg, device
         mcfg = cfg.get("model", {})
         self.model = Level1Codec(**mcfg.get("level1", {})).to(device)
         dcfg = cfg.get("data", {})
-        photos = list_photos(Path(dcfg.get("photos", "data/photos")))
-        train, val = _split_photos(photos)
+        if dcfg.get("val_photos"):   # an explicit held-out folder (the GPU kit carries the split it was given)
+            train, val = _photos(dcfg), _photos({"photos": dcfg["val_photos"]})
+        else:
+            train, val = _split_photos(_photos(dcfg))
         self.batch = int(dcfg.get("batch", 8))
         self.sampler = PhotoCrops(train, crop=dcfg.get("crop", (128, 128)), seed=int(cfg.get("seed", 0)) + rank)
         self.synthetic_share = float(dcfg.get("synthetic_share", 0.0))
@@ -116,7 +131,17 @@ class Level1Stage:
         return out
 
     def export(self, path: Path, meta: dict) -> None:
-        weights_io.save_family(path, level1=self.model, heads={}, meta={"level1": meta})
+        """A weights family with this level 1. The heads of the ``init`` family ride along unchanged, so the
+        file loads as a complete codec (single-image validation, a later joint fine-tune); they were trained
+        on the level 1 of ``init`` and must be fine-tuned before they ship with this one."""
+        heads, init = {}, self.cfg.get("init")
+        if init and Path(init).exists():
+            fam = torch.load(init, map_location="cpu", weights_only=False)
+            if isinstance(fam, dict) and fam.get("format") == weights_io.FORMAT:
+                heads = {name: weights_io.load_state(build_head(h["kind"], h["config"]), h["state"])
+                         for name, h in fam["heads"].items()}
+        weights_io.save_family(path, level1=self.model, heads=heads,
+                               meta={"level1": meta, "heads_from": str(init) if heads else None})
 
 
 def _load_head_partial(head, stored: dict) -> None:
@@ -158,9 +183,7 @@ def _load_head_partial(head, stored: dict) -> None:
 
 def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
     from dsc_core.data import synthetic
-    from dsc_core.data.photos import list_photos
-
-    textures = _split_photos(list_photos(Path(dcfg.get("photos", "data/photos"))))[1 if val else 0]
+    textures = _split_photos(_photos(dcfg))[1 if val else 0]
     gen = synthetic.SyntheticStereo(textures=textures, size=tuple(dcfg.get("scene_size", (256, 512))),
                                     mode=dcfg.get("scene_mode", "mixed"))
     pool = int(dcfg.get("val_pool", 4)) if val else int(dcfg.get("pool", 24))
@@ -176,8 +199,6 @@ class Level2Stage:
     """
 
     def __init__(self, cfg: dict, device: str = "cpu", rank: int = 0):
-        from dsc_core.models.heads import build_head
-
         self.cfg, self.device = cfg, device
         mcfg = cfg.get("model", {})
         self.level1 = Level1Codec(**mcfg.get("level1", {})).to(device)
@@ -314,10 +335,8 @@ class JointStage(Level2Stage):
 
     def __init__(self, cfg: dict, device: str = "cpu", rank: int = 0):
         super().__init__(cfg, device, rank)
-        from dsc_core.data.photos import list_photos
-
         dcfg = cfg.get("data", {})
-        photos = _split_photos(list_photos(Path(dcfg.get("photos", "data/photos"))))[0]
+        photos = _split_photos(_photos(dcfg))[0]
         self.photo_batch = int(dcfg.get("photo_batch", 4))
         self.photos = PhotoCrops(photos, crop=dcfg.get("crop", (128, 128)), seed=int(cfg.get("seed", 0)) + 77 + rank)
         self.level1_lr_scale = float(cfg.get("optim", {}).get("level1_lr_scale", 1.0))

@@ -6,6 +6,7 @@
     dsc models [--verbose]
     dsc train CONFIG.yaml [--steps N] [--device cpu|cuda] [--run-dir DIR] [--max-minutes M] [--portable CK.pt.gz]
     dsc eval --pairs SPEC [--models NAMES] [--json OUT.json] [--plot OUT.png]
+    dsc eval --single SPEC [--models NAMES] [--weights FILE.pt]          (level 1 on single images)
     dsc prepare-data                                                     (offline photographs for training)
     dsc demo                                                             (the Motorcycle round trip, no ROS)
 
@@ -132,7 +133,7 @@ def _cmd_train(a) -> int:
 def _cmd_prepare(a) -> int:
     from dsc_core.data.photos import DEFAULT_DIR, prepare_photos
 
-    prepare_photos(Path(a.out) if a.out else DEFAULT_DIR, debian=not a.no_debian)
+    prepare_photos(Path(a.out) if a.out else DEFAULT_DIR, debian=not a.no_debian, wheels=not a.no_wheels)
     return 0
 
 
@@ -240,9 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_eval(sub)
 
-    pd = sub.add_parser("prepare-data", help="collect offline photographs (scikit-image, Debian wallpapers)")
+    pd = sub.add_parser("prepare-data", help="collect offline, licensed photographs (scikit-image, PyPI sample "
+                        "data, Debian wallpapers), deduplicated, with a manifest")
     pd.add_argument("--out")
-    pd.add_argument("--no-debian", action="store_true")
+    pd.add_argument("--no-debian", action="store_true", help="skip the Debian wallpaper packages")
+    pd.add_argument("--no-wheels", action="store_true", help="skip the photographs inside PyPI wheels")
     pd.set_defaults(fn=_cmd_prepare)
 
     sy = sub.add_parser("synth", help="write synthetic rectified stereo pairs (left/ right/ disparity/)",

@@ -28,15 +28,23 @@ def _photos(dcfg: dict) -> list[Path]:
     from dsc_core.data import photos
 
     root = Path(dcfg["photos"]) if dcfg.get("photos") else photos.DEFAULT_DIR
-    paths = photos.list_photos(root)
-    if not (root.exists() and any(root.glob("*.png"))):
+    paths = photos.list_photos(root, include_skimage=False)
+    if not paths:
+        paths = photos.list_photos(root)
         print(f"[train] no prepared photographs in {root}: using scikit-image's {len(paths)} samples "
               f"(run `dsc prepare-data`)")
     return paths
 
 
 def _split_photos(paths):
-    """(train, held-out) photographs: the same split the synthetic eval set renders its textures from."""
+    """(train, held-out) photographs for level 1: the pool's own split, stable as the pool grows."""
+    from dsc_core.data.photos import split_photos
+
+    return split_photos(paths)
+
+
+def _split_textures(paths):
+    """(train, held-out) texture photographs: the split the synthetic eval set renders its textures from."""
     from dsc_core.data.synthetic import split_textures
 
     return split_textures(paths)
@@ -183,7 +191,7 @@ def _load_head_partial(head, stored: dict) -> None:
 
 def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
     from dsc_core.data import synthetic
-    textures = _split_photos(_photos(dcfg))[1 if val else 0]
+    textures = _split_textures(_photos(dcfg))[1 if val else 0]
     gen = synthetic.SyntheticStereo(textures=textures, size=tuple(dcfg.get("scene_size", (256, 512))),
                                     mode=dcfg.get("scene_mode", "mixed"))
     pool = int(dcfg.get("val_pool", 4)) if val else int(dcfg.get("pool", 24))

@@ -22,11 +22,14 @@ from dsc_core.registry import DEFAULT_MODEL, list_models  # noqa: F401
 __version__ = "0.1.0"
 
 
-def load_codec(model: str = DEFAULT_MODEL, device=None):
-    """The :class:`~dsc_core.codec.StereoCodec` for ``model``, loaded once per (model, device)."""
+def load_codec(model: str = DEFAULT_MODEL, device=None, side_info: str | None = None):
+    """The :class:`~dsc_core.codec.StereoCodec` for ``model``, loaded once per (model, device, side_info).
+
+    ``side_info``: how the decoder uses the left, "matched" (default for dsc-default) or "learned".
+    """
     from dsc_core.codec import load_codec as _load
 
-    return _load(model, device)
+    return _load(model, device, side_info)
 
 
 def encode_left(image, encoding: str = "rgb8", model: str = DEFAULT_MODEL, rate=None, device=None) -> bytes:

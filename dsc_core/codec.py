@@ -25,6 +25,7 @@ from dsc_core.errors import BitstreamError, MissingSideInformationError, ModelMi
 from dsc_core.models import weights_io
 from dsc_core.models.heads import build_head
 from dsc_core.models.level1 import Y_STRIDE, Z_STRIDE, Level1Codec
+from dsc_core.models.side_info import MatchedSideInformation
 
 
 @dataclass
@@ -62,7 +63,7 @@ class StereoCodec:
     """
 
     def __init__(self, model: str = registry.DEFAULT_MODEL, device=None, weights_path=None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS):
+                 max_pixels: int = DEFAULT_MAX_PIXELS, side_info: str | None = None):
         self.max_pixels = int(max_pixels)
         self.info = registry.get(model)
         self.name = self.info.name
@@ -80,6 +81,10 @@ class StereoCodec:
         self.head_fp = weights_io.fingerprint(hd["state"])
         self.right_role = "right-paper" if hd["kind"] == "paper" else "right"
         self.meta = fam.get("meta", {})
+        self.side_info_mode = side_info or self.info.side_info
+        if self.side_info_mode not in registry.SIDE_INFO_MODES:
+            raise ValueError(f"side_info must be one of {registry.SIDE_INFO_MODES}, not {self.side_info_mode!r}")
+        self.side_info = MatchedSideInformation() if self.side_info_mode == "matched" else None
 
     # ------------------------------------------------------------------ rates
     @property
@@ -191,11 +196,26 @@ class StereoCodec:
                     "not a pair from one rectified rig")
         est = self.head.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate)
         out = self.head.fuse(self.level1, est["y_tilde"],
-                             left.y_hat if left is not None else None, left.x_hat if left is not None else None)
+                             left.y_hat if left is not None else None, left.x_hat if left is not None else None,
+                             side_info=self.side_info)
         img = images.from_rgb(images.to_uint8(out["x_hat"], hdr.height, hdr.width), hdr.encoding)
         if return_info:
             return img, RightInfo(degraded=out["degraded"], header=hdr)
         return img
+
+    @torch.inference_mode()
+    def left_state_from_image(self, image, encoding: str = "rgb8") -> LeftState:
+        """Side information from any left image (a classical codec's output, or the original for a
+        measurement): its level-1 latent through level-1 analysis, the image itself for the pixels.
+
+        The state pairs with right codes of this model family and size, like a decoded left code does.
+        """
+        rgb = images.check_image(image, encoding)
+        h, w = rgb.shape[:2]
+        x = images.to_tensor(rgb, self.device)
+        hdr = container.Header(role="left", rate=0, family=self.family_fp, head=bytes(8), height=h, width=w,
+                               encoding=encoding, model=self.name)
+        return LeftState(image=np.asarray(image), header=hdr, y_hat=self.level1.analysis(x), x_hat=x)
 
     def decode_pair(self, left_data, right_data) -> tuple:
         state = self.decode_left(left_data, return_state=True)
@@ -206,10 +226,13 @@ _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_codec(model: str = registry.DEFAULT_MODEL, device=None) -> StereoCodec:
-    """The codec for ``model`` on ``device`` ("auto", "cpu", "cuda"), loaded once per process."""
-    key = (model, str(resolve_device(device)))
+def load_codec(model: str = registry.DEFAULT_MODEL, device=None, side_info: str | None = None) -> StereoCodec:
+    """The codec for ``model`` on ``device`` ("auto", "cpu", "cuda"), loaded once per process.
+
+    ``side_info``: "matched" or "learned" (see :mod:`dsc_core.models.side_info`); None = the model's default.
+    """
+    key = (model, str(resolve_device(device)), side_info or registry.get(model).side_info)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = StereoCodec(model, device=device)
+            _CACHE[key] = StereoCodec(model, device=device, side_info=side_info)
         return _CACHE[key]

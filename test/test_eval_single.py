@@ -157,16 +157,11 @@ def test_spec_held_out_photos(tmp_path, monkeypatch):
     from dsc_core.data import photos
 
     paths = []
-    for i in range(24):
+    for i in range(48):           # about one in eight is held out (by a hash of the name)
         _png(tmp_path / f"p{i:02d}.png", 24, 24, seed=i)
         paths.append(tmp_path / f"p{i:02d}.png")
     monkeypatch.setattr(photos, "list_photos", lambda *a, **k: list(paths))
-    if hasattr(photos, "split_photos"):
-        held = photos.split_photos(paths)[1]
-    else:
-        from dsc_core.data.synthetic import split_textures
-
-        held = split_textures(paths)[1]
+    held = photos.split_photos(paths)[1]
     assert held
     got = single.single_images("photos:held")
     assert list(got) == [p.stem for p in held]

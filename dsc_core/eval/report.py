@@ -57,6 +57,20 @@ def _model_lines(name: str, m: dict, results: dict) -> list[str]:
     lines += _table(["view", "rate", "bpp", "pair bpp", "PSNR dB", "MS-SSIM", "enc ms", "dec ms", "DSC gain dB",
                      "saving %"], rows, "<>>>>>>>>>")
 
+    lines += ["", "Side information: the same right code decoded without a left, with this left, and with the "
+                  "original left (through level-1 analysis)"]
+    rows = [[str(p["rate"]), _f(p["bpp"], ".4f"), _f(p.get("psnr_no_left"), ".2f"), _f(p["psnr"], ".2f"),
+             _f(p.get("si_gain_db"), "+.2f"), _f(p.get("psnr_hq_left"), ".2f"), _f(p.get("hq_left_gain_db"), "+.2f")]
+            for p in m["points"]]
+    lines += _table(["rate", "bpp", "no left dB", "with left dB", "SI gain dB", "original left dB", "better-left gain"],
+                    rows, ">>>>>>>")
+    ow = m.get("oracle_warp")
+    if ow:
+        lines.append(f"Ground-truth warp into the right view, on the {ow['decoded_left']['visible_share'] * 100:.0f}% "
+                     f"of pixels the left sees ({ow['n']} pair(s)): decoded left {_f(ow['decoded_left']['psnr'], '.2f')}"
+                     f" dB, original left {_f(ow['original_left']['psnr'], '.2f')} dB (what a perfect matcher could "
+                     f"paste)")
+
     lines += ["", "Right image at matched rate (baselines: closest from below; * = cannot go that low)"]
     rows = []
     for i, p in enumerate(m["points"]):

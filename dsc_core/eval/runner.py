@@ -26,6 +26,7 @@ import numpy as np
 
 from . import baselines as bl
 from . import metrics
+from . import oracle as gt_oracle
 from .bdrate import bd_rate
 
 BPP_DEFINITION = ("bpp = len(container bytes)*8/(H*W) for each view (whole file, headers included, same for "
@@ -150,13 +151,25 @@ class _ModelRun:
         left = _point(metrics.bpp(len(data_l), L.shape), metrics.quality(L, state.image), rate=lrate,
                       nbytes=len(data_l), enc_ms=enc_l, dec_ms=dec_l)
 
+        # Side information of the best quality: the original left through level-1 analysis. If the right
+        # does not improve with it, the decoder is not using what the left offers (issue 13).
+        hq_left = c.left_state_from_image(L)
         points = []
         for r in self.right_rates:
             data_r, enc_r = _timed(c.encode_right, R, rate=r)
             dec, dec_r = _timed(c.decode_right, data_r, left=state)
             rb = metrics.bpp(len(data_r), R.shape)
-            points.append(_point(rb, metrics.quality(R, dec), rate=int(r), nbytes=len(data_r), enc_ms=enc_r,
-                                 dec_ms=dec_r, pair_bpp=(len(data_l) + len(data_r)) * 8.0 / (2 * h * w)))
+            p = _point(rb, metrics.quality(R, dec), rate=int(r), nbytes=len(data_r), enc_ms=enc_r,
+                       dec_ms=dec_r, pair_bpp=(len(data_l) + len(data_r)) * 8.0 / (2 * h * w))
+            p["psnr_no_left"] = metrics.psnr(R, c.decode_right(data_r, left=None))
+            p["si_gain_db"] = p["psnr"] - p["psnr_no_left"]
+            p["psnr_hq_left"] = metrics.psnr(R, c.decode_right(data_r, left=hq_left))
+            p["hq_left_gain_db"] = p["psnr_hq_left"] - p["psnr"]
+            points.append(p)
+        oracle_warp = None
+        if pair.disparity is not None:
+            oracle_warp = {"decoded_left": gt_oracle.warp_psnr(state.image, R, pair.disparity),
+                           "original_left": gt_oracle.warp_psnr(L, R, pair.disparity)}
 
         def level1_curve(img, view, reuse=None):
             out = []
@@ -193,6 +206,7 @@ class _ModelRun:
         for bname, v in base_out.items():
             bd[bname] = _bd_pair(points, v["curve"])
         return {"name": pair.name, "height": h, "width": w, "left": left, "points": points,
+                "oracle_warp": oracle_warp,
                 "curves": {"level1": indep, "left": left_curve, **{k: v["curve"] for k, v in base_out.items()}},
                 "baselines": {k: {kk: vv for kk, vv in v.items() if kk != "curve"} for k, v in base_out.items()},
                 "bd_rate": bd, "ms_ssim_scales": metrics.ms_ssim_scales(L.shape)}
@@ -222,7 +236,7 @@ class _ModelRun:
 
 # ---------------------------------------------------------------------------------------------- medians
 _NUM_KEYS = ("bpp", "psnr", "ms_ssim", "enc_ms", "dec_ms", "pair_bpp", "nbytes", "dsc_gain_db", "rate_saving_pct",
-             "quality_param")
+             "quality_param", "psnr_no_left", "si_gain_db", "psnr_hq_left", "hq_left_gain_db")
 
 
 def _median_point(pts: list[dict]) -> dict:
@@ -298,7 +312,12 @@ def _summarise(run: _ModelRun) -> dict:
     for anchor in (pp[0]["bd_rate"] if pp else {}):
         bd[anchor] = {m: _median_bd([p["bd_rate"][anchor][m] for p in pp]) for m in ("psnr", "ms_ssim")}
     left = _median_point([p["left"] for p in pp])
-    return {"name": run.name, "left_rate": left.get("rate") if pp else run.left_rate,
+    oracles = [p["oracle_warp"] for p in pp if p.get("oracle_warp")]
+    oracle_warp = {k: {m: _median([o[k][m] for o in oracles]) for m in ("psnr", "visible_share")}
+                   for k in ("decoded_left", "original_left")} if oracles else None
+    if oracle_warp:
+        oracle_warp["n"] = len(oracles)
+    return {"oracle_warp": oracle_warp, "name": run.name, "left_rate": left.get("rate") if pp else run.left_rate,
             "left_rates": run.left_rates, "right_rates": run.right_rates, "notes": run.notes,
             "summary": getattr(run.codec.info, "summary", ""), "left": left, "points": points,
             "equal_quality": equal_quality, "curves": curves, "bd_rate": bd, "per_pair": pp}

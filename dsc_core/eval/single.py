@@ -118,15 +118,7 @@ def load_level1_codec(model: str = "dsc-default", weights=None, device="cpu"):
 def _held_photos(n: int | None) -> list[Path]:
     from dsc_core.data import photos
 
-    paths = photos.list_photos()
-    if hasattr(photos, "split_photos"):
-        held = photos.split_photos(paths)[1]
-    else:
-        # TODO: photos.split_photos(paths) -> (train, held) is being added to dsc_core/data/photos.py; until
-        # it exists use the split the training stages use (every 12th photo held out).
-        from dsc_core.data.synthetic import split_textures
-
-        held = split_textures(paths)[1]
+    held = photos.split_photos(photos.list_photos())[1]
     return list(held)[:n] if n else list(held)
 
 
@@ -382,11 +374,7 @@ def _run_single(spec, models, baselines, weights, json_path, plot_path, rates, c
             done[fam] = key
         results["models"][key] = entry
     sizes = sorted({tuple(v.shape[:2]) for v in images.values()})
-    split = None
-    if isinstance(spec, str) and "photos:held" in spec.lower():
-        from dsc_core.data import photos
-
-        split = "photos.split_photos" if hasattr(photos, "split_photos") else "synthetic.split_textures (fallback)"
+    split = "photos.split_photos" if isinstance(spec, str) and "photos:held" in spec.lower() else None
     results["meta"] = {
         "images": label, "n_images": len(images), "image_names": list(images), "sizes": [list(s) for s in sizes],
         "center_crop": center_crop if center_crop is None or isinstance(center_crop, str) else list(center_crop),

@@ -76,14 +76,22 @@ class RightHead(nn.Module):
 
     @torch.inference_mode()
     def fuse(self, level1, y_tilde: torch.Tensor, y_l_hat: torch.Tensor | None,
-             x_l_hat: torch.Tensor | None) -> dict:
+             x_l_hat: torch.Tensor | None, side_info=None) -> dict:
+        """Decoder: the right image from its level-2 estimate and the decoded left (or without it).
+
+        ``side_info`` (a :class:`~dsc_core.models.side_info.MatchedSideInformation`, or None for the learned
+        fusion alone) then pastes the decoded left where it matches the right.
+        """
         if y_l_hat is None:
             return {"x_hat": level1.synthesis(y_tilde).clamp_(0, 1), "y_hat": y_tilde, "degraded": True}
         fused = self._fuse_latent(y_tilde, y_l_hat)
         x_hat = level1.synthesis(fused["y_hat"])
         if self.refiner is not None:
             x_hat = self.refiner(x_hat, x_l_hat, fused["disparity"], fused["confidence"])
-        return {"x_hat": x_hat.clamp_(0, 1), "y_hat": fused["y_hat"], "degraded": False}
+        x_hat = x_hat.clamp_(0, 1)
+        if side_info is not None:
+            x_hat = side_info(level1.synthesis(y_tilde), x_l_hat, x_hat)["x_hat"]
+        return {"x_hat": x_hat, "y_hat": fused["y_hat"], "degraded": False}
 
 
 class DSCHead(RightHead):

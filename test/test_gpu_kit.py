@@ -176,3 +176,28 @@ def test_entropy_models_stay_float32_under_bf16_autocast():
     ref = m1(x, torch.tensor([0]))
     bits = lambda o: float(sum(-torch.log2(v).sum() for v in o["likelihoods"].values()))  # noqa: E731
     assert abs(bits(o1) - bits(ref)) / bits(ref) < 0.02
+
+
+def test_sigterm_stops_a_run_gracefully_with_a_checkpoint_and_an_export(tmp_path):
+    import signal
+    import time
+
+    import yaml
+
+    cfg = {"name": "sigterm", "stage": "level1", "model": {"level1": {"N": 8, "M": 8, "lambdas": [0.01, 0.02]}},
+           "data": {"crop": [64, 64], "batch": 2}, "optim": {"steps": 100000, "warmup": 5},
+           "checkpoint_every": 10 ** 6, "val_every": 10 ** 6, "val_images": 1, "val_crop": [64, 64]}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "dsc_core.cli", "train", str(tmp_path / "cfg.yaml"), "--run-dir",
+                          str(run), "--no-progress", "--threads", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (run / "log.jsonl").exists() and time.time() < deadline:   # 50 steps done
+        time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=120)
+    assert p.returncode == 0, out
+    assert "SIGTERM: stopping after this step" in out
+    ck = torch.load(run / "last.pt", weights_only=False)
+    assert ck["step"] >= 50 and (run / "final.pt").exists()

@@ -16,6 +16,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -189,6 +190,7 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
     start_step, nonfinite_run, skipped = step, 0, 0
     losses_seen: list[float] = []
     health_done = not health_s
+    stop = _StopRequest()
     try:
         while step < total:
             for g in optimizer.param_groups:
@@ -223,7 +225,7 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
                 bar.update(1)
                 bar.set_postfix({k: f"{float(out[k].detach()):.4g}" for k in ("loss", "bpp", "psnr") if k in out})
             now = time.time()
-            out_of_time = max_seconds is not None and now - t0 >= max_seconds
+            out_of_time = (max_seconds is not None and now - t0 >= max_seconds) or stop.requested
             if dist.main and (step % 50 == 0 or step == total or out_of_time):
                 log({"step": step, "start_step": start_step, "time_s": round(now - t0, 1),
                      "lr": optimizer.param_groups[0]["lr"],
@@ -248,6 +250,7 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             if out_of_time:
                 break
     finally:
+        stop.restore()
         if bar:
             bar.close()
         dist.close()
@@ -255,6 +258,32 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
         stage.export(run_dir / "final.pt", meta={"steps": step, "wall_s": round(time.time() - t0, 1),
                                                  "config": cfg})
     return metrics
+
+
+class _StopRequest:
+    """SIGTERM (and a first Ctrl-C) end a run *gracefully*: the current step finishes, then a checkpoint and
+    the export, as at the time budget. A background run stopped before a session ends keeps its last steps
+    and leaves a ``final.pt`` for the ledger. A second Ctrl-C interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old: dict = {}
+        try:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        except ValueError:          # not the main thread: leave the signals alone
+            self._old = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"[train] {signal.Signals(signum).name}: stopping after this step (checkpoint and export)",
+              flush=True)
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 def _health(losses_seen: list, steps: int, seconds: float, skipped: int) -> dict:

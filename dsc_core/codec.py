@@ -84,7 +84,7 @@ class StereoCodec:
         self.side_info_mode = side_info or self.info.side_info
         if self.side_info_mode not in registry.SIDE_INFO_MODES:
             raise ValueError(f"side_info must be one of {registry.SIDE_INFO_MODES}, not {self.side_info_mode!r}")
-        self.side_info = MatchedSideInformation() if self.side_info_mode == "matched" else None
+        self._matched = MatchedSideInformation()
 
     # ------------------------------------------------------------------ rates
     @property
@@ -172,12 +172,22 @@ class StereoCodec:
             return img
         return LeftState(image=img, header=hdr, y_hat=d["y_hat"], x_hat=d["x_hat"])
 
+    def side_info_step(self, mode: str | None = None):
+        """The decoder-side step for ``mode`` ("matched", "learned"; None = this codec's default), or None."""
+        mode = mode or self.side_info_mode
+        if mode not in registry.SIDE_INFO_MODES:
+            raise ValueError(f"side_info must be one of {registry.SIDE_INFO_MODES}, not {mode!r}")
+        return self._matched if mode == "matched" else None
+
     @torch.inference_mode()
-    def decode_right(self, data, left=None, return_info: bool = False):
+    def decode_right(self, data, left=None, return_info: bool = False, side_info: str | None = None):
         """Right code -> image. ``left``: the pair's left code (bytes), its :class:`LeftState`, or None.
 
         With ``left=None`` the result is the *degraded* right (level 2 alone, no side information).
+        ``side_info`` chooses, for this call, how the left is used ("matched" or "learned"; None = the
+        codec's default): the step has no weights, so a node can switch at run time.
         """
+        step = self.side_info_step(side_info)
         hdr, payloads = container.unpack(data)
         if hdr.rate not in self.right_rates:
             raise BitstreamError(f"right rate {hdr.rate} does not exist in {self.name}")
@@ -197,7 +207,7 @@ class StereoCodec:
         est = self.head.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate)
         out = self.head.fuse(self.level1, est["y_tilde"],
                              left.y_hat if left is not None else None, left.x_hat if left is not None else None,
-                             side_info=self.side_info)
+                             side_info=step)
         img = images.from_rgb(images.to_uint8(out["x_hat"], hdr.height, hdr.width), hdr.encoding)
         if return_info:
             return img, RightInfo(degraded=out["degraded"], header=hdr)

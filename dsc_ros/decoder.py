@@ -200,7 +200,8 @@ class DecoderNode(DscNode):
             why = "no_left" if m.left is None else "left_undecodable"
             try:
                 try:
-                    img, info = self.codec.decode_right(m.right.data, left=state, return_info=True)
+                    img, info = self.codec.decode_right(m.right.data, left=state, return_info=True,
+                                                        side_info=str(self.p["side_info"]) or None)
                 except dsc_core.MissingSideInformationError as e:
                     # A left of another size (a mis-configured or re-sized camera) is no side information
                     # for this right; the right itself is fine, so it goes out degraded, like one whose

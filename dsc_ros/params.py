@@ -2,8 +2,9 @@
 
 Why one table: the nodes declare exactly these (each with a ParameterDescriptor, so ``ros2 param
 describe`` explains them), ``config/stereo_dsc.yaml`` sets them, and a test checks that the YAML holds no
-key the nodes would silently ignore. Parameters are read once at start-up, so they are declared
-read-only: a runtime ``ros2 param set`` that would change nothing is refused instead.
+key the nodes would silently ignore. Most parameters are read once at start-up, so they are declared
+read-only: a runtime ``ros2 param set`` that would change nothing is refused instead. The few that the nodes
+read at every frame (``runtime=True``) can be set at run time, checked against their choices.
 
 Topic parameters are relative names, so ``__ns`` namespaces them; normal ROS remapping
 (``-r left/image_raw:=/kitti/camera_color_left/image_raw``) applies on top, as for any node.
@@ -23,6 +24,7 @@ class Param:
     default: Any
     description: str
     choices: Optional[Sequence[str]] = None
+    runtime: bool = False       # read at every frame: settable with `ros2 param set`
 
 
 def _qos(prefix: str, what: str, reliability: str, depth: int) -> List[Param]:
@@ -76,6 +78,10 @@ DECODER_PARAMS: List[Param] = _common(4) + [
           "did not arrive within sync.timeout_ms (counted as degraded)."),
     Param("publish_unpaired_left", True, "Publish a left image whose right code did not arrive within "
           "sync.timeout_ms (the left decodes on its own)."),
+    Param("side_info", "", "How the right uses its left: 'matched' (the learned fusion, then the decoded left "
+          "pasted where a full-range match finds the right), 'learned' (the learned fusion alone, faster), or "
+          "'' for the model's default. Read at every pair, so it can be changed at run time.",
+          choices=("", "matched", "learned"), runtime=True),
     Param("sync.slop_ms", 10.0, "Largest stamp difference (ms) for a left and a right code to form a pair."),
     Param("sync.timeout_ms", 3000.0, "How long (ms, arrival clock) a code waits for its partner; must exceed "
           "the difference between the two cameras' encode times (on 2 CPU cores that is up to ~2 s)."),
@@ -115,7 +121,7 @@ def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
     for p in specs:
         desc = p.description + (f" One of: {', '.join(p.choices)}." if p.choices else "")
         is_float = isinstance(p.default, float)
-        d = ParameterDescriptor(description=desc, read_only=True, dynamic_typing=is_float)
+        d = ParameterDescriptor(description=desc, read_only=not p.runtime, dynamic_typing=is_float)
         v = node.declare_parameter(p.name, p.default, d).value
         if is_float:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -124,7 +130,26 @@ def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
         if p.choices and v not in p.choices:
             raise ValueError(f"parameter {p.name}={v!r}; must be one of {', '.join(p.choices)}")
         values[p.name] = v
+    runtime = {p.name: p for p in specs if p.runtime}
+    if runtime:
+        node.add_on_set_parameters_callback(lambda changes: _set_at_runtime(changes, runtime, values))
     return values
+
+
+def _set_at_runtime(changes, runtime: Dict[str, Param], values: Dict[str, Any]):
+    """Accept a ``ros2 param set`` of runtime parameters that pass their choices; ``values`` (the node's
+    ``self.p``) follows. Read-only parameters never get here: rclpy refuses them first."""
+    from rcl_interfaces.msg import SetParametersResult
+
+    for c in changes:
+        spec = runtime.get(c.name)
+        if spec is not None and spec.choices and c.value not in spec.choices:
+            return SetParametersResult(successful=False, reason=f"{c.name}={c.value!r}; must be one of "
+                                       f"{', '.join(repr(x) for x in spec.choices)}")
+    for c in changes:
+        if c.name in runtime:
+            values[c.name] = c.value
+    return SetParametersResult(successful=True)
 
 
 def qos_profile(reliability: str, depth: int):

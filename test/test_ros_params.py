@@ -95,6 +95,22 @@ def test_declare_on_a_node(ctx):
         node.destroy_node()
 
 
+def test_side_info_is_settable_at_runtime_and_checked(ctx):
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    node = rclpy.create_node("decoder", context=ctx)
+    try:
+        v = params.declare(node, params.DECODER_PARAMS)
+        assert v["side_info"] == "" and not node.describe_parameter("side_info").read_only
+        ok = node.set_parameters([Parameter("side_info", Parameter.Type.STRING, "learned")])[0]
+        assert ok.successful and v["side_info"] == "learned"       # the node's values follow
+        bad = node.set_parameters([Parameter("side_info", Parameter.Type.STRING, "magic")])[0]
+        assert not bad.successful and "must be one of" in bad.reason and v["side_info"] == "learned"
+    finally:
+        node.destroy_node()
+
+
 def test_declare_rejects_bad_choice(ctx):
     import rclpy
     from rclpy.parameter import Parameter

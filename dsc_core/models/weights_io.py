@@ -33,8 +33,10 @@ def _frozen_state(module: torch.nn.Module) -> dict:
             p.copy_(p.half().float())
     if hasattr(m, "update"):
         m.update(force=True)
-    return {k: (v.half() if v.is_floating_point() and not k.endswith("scale_table") else v).clone()
-            for k, v in m.state_dict().items()}
+    # Canonical strides: a model trained channels_last has weights whose strides differ, and a 1x1 kernel's
+    # even pass is_contiguous(), so only an explicit contiguous clone stores (and fingerprints) them alike.
+    return {k: (v.half() if v.is_floating_point() and not k.endswith("scale_table") else v)
+            .clone(memory_format=torch.contiguous_format) for k, v in m.state_dict().items()}
 
 
 def module_config(module) -> dict:
@@ -79,7 +81,7 @@ def fingerprint(state: dict) -> bytes:
     """8-byte SHA-256 fingerprint of a stored state (names, dtypes, shapes and bytes)."""
     h = hashlib.sha256()
     for k in sorted(state):
-        v = state[k].contiguous()
+        v = state[k].clone(memory_format=torch.contiguous_format)   # see _frozen_state
         h.update(k.encode())
         h.update(str(v.dtype).encode())
         h.update(str(tuple(v.shape)).encode())

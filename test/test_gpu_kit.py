@@ -201,3 +201,19 @@ def test_sigterm_stops_a_run_gracefully_with_a_checkpoint_and_an_export(tmp_path
     assert "SIGTERM: stopping after this step" in out
     ck = torch.load(run / "last.pt", weights_only=False)
     assert ck["step"] >= 50 and (run / "final.pt").exists()
+
+
+def test_dry_run_of_the_head_campaign_renders_its_pool_and_validates_the_right(tmp_path):
+    out, run_dir = tmp_path / "out", tmp_path / "run"
+    env = dict(os.environ, OUT=str(out), PY=sys.executable)
+    p = subprocess.run(["bash", "scripts/gpu_kit.sh", "--dry-run", "--minutes", "0.1", "--run-dir", str(run_dir),
+                        "--config", "config/train_head_campaign.yaml"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "training pairs on" in p.stdout                       # the pool was rendered in parallel
+    val = json.loads((out / "val.json").read_text())
+    assert val["after"]["q0"] == val["before"]["q0"]             # level 1 is frozen in this stage
+    for r in ("r0", "r5"):
+        m = val["right_after"][r]
+        assert 0 < m["bpp"] < 1 and m["matched"] > m["no_left"]
+    assert (out / "head_campaign.pt.gz").exists()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -87,6 +88,34 @@ def _portable_copy(run_dir: Path, out: Path, name: str):
     return copy
 
 
+def _render_one(job):
+    source, seed = job
+    import numpy as np
+
+    return source(np.random.default_rng(seed))
+
+
+def prerender(stage, n: int, workers: int) -> None:
+    """Fill a stereo stage's pool with ``n`` pairs rendered on ``workers`` processes, and keep it fixed.
+
+    Rendering a pair costs 50-200 ms of one core; done in the training loop it would starve the GPU. The
+    16 cores of the GPU machine render a few thousand pairs in well under a minute instead.
+    """
+    import multiprocessing as mp
+
+    import numpy as np
+
+    crops = getattr(stage, "stereo", None)
+    if crops is None or n <= 0:
+        return
+    t0 = time.time()
+    seeds = np.random.SeedSequence(int(stage.cfg.get("seed", 0)) + 7919).spawn(n)
+    with mp.get_context("fork").Pool(max(1, workers)) as pool:
+        crops.pool = pool.map(_render_one, [(crops.source, s) for s in seeds], chunksize=max(1, n // (8 * workers)))
+    crops.pool_size, crops.refresh = n, 10 ** 12
+    print(f"[kit] rendered {n} training pairs on {workers} processes in {time.time() - t0:.1f} s", flush=True)
+
+
 def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Path | None = None,
         photos: Path | None = None, val_photos: Path | None = None, dry_run: bool = False,
         run_dir: Path | None = None, val_max_images: int = 8) -> dict:
@@ -114,14 +143,19 @@ def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Pa
         data["val_photos"] = str(val_photos)
     cfg["data"] = data
     if dry_run:   # the same path, small enough for CI's CPU
-        cfg.setdefault("devices", {})["cpu"] = {"data": {"crop": [64, 64], "batch": 2}, "amp": "bf16",
+        cfg.setdefault("devices", {})["cpu"] = {"data": {"crop": [64, 64], "batch": 2, "stereo_crop": [64, 128],
+                                                         "scene_size": [128, 256], "pool": 4, "prerender": 6},
+                                                "amp": "bf16",
                                                 "channels_last": True, "val_every": 10 ** 9,
                                                 "checkpoint_every": 10, "val_images": 2, "val_crop": [64, 64]}
     before = run_dir / "before.pt"
     init_weights = _weights_before(run_dir, cfg, before)
     max_seconds = minutes * 60.0
+    n_pairs = int(loop.resolve_config(cfg, device).get("data", {}).get("prerender", 0))
+    workers = os.cpu_count() or 1
     metrics = loop.train(cfg, run_dir=run_dir, device=device, progress=False, max_seconds=max_seconds,
-                         steps=None, on_checkpoint=_portable_copy(run_dir, out, ck_name))
+                         steps=None, on_checkpoint=_portable_copy(run_dir, out, ck_name),
+                         on_stage=lambda stage: prerender(stage, n_pairs, workers))
     shutil.copy(run_dir / "log.jsonl", out / "log.jsonl")
     shutil.copy(run_dir / "final.pt", out / "final.pt")
     images = validation.validation_images(val_photos=val_photos, max_images=val_max_images,
@@ -130,6 +164,9 @@ def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Pa
     val = {"after": validation.level1_summary(run_dir / "final.pt", images, device=device, rates=rates)}
     if init_weights:
         val["before"] = validation.level1_summary(init_weights, images, device=device, rates=rates)
+    if cfg["stage"] != "level1":      # a run that trains a right head: the right on the real pair too
+        val["right_after"] = validation.right_summary(run_dir / "final.pt", device=device,
+                                                      crop=(128, 256) if dry_run else None)
     (out / "val.json").write_text(json.dumps(val, indent=1))
     from dsc_core.train import ledger
 

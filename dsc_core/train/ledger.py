@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "training-log.md"
 RATES = 6
 
@@ -24,10 +26,11 @@ HEADER = """# Training ledger
 
 One row per training run, newest last (`python -m dsc_core.train.ledger`, docs/training.md). Validation is
 level 1 on real images with real container bytes, at each rate point q0..q5: **M** = Motorcycle's two views
-(mean; never trained on), **P** = median over held-out photographs, each as `bpp / PSNR dB`.
+(mean; never trained on), **P** = median over held-out photographs, each as `bpp / PSNR dB`. Runs that
+train a right head also give the right image of Motorcycle at three right rates (left at level-1 rate 2).
 
-| date | device | run | steps | wall | what changed | {cols} |
-|---|---|---|---|---|---|{seps}
+| date | device | run | steps | wall | what changed | {cols} | right on M, r0 / r2 / r5: bpp, matched dB |
+|---|---|---|---|---|---|{seps}---|
 """
 
 
@@ -41,6 +44,7 @@ class Row:
     wall_s: float
     note: str
     val: dict = field(default_factory=dict)    # validation.level1_summary(...)
+    right: dict = field(default_factory=dict)  # validation.right_summary(...), for runs that train a head
 
     def cells(self) -> list[str]:
         wall = f"{self.wall_s / 60:.0f} min" if self.wall_s < 5400 else f"{self.wall_s / 3600:.1f} h"
@@ -53,6 +57,8 @@ class Row:
                 if tag in v:
                     parts.append(f"{label} {v[tag]['bpp']:.3f} / {v[tag]['psnr']:.2f}")
             out.append("<br>".join(parts) or "-")
+        out.append(" / ".join(f"{self.right[k]['bpp']:.3f}, {self.right[k]['matched']:.2f}"
+                              for k in ("r0", "r2", "r5") if k in self.right) or "-")
         return out
 
     def markdown(self) -> str:
@@ -62,7 +68,7 @@ class Row:
     def from_kit(cls, kit: dict, val: dict, device: str, note: str = "") -> "Row":
         return cls(date=_today(), device=device, run=kit["name"], steps_from=int(kit["first_step"] or 0),
                    steps_to=int(kit["last_step"] or 0), wall_s=float(kit.get("train_s") or 0),
-                   note=note or "GPU kit", val=val.get("after", val))
+                   note=note or "GPU kit", val=val.get("after", val), right=val.get("right_after", {}))
 
 
 def _today() -> str:
@@ -116,8 +122,10 @@ def add_run(run_dir: Path, device: str, note: str, path: Path | None = None, max
     first, last, seconds = last_segment(run_dir / "log.jsonl")
     images = validation.validation_images(max_images=max_images)
     val = validation.level1_summary(run_dir / "final.pt", images, device=eval_device)
+    meta = torch.load(run_dir / "final.pt", map_location="cpu", weights_only=True).get("meta", {})
+    right = {} if "level1" in meta else validation.right_summary(run_dir / "final.pt", device=eval_device)
     row = Row(date=_today(), device=device, run=run_dir.name, steps_from=first, steps_to=last, wall_s=seconds,
-              note=note, val=val)
+              note=note, val=val, right=right)
     append(row, path)
     print(validation.format_summary(val))
     return row

@@ -102,7 +102,7 @@ def _autocast(device: str, amp: str):
 
 def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", resume: bool = True,
           progress: bool = True, threads: int | None = None, max_seconds: float | None = None,
-          on_checkpoint=None) -> dict:
+          on_checkpoint=None, on_stage=None) -> dict:
     """Train according to ``config`` (a YAML path or dict); returns the last validation metrics.
 
     ``run_dir`` (default ``runs/<config name>``) receives ``last.pt``, ``log.jsonl`` and ``final.pt``.
@@ -111,7 +111,8 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
     ``steps`` replaces ``optim.steps`` (the length of the cosine schedule). ``max_seconds`` stops the run
     after that much wall time, with a checkpoint and an export: a campaign is run in such pieces, each
     resuming the last, on one schedule whichever machine runs it.
-    ``on_checkpoint(path, step)`` is called after every checkpoint (the GPU kit copies it out).
+    ``on_checkpoint(path, step)`` is called after every checkpoint (the GPU kit copies it out);
+    ``on_stage(stage)`` once the stage exists, before training (the GPU kit renders its data pool there).
 
     Config keys for speed (all optional): ``amp: bf16``, ``channels_last: true``, ``checkpoint_every_s``
     (checkpoint by wall time too), ``health_check_s`` (one health record after that long: steps/s, whether
@@ -131,6 +132,8 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
     run_dir = Path(run_dir or Path("runs") / cfg.get("name", cfg["stage"]))
     run_dir.mkdir(parents=True, exist_ok=True)
     stage = stages.get(cfg["stage"])(cfg, device=device, rank=dist.rank)
+    if on_stage:
+        on_stage(stage)
     if cfg.get("channels_last"):
         stage.trainable_module().to(memory_format=torch.channels_last)
     amp = cfg.get("amp", "none")

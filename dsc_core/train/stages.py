@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from dsc_core.models import weights_io
@@ -189,13 +190,44 @@ def _load_head_partial(head, stored: dict) -> None:
     weights_io.load_state(head, keep | {k: own[k] for k in missing})
 
 
+class SceneSource:
+    """Renders training pairs ``rng -> (left, right)``: synthetic scenes and, with ``data.photo_stereo_share``
+    > 0, pairs made from real photographs (``photo_stereo.py``). Picklable (the generators are rebuilt in
+    each process), so the GPU kit can render a whole pool on many cores at once."""
+
+    def __init__(self, dcfg: dict, val: bool = False):
+        self.dcfg, self.val = dict(dcfg), val
+        self.photo_share = float(dcfg.get("photo_stereo_share", 0.0))
+        self._gens: dict | None = None
+
+    def __getstate__(self):
+        return {"dcfg": self.dcfg, "val": self.val, "photo_share": self.photo_share, "_gens": None}
+
+    def _generators(self) -> dict:
+        if self._gens is None:
+            from dsc_core.data import photo_stereo, synthetic
+
+            size = tuple(self.dcfg.get("scene_size", (256, 512)))
+            paths = _photos(self.dcfg)
+            self._gens = {}
+            if self.photo_share < 1:
+                textures = _split_textures(paths)[1 if self.val else 0]
+                self._gens["synthetic"] = synthetic.SyntheticStereo(textures=textures, size=size,
+                                                                    mode=self.dcfg.get("scene_mode", "mixed"))
+            if self.photo_share > 0:
+                self._gens["photo"] = photo_stereo.PhotoStereo(_split_photos(paths)[1 if self.val else 0], size=size)
+        return self._gens
+
+    def __call__(self, rng: np.random.Generator):
+        gens = self._generators()
+        # Draw the kind only when both exist, so a synthetic-only run keeps its old random stream.
+        kind = next(iter(gens)) if len(gens) == 1 else ("photo" if rng.random() < self.photo_share else "synthetic")
+        return gens[kind].render(rng)[:2]
+
+
 def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
-    from dsc_core.data import synthetic
-    textures = _split_textures(_photos(dcfg))[1 if val else 0]
-    gen = synthetic.SyntheticStereo(textures=textures, size=tuple(dcfg.get("scene_size", (256, 512))),
-                                    mode=dcfg.get("scene_mode", "mixed"))
     pool = int(dcfg.get("val_pool", 4)) if val else int(dcfg.get("pool", 24))
-    return StereoCrops(lambda rng: gen.render(rng)[:2], crop=dcfg.get("stereo_crop", (128, 256)),
+    return StereoCrops(SceneSource(dcfg, val), crop=dcfg.get("stereo_crop", (128, 256)),
                        pool=pool, refresh=int(dcfg.get("refresh", 4)), seed=seed)
 
 

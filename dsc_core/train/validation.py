@@ -66,6 +66,10 @@ def format_summary(val: dict) -> str:
     """One line per rate: Motorcycle and held-out photos, after (and before, if there) the run."""
     lines = []
     after, before = val.get("after", val), val.get("before")
+    for key in sorted(k for k in val.get("right_after", {}) if k.startswith("r")):
+        a = val["right_after"][key]
+        lines.append(f"right {key} {a['bpp']:.3f} bpp: no left {a['no_left']:.2f}, learned {a['learned']:.2f}, "
+                     f"matched {a['matched']:.2f} dB (Motorcycle)")
     for key in sorted(k for k in after if k.startswith("q")):
         parts = [key]
         for tag in ("motorcycle", "photos"):
@@ -78,3 +82,23 @@ def format_summary(val: dict) -> str:
                 parts.append(s)
         lines.append("  ".join(parts))
     return "level-1 validation, real bytes\n" + "\n".join(lines)
+
+
+def right_summary(weights: Path, device: str = "cpu", left_rate: int = 2, crop=None) -> dict:
+    """The right camera on Motorcycle with ``weights``: per right rate, real bpp and PSNR without a left,
+    with the learned fusion alone, and with matched side information (the default decoder), all with the
+    level-1 left at ``left_rate``. Keys ``r<rate>``."""
+    from dsc_core.eval import metrics, single
+
+    images = single.single_images("motorcycle")
+    left, right = (_center_crop(images[k], crop) for k in ("motorcycle_left", "motorcycle_right"))
+    codec = single.load_level1_codec(weights=weights, device=device)
+    state = codec.decode_left(codec.encode_left(left, "rgb8", left_rate), return_state=True)
+    out: dict = {"left_rate": left_rate, "left_psnr": round(metrics.psnr(left, state.image), 2)}
+    for r in codec.right_rates:
+        code = codec.encode_right(right, "rgb8", r)
+        out[f"r{r}"] = {"bpp": round(metrics.bpp(len(code), right.shape), 4),
+                        "no_left": round(metrics.psnr(right, codec.decode_right(code)), 2),
+                        "learned": round(metrics.psnr(right, codec.decode_right(code, state, side_info="learned")), 2),
+                        "matched": round(metrics.psnr(right, codec.decode_right(code, state, side_info="matched")), 2)}
+    return out

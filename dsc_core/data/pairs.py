@@ -9,6 +9,9 @@
                                    EVAL_SEED`, held-out texture photos, default ``384x1248`` (KITTI-like
                                    and a multiple of 64, so no padding skews bpp), MODE ``street``
                                    (default), ``layered`` or ``mixed``. Pair i is the same for every N.
+``photostereo:N[:HxW]``            N held-out pairs made from real photographs with generated geometry
+                                   (:mod:`~dsc_core.data.photo_stereo`): the held-out photos of the pool,
+                                   seed ``EVAL_SEED``, default ``384x768``; ground-truth disparity included
 ``PATH`` (folder)                  auto-detected: ``left/`` + ``right/`` folders, a KITTI tree
                                    (stereo 2012/2015, multiview, raw drives), or a Middlebury tree
 ``PATH`` (``.txt``)                a DSIN-style KITTI split file (``KITTI_stereo_test.txt``); its paths are
@@ -39,6 +42,9 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image
+
+#: Default size of ``photostereo:N`` (multiples of 64; the held-out photos are up to 1024 px).
+PHOTO_STEREO_EVAL_SIZE = (384, 768)
 
 #: Default size of ``synthetic:N`` (KITTI's 375x1242 rounded up to multiples of 64).
 SYNTHETIC_EVAL_SIZE = (384, 1248)
@@ -190,7 +196,7 @@ def from_list(pairs: Sequence[StereoPair], source: str = "") -> PairSequence:
 
 
 # --------------------------------------------------------------------------------------------- open_pairs
-_KINDS = ("motorcycle", "synthetic", "kitti", "middlebury", "folder", "bag")
+_KINDS = ("motorcycle", "synthetic", "photostereo", "kitti", "middlebury", "folder", "bag")
 
 
 def _synthetic(arg: str) -> PairSequence:
@@ -221,6 +227,31 @@ def _synthetic(arg: str) -> PairSequence:
 
     return PairSequence([f"synthetic_{i:06d}" for i in range(n)], load,
                         source=f"synthetic:{n}:{size[0]}x{size[1]}:{mode}")
+
+
+def _photostereo(arg: str) -> PairSequence:
+    from dsc_core.data import photo_stereo, synthetic
+
+    parts = arg.split(":") if arg else []
+    if not parts or not parts[0].strip().isdigit() or len(parts) > 2:
+        raise ValueError(f"photostereo spec must be photostereo:N[:HxW], not 'photostereo:{arg}'")
+    n = int(parts[0])
+    size = synthetic.parse_size(parts[1]) if len(parts) == 2 else PHOTO_STEREO_EVAL_SIZE
+    state: dict = {}
+
+    def load(i: int) -> StereoPair:
+        if "gen" not in state:
+            from dsc_core.data.photos import list_photos, split_photos
+
+            held = split_photos(list_photos())[1] or list_photos()
+            state["gen"] = photo_stereo.PhotoStereo(held, size=size)
+        s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
+        return StereoPair(f"photostereo_{i:06d}", s.left, s.right, s.disparity_left,
+                          meta={"disparity_right": s.disparity, "occlusion_right": s.occlusion,
+                                "seed": synthetic.EVAL_SEED, "index": i})
+
+    return PairSequence([f"photostereo_{i:06d}" for i in range(n)], load,
+                        source=f"photostereo:{n}:{size[0]}x{size[1]}")
 
 
 def _motorcycle() -> PairSequence:
@@ -284,6 +315,8 @@ def open_pairs(spec: str, limit: int | None = None, center_crop=None, *, split: 
         seq = _motorcycle()
     elif kind == "synthetic":
         seq = _synthetic(rest)
+    elif kind == "photostereo":
+        seq = _photostereo(rest)
     elif kind == "bag" and rest:
         path, lt, rt = _split_bag_topics(rest)
         seq = bags.bag_pairs(path, lt, rt, **({} if slop is None else {"slop": slop}))

@@ -44,7 +44,9 @@ def _table(header: list[str], rows: list[list[str]], aligns: str) -> list[str]:
 
 
 def _model_lines(name: str, m: dict, results: dict) -> list[str]:
-    lines = [f"== {name}  (left rate {m['left_rate']}; right rates {','.join(map(str, m['right_rates']))}) =="]
+    si = results["meta"].get("side_info", {}).get(name)
+    lines = [f"== {name}  (left rate {m['left_rate']}; right rates {','.join(map(str, m['right_rates']))}"
+             + (f"; side information {si}" if si else "") + ") =="]
     if m.get("summary"):
         lines.append(f"   {m['summary']}")
     lf = m["left"]

@@ -105,11 +105,11 @@ def _bd_pair(ours: list, anchor: list) -> dict:
 class _ModelRun:
     """One model: the loaded codec, its rates, and per-pair results collected for the medians."""
 
-    def __init__(self, name: str, device, left_rate, right_rates, level1_rates=None):
+    def __init__(self, name: str, device, left_rate, right_rates, level1_rates=None, side_info=None):
         import dsc_core
 
         self.name = name
-        self.codec = dsc_core.load_codec(name, device=device)
+        self.codec = dsc_core.load_codec(name, device=device, side_info=side_info)
         self.left_rates = list(self.codec.left_rates)
         self.right_rates = list(self.codec.right_rates)
         self.notes = []
@@ -327,7 +327,7 @@ def _summarise(run: _ModelRun) -> dict:
 def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None, left_rate=None,
              right_rates=None, limit=None, baselines=("jpeg", "webp", "avif", "hevc"), curve_points=3,
              progress=True, center_crop=None, device="cpu", level1_rates=None, threads=None,
-             out=None, print_table=True) -> dict:
+             out=None, print_table=True, side_info=None) -> dict:
     """Evaluate ``models`` on the stereo pairs of ``pairs_spec``; print the table, return the results dict.
 
     ``pairs_spec``: anything :func:`dsc_core.data.pairs.open_pairs` takes (folder, KITTI root,
@@ -340,7 +340,8 @@ def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None
     ``threads``: torch CPU threads for this run (restored after); 1 is much faster where other jobs share
     the cores, because torch's worker threads then wait on each other (timings change, not what is measured).
     ``device`` defaults to CPU so timings and bitstreams are the reproducible CPU ones. The table goes to
-    ``out`` (default: ``sys.stdout`` at call time) unless ``print_table=False``.
+    ``out`` (default: ``sys.stdout`` at call time) unless ``print_table=False``. ``side_info``: how the
+    decoder uses the left ("matched", "learned"; None = each model's default).
     """
     import torch
 
@@ -350,13 +351,13 @@ def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None
     try:
         return _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, limit, baselines,
                          curve_points, progress, center_crop, device, level1_rates,
-                         (out or sys.stdout) if print_table else None)
+                         (out or sys.stdout) if print_table else None, side_info)
     finally:
         torch.set_num_threads(before)
 
 
 def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, limit, baselines, curve_points,
-              progress, center_crop, device, level1_rates, out) -> dict:
+              progress, center_crop, device, level1_rates, out, side_info=None) -> dict:
     import torch
 
     from . import report
@@ -368,7 +369,7 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
     if not len(pairs):
         raise ValueError(f"no stereo pairs found for {spec_label!r}")
     base = {n: bl.get_baseline(n) for n in baselines}
-    runs = [_ModelRun(m, device, left_rate, right_rates, level1_rates) for m in models]
+    runs = [_ModelRun(m, device, left_rate, right_rates, level1_rates, side_info) for m in models]
     it = pairs
     if progress:
         from tqdm import tqdm
@@ -393,6 +394,7 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
             "pairs": spec_label, "n_pairs": len(names), "pair_names": names,
             "sizes": [list(s) for s in sizes], "models": list(models), "left_rate": left_rate,
             "right_rates": None if right_rates is None else list(right_rates), "curve_points": curve_points,
+            "side_info": {r.name: r.codec.side_info_mode for r in runs},
             "device": str(runs[0].codec.device) if runs else device, "ms_ssim_scales": scales,
             "torch_threads": torch.get_num_threads(),
             "definitions": {"bpp": BPP_DEFINITION, "dsc_gain": GAIN_DEFINITION, "bd_rate": BD_DEFINITION,
@@ -443,6 +445,8 @@ def add_eval_arguments(parser) -> None:
                         "setting and the top of our level-1 curve; default 3)")
     parser.add_argument("--level1-rates", help="comma-separated level-1 rates for the level-1-alone and left "
                         "curves; with --single, the level-1 rates evaluated (default: all)")
+    parser.add_argument("--side-info", choices=("matched", "learned"),
+                        help="--pairs: how the decoder uses the left (default: each model's own)")
     parser.add_argument("--device", default="cpu", help="cpu (default, reproducible), cuda or auto")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is faster on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -474,7 +478,7 @@ def main_eval(args) -> int:
                  left_rate=args.left_rate, right_rates=rr, limit=args.limit, baselines=tuple(names),
                  curve_points=3 if args.curve_points is None else args.curve_points,
                  progress=not args.no_progress, center_crop=args.center_crop,
-                 device=args.device, level1_rates=l1, threads=args.threads)
+                 device=args.device, level1_rates=l1, threads=args.threads, side_info=args.side_info)
     if args.json_path:
         print(f"[dsc eval] wrote {args.json_path}")
     if args.plot_path:

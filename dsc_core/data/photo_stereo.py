@@ -104,16 +104,13 @@ class PhotoBank:
     """
 
     def __init__(self, paths: Sequence[Path | str], max_side: int = 1024):
-        try:
-            from dsc_core.data.photos import HELD_OUT
-        except ImportError:  # pragma: no cover - the list lives in photos.py
-            HELD_OUT = ("motorcycle_left", "motorcycle_right", "motorcycle_disp")
+        from dsc_core.data.photos import is_held_out
 
         self.paths = [Path(p) for p in paths]
         if not self.paths:
             raise ValueError("PhotoStereo needs at least one photograph (none given); "
                              "pass dsc_core.data.photos.list_photos()")
-        held = [p for p in self.paths if any(h in p.name for h in HELD_OUT)]
+        held = [p for p in self.paths if is_held_out(name=p.name)]
         if held:
             raise ValueError(f"held-out evaluation images must not be used for training: {held}")
         self.max_side = max_side
@@ -124,18 +121,9 @@ class PhotoBank:
 
     def get(self, i: int) -> Image.Image:
         if i not in self._cache:
-            p = self.paths[i]
-            try:
-                im = Image.open(p)
-                im.draft("RGB", (self.max_side, self.max_side))
-                im = im.convert("RGB")
-            except OSError as e:
-                raise ValueError(f"cannot read photograph {p}: {e}") from e
-            s = self.max_side / max(im.size)
-            if s < 1:
-                im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
-            im.load()
-            self._cache[i] = im
+            from dsc_core.data.photos import load_photo
+
+            self._cache[i] = load_photo(self.paths[i], self.max_side, Image.LANCZOS)
         return self._cache[i]
 
 

@@ -295,6 +295,22 @@ def is_held_out(img=None, name: str = "", bits: int = DUPLICATE_BITS) -> bool:
     return any(hamming(h, m) <= bits for m in motorcycle_hashes())
 
 
+def load_photo(path: Path | str, max_side: int, resample=Image.LANCZOS) -> Image.Image:
+    """A photograph as RGB with its longer side shrunk to at most ``max_side`` (JPEG draft mode first, so a
+    large file decodes fast); an unreadable file is a ValueError naming it."""
+    try:
+        im = Image.open(path)
+        im.draft("RGB", (max_side, max_side))
+        im = im.convert("RGB")
+    except OSError as e:
+        raise ValueError(f"cannot read photograph {path}: {e}") from e
+    s = max_side / max(im.size)
+    if s < 1:
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), resample)
+    im.load()
+    return im
+
+
 # ------------------------------------------------------------------------------------------ non-photo filter
 def _to_uint8(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)

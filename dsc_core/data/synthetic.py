@@ -158,17 +158,9 @@ class TextureBank:
 
     def get(self, i: int) -> Texture:
         if i not in self._cache:
-            p = self.paths[i]
-            try:
-                im = Image.open(p)
-                im.draft("RGB", (self.max_side, self.max_side))
-                im = im.convert("RGB")
-            except OSError as e:
-                raise ValueError(f"cannot read texture photograph {p}: {e}") from e
-            s = self.max_side / max(im.size)
-            if s < 1:
-                im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.BILINEAR)
-            self._cache[i] = Texture(np.asarray(im))
+            from dsc_core.data.photos import load_photo
+
+            self._cache[i] = Texture(np.asarray(load_photo(self.paths[i], self.max_side, Image.BILINEAR)))
         return self._cache[i]
 
     def pick(self, rng: np.random.Generator) -> Texture:

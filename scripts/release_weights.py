@@ -90,6 +90,18 @@ def describe_family(weights: Path) -> list:
     return lines
 
 
+def training_history() -> list:
+    """The card's copy of the training ledger (docs/training-log.md): every run that led to these weights."""
+    from dsc_core.train import ledger
+
+    rows = ledger.rows()
+    if not rows:
+        return []
+    text = ledger.DEFAULT_PATH.read_text().splitlines()
+    table = [ln for ln in text if ln.startswith("|")]
+    return ["## Training ledger (docs/training-log.md)", "", *table, ""]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("run", type=Path)
@@ -138,6 +150,7 @@ def main(argv=None) -> int:
     for label, (spec, text, secs) in tables.items():
         card += [f"### `dsc eval --pairs {spec} --models dsc-default,dsc-paper` ({secs:.0f} s)", "", "```",
                  text.rstrip(), "```", ""]
+    card += training_history()
     (weights.with_suffix(".md")).write_text("\n".join(card) + "\n")
     print(f"wrote {weights.with_suffix('.md')}")
     return 0

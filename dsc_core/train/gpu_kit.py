@@ -158,28 +158,50 @@ def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Pa
                          on_stage=lambda stage: prerender(stage, n_pairs, workers))
     shutil.copy(run_dir / "log.jsonl", out / "log.jsonl")
     shutil.copy(run_dir / "final.pt", out / "final.pt")
-    images = validation.validation_images(val_photos=val_photos, max_images=val_max_images,
-                                          crop=(128, 192) if dry_run else None)
-    rates = [0, 5] if dry_run else None
-    val = {"after": validation.level1_summary(run_dir / "final.pt", images, device=device, rates=rates)}
-    if init_weights:
-        val["before"] = validation.level1_summary(init_weights, images, device=device, rates=rates)
-    if cfg["stage"] != "level1":      # a run that trains a right head: the right on the real pair too
-        val["right_after"] = validation.right_summary(run_dir / "final.pt", device=device,
-                                                      crop=(128, 256) if dry_run else None)
-    (out / "val.json").write_text(json.dumps(val, indent=1))
     from dsc_core.train import ledger
 
     first, last, train_s = ledger.last_segment(run_dir / "log.jsonl")
     kit = {"config": config, "name": name, "device": device, "env": env, "dry_run": dry_run,
-           "minutes_budget": minutes, "wall_s": round(time.time() - t_start, 1), "first_step": first,
-           "last_step": last, "train_s": train_s, "steps_per_s": round((last - first) / max(train_s, 1e-9), 2),
-           "last_val_in_loop": metrics, "checkpoint": ck_name}
+           "minutes_budget": minutes, "first_step": first, "last_step": last, "train_s": train_s,
+           "steps_per_s": round((last - first) / max(train_s, 1e-9), 2), "last_val_in_loop": metrics,
+           "checkpoint": ck_name}
+    (out / "kit.json").write_text(json.dumps(kit, indent=1))     # the training is safe before validation
+    val = _validate(run_dir, cfg, init_weights, val_photos, val_max_images, device, dry_run)
+    (out / "val.json").write_text(json.dumps(val, indent=1))
+    kit["wall_s"] = round(time.time() - t_start, 1)
+    kit["val_device"] = val.get("device")
     (out / "kit.json").write_text(json.dumps(kit, indent=1))
     print("[kit] " + validation.format_summary(val), flush=True)
     print(f"[kit] done in {kit['wall_s']} s: steps {kit['first_step']} -> {kit['last_step']}"
           f" ({kit.get('steps_per_s')} steps/s); outputs in {out}", flush=True)
     return kit
+
+
+def _validate(run_dir: Path, cfg: dict, init_weights, val_photos, max_images: int, device: str,
+              dry_run: bool) -> dict:
+    """Real-byte validation before and after the run (and of the right, for head runs). On the training
+    device first; if that fails (a GPU path that never ran before), again on the CPU, so a finished run
+    always comes back with its figures."""
+    from dsc_core.train import validation
+
+    images = validation.validation_images(val_photos=val_photos, max_images=max_images,
+                                          crop=(128, 192) if dry_run else None)
+    rates = [0, 5] if dry_run else None
+    errors = []
+    for dev in dict.fromkeys([device, "cpu"]):
+        try:
+            val = {"device": dev, "after": validation.level1_summary(run_dir / "final.pt", images, device=dev,
+                                                                     rates=rates)}
+            if init_weights:
+                val["before"] = validation.level1_summary(init_weights, images, device=dev, rates=rates)
+            if cfg["stage"] != "level1":      # a run that trains a right head: the right on the real pair too
+                val["right_after"] = validation.right_summary(run_dir / "final.pt", device=dev,
+                                                              crop=(128, 256) if dry_run else None)
+            return val | ({"errors": errors} if errors else {})
+        except Exception as exc:      # noqa: BLE001 - reported, then the CPU is tried
+            errors.append(f"validation on {dev} failed: {type(exc).__name__}: {exc}")
+            print(f"[kit] {errors[-1]}", flush=True)
+    return {"errors": errors}
 
 
 def _weights_before(run_dir: Path, cfg: dict, path: Path) -> Path | None:

@@ -148,7 +148,8 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
     step, rewarm_from = 0, None
     last = run_dir / "last.pt"
     if resume and last.exists():
-        ck = torch.load(last, map_location=device, weights_only=False)
+        # On the CPU: the RNG state must stay a CPU tensor, and load_state_dict moves the rest to the model.
+        ck = torch.load(last, map_location="cpu", weights_only=False)
         stage.load_state_dict(ck["model"])
         if ck.get("optim"):
             optimizer.load_state_dict(ck["optim"])
@@ -223,7 +224,8 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
                 aux_optimizer.step()
                 out["aux"] = aux.detach()
             step += 1
-            losses_seen.append(float(loss.detach()))
+            if not health_done:
+                losses_seen.append(float(loss.detach()))
             if bar:
                 bar.update(1)
                 bar.set_postfix({k: f"{float(out[k].detach()):.4g}" for k in ("loss", "bpp", "psnr") if k in out})

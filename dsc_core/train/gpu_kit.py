@@ -88,11 +88,14 @@ def _portable_copy(run_dir: Path, out: Path, name: str):
     return copy
 
 
-def _render_one(job):
-    source, seed = job
+#: The scene source the forked rendering workers inherit (with the photo caches each worker builds once).
+_SOURCE = None
+
+
+def _render_one(seed):
     import numpy as np
 
-    return source(np.random.default_rng(seed))
+    return _SOURCE(np.random.default_rng(seed))
 
 
 def prerender(stage, n: int, workers: int) -> None:
@@ -108,10 +111,15 @@ def prerender(stage, n: int, workers: int) -> None:
     crops = getattr(stage, "stereo", None)
     if crops is None or n <= 0:
         return
+    global _SOURCE
     t0 = time.time()
     seeds = np.random.SeedSequence(int(stage.cfg.get("seed", 0)) + 7919).spawn(n)
-    with mp.get_context("fork").Pool(max(1, workers)) as pool:
-        crops.pool = pool.map(_render_one, [(crops.source, s) for s in seeds], chunksize=max(1, n // (8 * workers)))
+    _SOURCE = crops.source     # forked workers inherit it: nothing but the seeds crosses the pipe
+    try:
+        with mp.get_context("fork").Pool(max(1, workers)) as pool:
+            crops.pool = pool.map(_render_one, seeds, chunksize=max(1, n // (8 * workers)))
+    finally:
+        _SOURCE = None
     crops.pool_size, crops.refresh = n, 10 ** 12
     print(f"[kit] rendered {n} training pairs on {workers} processes in {time.time() - t0:.1f} s", flush=True)
 

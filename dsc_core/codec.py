@@ -56,6 +56,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
 
+def _checked_side_info(mode: str) -> str:
+    if mode not in registry.SIDE_INFO_MODES:
+        raise ValueError(f"side_info must be one of {registry.SIDE_INFO_MODES}, not {mode!r}")
+    return mode
+
+
 class StereoCodec:
     """A model from the registry, loaded once. Not thread-safe: use one per worker thread.
 
@@ -81,9 +87,7 @@ class StereoCodec:
         self.head_fp = weights_io.fingerprint(hd["state"])
         self.right_role = "right-paper" if hd["kind"] == "paper" else "right"
         self.meta = fam.get("meta", {})
-        self.side_info_mode = side_info or self.info.side_info
-        if self.side_info_mode not in registry.SIDE_INFO_MODES:
-            raise ValueError(f"side_info must be one of {registry.SIDE_INFO_MODES}, not {self.side_info_mode!r}")
+        self.side_info_mode = _checked_side_info(side_info or self.info.side_info)
         self._matched = MatchedSideInformation()
 
     # ------------------------------------------------------------------ rates
@@ -174,10 +178,7 @@ class StereoCodec:
 
     def side_info_step(self, mode: str | None = None):
         """The decoder-side step for ``mode`` ("matched", "learned"; None = this codec's default), or None."""
-        mode = mode or self.side_info_mode
-        if mode not in registry.SIDE_INFO_MODES:
-            raise ValueError(f"side_info must be one of {registry.SIDE_INFO_MODES}, not {mode!r}")
-        return self._matched if mode == "matched" else None
+        return self._matched if _checked_side_info(mode or self.side_info_mode) == "matched" else None
 
     @torch.inference_mode()
     def decode_right(self, data, left=None, return_info: bool = False, side_info: str | None = None):

@@ -29,6 +29,7 @@ class FakeCodec:
 
     def __init__(self):
         self.delay = 0.0
+        self.side_info_seen: list = []
         self.gate = threading.Event()
         self.gate.set()
 
@@ -66,9 +67,10 @@ class FakeCodec:
         img = self._img(hdr, 10)
         return SimpleNamespace(image=img, header=hdr) if return_state else img
 
-    def decode_right(self, data, left=None, return_info=False):
+    def decode_right(self, data, left=None, return_info=False, side_info=None):
         from dsc_core import container
 
+        self.side_info_seen.append(side_info)
         hdr = container.parse(data)
         img = self._img(hdr, 20 if left is not None else 30)
         return (img, SimpleNamespace(degraded=left is None, header=hdr)) if return_info else img
@@ -138,6 +140,7 @@ def test_pair_and_degraded_paths(make_node):
     d._on_code("left", code_msg(f, "left", 1_000_000_000))
     d._on_code("right", code_msg(f, "right", 1_000_000_000))
     assert wait(lambda: d.stats["right"].frames_out == 1 and d.stats["left"].frames_out == 1)
+    assert d.fake.side_info_seen[-1] is None          # side_info "" = the model's own default
     d._on_code("right", code_msg(f, "right", 2_000_000_000))
     time.sleep(0.08)
     d._expire()

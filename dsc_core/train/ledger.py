@@ -19,7 +19,9 @@ from pathlib import Path
 
 import torch
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "training-log.md"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+#: The checkout's ledger; from an installed package (no checkout around it), the one under the current folder.
+DEFAULT_PATH = (_CHECKOUT if (_CHECKOUT / "setup.py").is_file() else Path.cwd()) / "docs" / "training-log.md"
 RATES = 6
 
 HEADER = """# Training ledger

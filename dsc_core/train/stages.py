@@ -145,10 +145,12 @@ class Level1Stage:
         on the level 1 of ``init`` and must be fine-tuned before they ship with this one."""
         heads, init = {}, self.cfg.get("init")
         if init and Path(init).exists():
-            fam = torch.load(init, map_location="cpu", weights_only=False)
-            if isinstance(fam, dict) and fam.get("format") == weights_io.FORMAT:
-                heads = {name: weights_io.load_state(build_head(h["kind"], h["config"]), h["state"])
-                         for name, h in fam["heads"].items()}
+            try:
+                fam = weights_io.read_family(init)
+            except ValueError:      # init was a training checkpoint: no heads to carry
+                fam = {"heads": {}}
+            heads = {name: weights_io.load_state(build_head(h["kind"], h["config"]), h["state"])
+                     for name, h in fam["heads"].items()}
         weights_io.save_family(path, level1=self.model, heads=heads,
                                meta={"level1": meta, "heads_from": str(init) if heads else None})
 

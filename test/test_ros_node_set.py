@@ -214,3 +214,23 @@ def test_launch_file_with_real_launch_ros():
     opaque = [e for e in ld.entities if type(e).__name__ == "OpaqueFunction"][0]
     nodes = opaque.execute(ctx)
     assert len(nodes) == 3
+
+
+def test_ros2_run_wrappers_start_with_a_python_that_imports_them():
+    """``ros2 run dsc_ros <exe>`` runs lib/dsc_ros/<exe>; in the pip world its interpreter must be the venv's
+    (``/usr/bin/env python3`` found the system python, which has no dsc_ros)."""
+    import subprocess
+    from pathlib import Path
+
+    lib = Path(sys.prefix) / "lib" / "dsc_ros"
+    if not lib.is_dir():
+        pytest.skip(f"no {lib}: the package is not installed into this interpreter's prefix (scripts/setup.sh)")
+    for exe in ("left_encoder", "right_encoder", "decoder", "launcher"):
+        first = (lib / exe).read_text().splitlines()[0]
+        assert first.startswith("#!"), first
+        interp = first[2:].strip().split()
+        p = subprocess.run([*interp, "-c", f"import dsc_ros.{exe}"], capture_output=True, text=True, timeout=120,
+                           cwd="/")
+        assert p.returncode == 0, f"{exe}: {first}: {p.stderr[-500:]}"
+    p = subprocess.run([str(lib / "launcher"), "--help"], capture_output=True, text=True, timeout=120, cwd="/")
+    assert p.returncode == 0 and "usage: dsc-launch" in p.stdout

@@ -52,6 +52,14 @@ def decode_pair(left_data, right_data, model: str = DEFAULT_MODEL, device=None):
     return load_codec(model, device).decode_pair(left_data, right_data)
 
 
+def quality(reference, decoded) -> dict:
+    """``{"psnr", "ms_ssim", "ms_ssim_scales"}`` of a decoded uint8 image against its reference (HxW[x3]):
+    the measures ``dsc eval`` reports, for tools that must not reach into ``dsc_core.eval``."""
+    from dsc_core.eval import metrics
+
+    return metrics.quality(reference, decoded)
+
+
 def __getattr__(name):  # LeftState / StereoCodec without importing torch at package import
     if name in ("LeftState", "StereoCodec", "RightInfo"):
         from dsc_core import codec

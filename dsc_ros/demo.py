@@ -243,19 +243,6 @@ def camera_rate(frames: list, default: float) -> float:
     return round(1e9 / float(np.median(gaps)), 3) if gaps else default
 
 
-def _metrics():
-    try:
-        from dsc_core.eval import metrics
-
-        return metrics.psnr, metrics.ms_ssim
-    except ImportError:
-        def psnr(a, b):
-            mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-            return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-        return psnr, None
-
-
 def _pct(values, q):
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
@@ -280,6 +267,8 @@ def _side_by_side(path: Path, frame: dict, decoded: dict, i: int) -> None:
 def run(args) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
+
+    import dsc_core   # the public API only (quality of the decoded frames), never its internals
 
     from dsc_ros.bags.player import BagSource, PlayStats, make_publishers, make_qos, play, wait_for_subscribers
     from dsc_ros.bags.recorder import Recorder, read_codes
@@ -383,7 +372,6 @@ def run(args) -> dict:
         source.close()
 
     # ---------------------------------------------------------------------------------------- results
-    psnr, ms_ssim = _metrics()
     decoded: dict = {"left": {}, "right": {}}  # side -> {frame index: (array, encoding)}
     recv_t: dict = {"left": {}, "right": {}}
     with coll.lock:
@@ -405,10 +393,9 @@ def run(args) -> dict:
         for i, f in enumerate(frames):
             arr, enc, s = f[side]
             if i in decoded[side]:
-                o, d = encoding_to_rgb(arr, enc), encoding_to_rgb(*decoded[side][i])
-                q["psnr"].append(float(psnr(o, d)))
-                if ms_ssim is not None:
-                    q["ms_ssim"].append(float(ms_ssim(o, d)))
+                m = dsc_core.quality(encoding_to_rgb(arr, enc), encoding_to_rgb(*decoded[side][i]))
+                q["psnr"].append(float(m["psnr"]))
+                q["ms_ssim"].append(float(m["ms_ssim"]))
             if i in recv_t[side] and i in pub_times[side]:
                 q["latency_s"].append(recv_t[side][i] - pub_times[side][i])
             if s in codes[side]:

@@ -159,7 +159,7 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             rewarm_from = int(ck["step"])
         stage.sampler_load_state(ck.get("sampler", {}))
         torch.set_rng_state(ck["torch_rng"])
-        np.random.set_state(ck["numpy_rng"])
+        np.random.set_state(tuple(ck["numpy_rng"]))
         step = int(ck["step"])
         if dist.main:
             print(f"[train] resumed {last} at step {step}")
@@ -186,7 +186,7 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
         _save_atomic({"step": step, "model": stage.state_dict(), "optim": optimizer.state_dict(),
                       "aux_optim": aux_optimizer.state_dict() if aux_optimizer else None,
                       "sampler": stage.sampler_state(), "torch_rng": torch.get_rng_state(),
-                      "numpy_rng": np.random.get_state(), "config": cfg}, path)
+                      "numpy_rng": _numpy_rng_state(), "config": cfg}, path)
         if on_checkpoint:
             on_checkpoint(path, step)
 
@@ -263,6 +263,13 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
         stage.export(run_dir / "final.pt", meta={"steps": step, "wall_s": round(time.time() - t0, 1),
                                                  "config": cfg})
     return metrics
+
+
+def _numpy_rng_state() -> list:
+    """numpy's global RNG state with plain Python values: a pickled ndarray names numpy's internal modules,
+    which differ between numpy 1 (here) and numpy 2 (the GPU machine), so checkpoints carry none."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
 
 
 class _StopRequest:

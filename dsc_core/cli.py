@@ -150,6 +150,7 @@ def _cmd_demo(a) -> int:
     import skimage.data
 
     from dsc_core.codec import load_codec
+    from dsc_core.eval.metrics import psnr
 
     left, right, _ = skimage.data.stereo_motorcycle()
     codec = load_codec(a.model, a.device)
@@ -160,10 +161,6 @@ def _cmd_demo(a) -> int:
     rdeg = codec.decode_right(dr, left=None)
     indep = codec.encode_left(right, rate=a.left_rate)
     rind = codec.decode_left(indep)
-
-    def psnr(x, y):
-        mse = np.mean((x.astype(np.float64) - y) ** 2)
-        return 10 * np.log10(255.0 ** 2 / mse) if mse else float("inf")
 
     print(f"Motorcycle pair {w}x{h}, model {codec.name}")
     print(_bits_line("left", dl, h, w) + f"  PSNR {psnr(state.image, left):.2f} dB")

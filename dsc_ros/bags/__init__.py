@@ -64,12 +64,6 @@ def kitti_topics(camera: str = "color") -> dict[str, str]:
     }
 
 
-def camera_info_topic(image_topic: str) -> str:
-    """``ns/image_raw`` -> ``ns/camera_info`` (the image_transport convention: info is a sibling topic)."""
-    head, _, _ = image_topic.rpartition("/")
-    return f"{head}/camera_info" if head else "camera_info"
-
-
 def stereo_code_msg_text() -> str:
     """The StereoCode definition: the repo's msg/ file, the installed share/ copy, or the fallback text."""
     import sys

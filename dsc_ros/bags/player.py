@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from dsc_ros import node_set
-from dsc_ros.bags import CAMERA_INFO, IMAGE, KNOWN_STEREO_TOPICS, camera_info_topic, ros2_typestore
+from dsc_ros.bags import CAMERA_INFO, IMAGE, KNOWN_STEREO_TOPICS, ros2_typestore
 
 
 class PlayerError(RuntimeError):
@@ -112,7 +112,7 @@ class BagSource:
         self.in_topics = {"left": left, "right": right}
         if camera_info:
             for side in ("left", "right"):
-                info = camera_info_topic(self.in_topics[side])
+                info = node_set.sibling_topic(self.in_topics[side])
                 if topics.get(info) == CAMERA_INFO:
                     self.in_topics[f"{side}_info"] = info
         by_topic = {t: k for k, t in self.in_topics.items()}
@@ -165,8 +165,8 @@ def make_publishers(node, left_topic: str = "left/image_raw", right_topic: str =
     pubs = {"left": node.create_publisher(Image, left_topic, qos),
             "right": node.create_publisher(Image, right_topic, qos)}
     if camera_info:
-        pubs["left_info"] = node.create_publisher(CameraInfo, camera_info_topic(left_topic), qos)
-        pubs["right_info"] = node.create_publisher(CameraInfo, camera_info_topic(right_topic), qos)
+        pubs["left_info"] = node.create_publisher(CameraInfo, node_set.sibling_topic(left_topic), qos)
+        pubs["right_info"] = node.create_publisher(CameraInfo, node_set.sibling_topic(right_topic), qos)
     return pubs
 
 

@@ -86,11 +86,18 @@ class RightHead(nn.Module):
             return {"x_hat": level1.synthesis(y_tilde).clamp_(0, 1), "y_hat": y_tilde, "degraded": True}
         fused = self._fuse_latent(y_tilde, y_l_hat)
         x_hat = level1.synthesis(fused["y_hat"])
+        disparity, confidence = fused.get("disparity"), fused.get("confidence")
+        if side_info is not None:
+            # The full-range match replaces the fusion's own disparity estimate (a ±24-column window it
+            # learned on synthetic scenes) as the refiner's guide, then pastes the left where it fits.
+            match = side_info.match(level1.synthesis(y_tilde), x_l_hat)
+            if self.refiner is not None:
+                disparity, confidence = side_info.latent_disparity(match, self.refiner.latent_stride)
         if self.refiner is not None:
-            x_hat = self.refiner(x_hat, x_l_hat, fused["disparity"], fused["confidence"])
+            x_hat = self.refiner(x_hat, x_l_hat, disparity, confidence)
         x_hat = x_hat.clamp_(0, 1)
         if side_info is not None:
-            x_hat = side_info(level1.synthesis(y_tilde), x_l_hat, x_hat)["x_hat"]
+            x_hat = side_info.paste(match, x_hat)["x_hat"]
         return {"x_hat": x_hat, "y_hat": fused["y_hat"], "degraded": False}
 
 

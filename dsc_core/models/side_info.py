@@ -10,6 +10,7 @@ the sharp decoded left wherever the blurred views agree after warping::
     right code ─level 2⁻¹─▶ ỹ_R ─g_s─▶ x̃_R ───────────────────┐ (reference view)
     left code ─level 1⁻¹─▶ x̂_L ─G_b─▶ x̄_L ──────────────── match (ZNCC, d = 0..D) ─▶ d(y, x) ≥ 0, valid
     x̂_L→R = warp(x̂_L, d),  x̄_L→R = warp(x̄_L, d)
+    d guides the learned refiner too (models/heads.py), in place of the fusion's own ±24-column estimate
     p = x̂_L→R + G_σ(x̃_R − x̄_L→R)                             the left, in the right's own colour
     w = valid · exp(−(box₇|x̄_L→R − x̃_R| / τ)²)               trust the match where the blurred views agree
           · clamp((E(p) − E(base)) / E(p), 0, 1)               and only where the left brings detail
@@ -25,14 +26,16 @@ so the weight falls to 0 there. Nothing here is learned, so nothing here was fit
 
 Measured on Motorcycle (shipped weights, right rate 2, left rate 2; docs/figures/eval_motorcycle.txt):
 pasting the decoded left with the *ground-truth* disparity on non-occluded pixels gives 23.7 dB, against
-21.6 dB for the right code without a left and 22.3 dB for the learned fusion; this step gives 23.2 dB
-(23.45 dB without the detail test, which however lost up to 0.4 dB against the learned fusion alone on
-pairs made from held-out photographs, `photostereo:6`, where the right code is good; with it, it never does).
-Its disparities are within 2 px of the truth on about 63 % of the pixels; better matching is where the rest
-is. Cost at 375x1242 on 2 cores: 160 ms for the match, warp and blend, plus about 170 ms for the extra
-synthesis of x̃_R (the right decode goes from 337 to 671 ms). Two alternatives measured and left out: OpenCV's SGBM on the same views (0.3-0.9 dB worse), and the
-left degraded through the right's own level-2 channel instead of a blur (the channel's 32-pixel grid is not
-shift-invariant; 0.1-0.2 dB worse, and a second synthesis).
+21.6 dB for the right code without a left and 22.3 dB for the learned fusion alone. The learned refiner
+guided by this match gives 22.85 dB (+0.5 dB, and as much on pairs made from held-out photographs,
+`photostereo`), and pasting on top 23.4 dB. Without the detail test the paste cost up to 0.4 dB against the
+learned fusion on `photostereo` pairs, where the right code is good. The matcher's disparities are within
+2 px of the truth on about 63 % of Motorcycle's pixels; better matching is where the rest is. Cost at
+375x1242 on 2 cores: 160 ms for the match, warp and blend, plus about 170 ms for the extra synthesis of
+x̃_R (the right decode goes from 337 to about 670 ms). Alternatives measured and left out: OpenCV's SGBM
+on the same views (0.3-0.9 dB worse); the left degraded through the right's own level-2 channel instead
+of a blur (the channel's 32-pixel grid is not shift-invariant; 0.1-0.2 dB worse, and a second synthesis);
+semi-global aggregation of the ZNCC volume (at most +0.06 in the share of pixels within 2 px).
 """
 
 from __future__ import annotations
@@ -130,18 +133,35 @@ class MatchedSideInformation:
         return _box((hp * hp).mean(1, keepdim=True), self.detail_window)
 
     @torch.inference_mode()
-    def __call__(self, x_right_degraded: torch.Tensor, x_left: torch.Tensor, base: torch.Tensor) -> dict:
-        """``x_right_degraded`` = g_s(ỹ_R), ``x_left`` = x̂_L, ``base`` = the learned x̂_R, all (1, 3, H, W) in
-        [0, 1] at the padded size -> ``{"x_hat", "disparity", "weight"}``."""
+    def match(self, x_right_degraded: torch.Tensor, x_left: torch.Tensor) -> dict:
+        """Full-range disparity of the right view: ``{"disparity" (px), "valid", "x_right", "x_left",
+        "x_left_blurred"}``, all (1, C, H, W) at the padded size."""
         x_r, x_l = x_right_degraded.clamp(0, 1), x_left.clamp(0, 1)
         x_lb = gaussian_blur(x_l, self.match_blur)
         max_d = max(16, int(round(self.max_disparity_frac * x_r.shape[-1])))
         d, valid = zncc_disparity(x_r, x_lb, max_d, min_correlation=self.min_correlation)
+        return {"disparity": d, "valid": valid, "x_right": x_r, "x_left": x_l, "x_left_blurred": x_lb}
+
+    @staticmethod
+    def latent_disparity(m: dict, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The match at a latent grid of ``stride`` pixels, in that grid's columns, and the share of valid
+        pixels per cell: what the learned refiner takes in place of the fusion's own ±24-column estimate."""
+        return F.avg_pool2d(m["disparity"], stride) / stride, F.avg_pool2d(m["valid"].float(), stride)
+
+    @torch.inference_mode()
+    def paste(self, m: dict, base: torch.Tensor) -> dict:
+        """Paste the matched left into ``base`` (the learned x̂_R) -> ``{"x_hat", "disparity", "weight"}``."""
+        x_r, x_l, x_lb, d = m["x_right"], m["x_left"], m["x_left_blurred"], m["disparity"]
         warped, warped_blurred = warp_left_to_right(x_l, d), warp_left_to_right(x_lb, d)
         disagreement = _box((warped_blurred - x_r).abs().mean(1, keepdim=True), self.window)
         pasted = warped + gaussian_blur(x_r - warped_blurred, self.colour_sigma)
         e_pasted, e_base = self._detail(pasted), self._detail(base)
         brings_detail = ((e_pasted - e_base) / (e_pasted + 1e-6)).clamp(0, 1)
-        weight = valid.to(x_r.dtype) * torch.exp(-(disagreement / self.tau) ** 2) * brings_detail
+        weight = m["valid"].to(x_r.dtype) * torch.exp(-(disagreement / self.tau) ** 2) * brings_detail
         x_hat = ((1 - weight) * base + weight * pasted).clamp_(0, 1)
         return {"x_hat": x_hat, "disparity": d, "weight": weight}
+
+    def __call__(self, x_right_degraded: torch.Tensor, x_left: torch.Tensor, base: torch.Tensor) -> dict:
+        """``match`` then ``paste``: ``x_right_degraded`` = g_s(ỹ_R), ``x_left`` = x̂_L, ``base`` = the learned
+        x̂_R, all (1, 3, H, W) in [0, 1] at the padded size -> ``{"x_hat", "disparity", "weight"}``."""
+        return self.paste(self.match(x_right_degraded, x_left), base)

@@ -422,7 +422,7 @@ def add_eval_arguments(parser) -> None:
     """Arguments of ``dsc eval`` (the lead wires ``sub.add_parser("eval")`` + ``set_defaults(fn=main_eval)``)."""
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--pairs",
-                      help="stereo pairs: a folder, a KITTI root, 'motorcycle' or 'synthetic:N'")
+                      help="stereo pairs: a folder, a KITTI root, 'motorcycle', 'synthetic:N' or 'photostereo:N'")
     what.add_argument("--single", metavar="SPEC",
                       help="level 1 (single-image codec) vs the baselines on single images: 'motorcycle' (both "
                       "views), 'photos:held[:N]', a folder of PNG/JPEG files or an image file; comma-separated "

@@ -31,8 +31,8 @@ guided by this match gives 22.85 dB (+0.5 dB, and as much on pairs made from hel
 `photostereo`), and pasting on top 23.4 dB. Without the detail test the paste cost up to 0.4 dB against the
 learned fusion on `photostereo` pairs, where the right code is good. The matcher's disparities are within
 2 px of the truth on about 63 % of Motorcycle's pixels; better matching is where the rest is. Cost at
-375x1242 on 2 cores: 160 ms for the match, warp and blend, plus about 170 ms for the extra synthesis of
-x̃_R (the right decode goes from 337 to about 670 ms). Alternatives measured and left out: OpenCV's SGBM
+375x1242 on 2 cores: 122 ms for the match, warp and blend, plus the extra synthesis of x̃_R (the right
+decode goes from 366 to 700 ms, medians of 7). Alternatives measured and left out: OpenCV's SGBM
 on the same views (0.3-0.9 dB worse); the left degraded through the right's own level-2 channel instead
 of a blur (the channel's 32-pixel grid is not shift-invariant; 0.1-0.2 dB worse, and a second synthesis);
 semi-global aggregation of the ZNCC volume (at most +0.06 in the share of pixels within 2 px).

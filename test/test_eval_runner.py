@@ -118,8 +118,9 @@ def test_cli_glue_on_a_spec(tmp_path, codec, capsys):
     js = tmp_path / "e.json"
     args = p.parse_args(["--pairs", "motorcycle", "--center-crop", "64x128", "--right-rates", "0",
                          "--level1-rates", "2", "--baselines", "jpeg", "--curve-points", "0", "--json", str(js),
-                         "--no-progress", "--threads", "1"])
-    assert main_eval(args) == 0
+                         "--no-progress", "--threads", "1", "--weights", str(codec.info.path)])
+    assert main_eval(args) == 0      # --weights: a family file (here the shipped one) instead of the registry's
     back = json.loads(js.read_text())
     assert back["meta"]["pairs"] == "motorcycle" and back["meta"]["sizes"] == [[64, 128]]
+    assert back["meta"]["weights"] == str(codec.info.path)
     assert "== dsc-default" in capsys.readouterr().out

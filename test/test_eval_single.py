@@ -105,7 +105,8 @@ def test_cli_pairs_and_single_are_exclusive(capsys):
     with pytest.raises(SystemExit):
         _parse([])
     assert _parse(["--pairs", "motorcycle"]).single is None
-    assert main_eval(_parse(["--pairs", "motorcycle", "--weights", "x.pt"])) == 2
+    assert main_eval(_parse(["--pairs", "motorcycle", "--weights", "missing.pt"])) == 2
+    assert "missing.pt not found" in capsys.readouterr().err
     assert main_eval(_parse(["--single", "motorcycle", "--right-rates", "0"])) == 2
     assert "--pairs only" in capsys.readouterr().err
 

@@ -17,6 +17,7 @@ medians over pairs. Everything is measured in this run, so the numbers are compa
 from __future__ import annotations
 
 import math
+import os
 import platform
 import statistics
 import sys
@@ -105,11 +106,15 @@ def _bd_pair(ours: list, anchor: list) -> dict:
 class _ModelRun:
     """One model: the loaded codec, its rates, and per-pair results collected for the medians."""
 
-    def __init__(self, name: str, device, left_rate, right_rates, level1_rates=None, side_info=None):
+    def __init__(self, name: str, device, left_rate, right_rates, level1_rates=None, side_info=None,
+                 weights=None):
         import dsc_core
 
         self.name = name
-        self.codec = dsc_core.load_codec(name, device=device, side_info=side_info)
+        if weights is None:
+            self.codec = dsc_core.load_codec(name, device=device, side_info=side_info)
+        else:   # a candidate family (a training run's) under a registered model's name, before it ships
+            self.codec = dsc_core.StereoCodec(name, device=device, weights_path=str(weights), side_info=side_info)
         self.left_rates = list(self.codec.left_rates)
         self.right_rates = list(self.codec.right_rates)
         self.notes = []
@@ -327,7 +332,7 @@ def _summarise(run: _ModelRun) -> dict:
 def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None, left_rate=None,
              right_rates=None, limit=None, baselines=("jpeg", "webp", "avif", "hevc"), curve_points=3,
              progress=True, center_crop=None, device="cpu", level1_rates=None, threads=None,
-             out=None, print_table=True, side_info=None) -> dict:
+             out=None, print_table=True, side_info=None, weights=None) -> dict:
     """Evaluate ``models`` on the stereo pairs of ``pairs_spec``; print the table, return the results dict.
 
     ``pairs_spec``: anything :func:`dsc_core.data.pairs.open_pairs` takes (folder, KITTI root,
@@ -341,7 +346,8 @@ def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None
     the cores, because torch's worker threads then wait on each other (timings change, not what is measured).
     ``device`` defaults to CPU so timings and bitstreams are the reproducible CPU ones. The table goes to
     ``out`` (default: ``sys.stdout`` at call time) unless ``print_table=False``. ``side_info``: how the
-    decoder uses the left ("matched", "learned"; None = each model's default).
+    decoder uses the left ("matched", "learned"; None = each model's default). ``weights``: a weights family
+    file (e.g. a training run's ``final.pt``) that every model loads instead of its shipped one.
     """
     import torch
 
@@ -351,13 +357,13 @@ def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None
     try:
         return _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, limit, baselines,
                          curve_points, progress, center_crop, device, level1_rates,
-                         (out or sys.stdout) if print_table else None, side_info)
+                         (out or sys.stdout) if print_table else None, side_info, weights)
     finally:
         torch.set_num_threads(before)
 
 
 def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, limit, baselines, curve_points,
-              progress, center_crop, device, level1_rates, out, side_info=None) -> dict:
+              progress, center_crop, device, level1_rates, out, side_info=None, weights=None) -> dict:
     import torch
 
     from . import report
@@ -369,7 +375,7 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
     if not len(pairs):
         raise ValueError(f"no stereo pairs found for {spec_label!r}")
     base = {n: bl.get_baseline(n) for n in baselines}
-    runs = [_ModelRun(m, device, left_rate, right_rates, level1_rates, side_info) for m in models]
+    runs = [_ModelRun(m, device, left_rate, right_rates, level1_rates, side_info, weights) for m in models]
     it = pairs
     if progress:
         from tqdm import tqdm
@@ -395,6 +401,7 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
             "sizes": [list(s) for s in sizes], "models": list(models), "left_rate": left_rate,
             "right_rates": None if right_rates is None else list(right_rates), "curve_points": curve_points,
             "side_info": {r.name: r.codec.side_info_mode for r in runs},
+            "weights": None if weights is None else str(weights),
             "device": str(runs[0].codec.device) if runs else device, "ms_ssim_scales": scales,
             "torch_threads": torch.get_num_threads(),
             "definitions": {"bpp": BPP_DEFINITION, "dsc_gain": GAIN_DEFINITION, "bd_rate": BD_DEFINITION,
@@ -430,8 +437,8 @@ def add_eval_arguments(parser) -> None:
     parser.add_argument("--models", default="dsc-default",
                         help="comma-separated model names (e.g. dsc-default,dsc-paper)")
     parser.add_argument("--weights", metavar="FILE.pt",
-                        help="--single only: load the models' weights from this family file (e.g. a training "
-                        "run's; a level-1-only file works)")
+                        help="load the models' weights from this family file instead of the shipped one (e.g. "
+                        "a training run's final.pt; with --single a level-1-only file works)")
     parser.add_argument("--json", dest="json_path", help="write all results as JSON here")
     parser.add_argument("--plot", dest="plot_path", help="write the RD plot (PNG) here")
     parser.add_argument("--left-rate", type=int, help="level-1 rate of the left image (default: the model's)")
@@ -457,6 +464,9 @@ def main_eval(args) -> int:
     names = [b.strip() for b in args.baselines.split(",") if b.strip() and b.strip().lower() != "none"]
     rr = [int(r) for r in args.right_rates.split(",")] if args.right_rates else None
     l1 = [int(r) for r in args.level1_rates.split(",")] if args.level1_rates else None
+    if getattr(args, "weights", None) and not os.path.isfile(args.weights):
+        print(f"dsc eval: weights file {args.weights} not found", file=sys.stderr)
+        return 2
     if getattr(args, "single", None):
         stereo_only = [f for f, v in (("--left-rate", args.left_rate), ("--right-rates", args.right_rates),
                                       ("--curve-points", args.curve_points))
@@ -469,16 +479,13 @@ def main_eval(args) -> int:
         run_single(args.single, models=args.models, baselines=tuple(names), weights=args.weights,
                    json_path=args.json_path, plot_path=args.plot_path, rates=l1, center_crop=args.center_crop,
                    limit=args.limit, device=args.device, threads=args.threads, progress=not args.no_progress)
-    elif getattr(args, "weights", None):
-        print("dsc eval: --weights applies to --single only (--pairs evaluates registered models)",
-              file=sys.stderr)
-        return 2
     else:
         run_eval(args.pairs, models=args.models, json_path=args.json_path, plot_path=args.plot_path,
                  left_rate=args.left_rate, right_rates=rr, limit=args.limit, baselines=tuple(names),
                  curve_points=3 if args.curve_points is None else args.curve_points,
                  progress=not args.no_progress, center_crop=args.center_crop,
-                 device=args.device, level1_rates=l1, threads=args.threads, side_info=args.side_info)
+                 device=args.device, level1_rates=l1, threads=args.threads, side_info=args.side_info,
+                 weights=args.weights)
     if args.json_path:
         print(f"[dsc eval] wrote {args.json_path}")
     if args.plot_path:

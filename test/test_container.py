@@ -72,9 +72,10 @@ def test_payload_bit_flip_is_caught_by_the_crc(codes):
 
 
 @pytest.mark.parametrize("offset,fmt,value,exc,msg", [
-    (4, "<B", 2, UnsupportedVersionError, "version"),
+    (4, "<B", 3, UnsupportedVersionError, "version"),
+    (4, "<B", 0, UnsupportedVersionError, "version"),
     (5, "<B", 9, BitstreamError, "role"),
-    (7, "<B", 1, BitstreamError, "flags"),
+    (7, "<B", 1, BitstreamError, "reserved byte 7"),
     (24, "<H", 0, BitstreamError, "size"),
     (26, "<H", 0, BitstreamError, "size"),
     (24, "<H", 20000, BitstreamError, "size"),
@@ -142,7 +143,7 @@ def test_docs_table_matches_the_struct_layout():
     fields = [(int(o), int(s), n) for o, s, n in rows]
     sizes = [4, 1, 1, 1, 1, 8, 8, 2, 2, 1, 1, 16]
     expect, off = [], 0
-    for size, name in zip(sizes, ["magic", "version", "role", "rate", "flags", "family", "head", "height",
+    for size, name in zip(sizes, ["magic", "version", "role", "rate", "codec", "family", "head", "height",
                                   "width", "encoding", "n_strings", "model"]):
         expect.append((off, size, name))
         off += size

@@ -19,6 +19,7 @@ from dsc_core.models import weights_io
 from dsc_core.models.level1 import Level1Codec
 from dsc_core.models.heads import build_head
 from dsc_core.train import losses
+from dsc_core.train.classical_lefts import ClassicalLefts
 from dsc_core.train.sampling import PhotoCrops, StereoCrops
 
 
@@ -252,6 +253,9 @@ class Level2Stage:
         self.degraded_weight = float(cfg.get("loss", {}).get("degraded_weight", 0.25))
         self.latent_weight = float(cfg.get("loss", {}).get("latent_weight", 0.05))
         self.paper_lambda = float(cfg.get("loss", {}).get("paper_lambda", 0.0025))
+        # a share of the lefts comes from AVIF / JPEG XL / JPEG, as a classical left camera sends them
+        self.classical = ClassicalLefts(float(dcfg.get("classical_left_share", 0.0)),
+                                        seed=int(cfg.get("seed", 0)) + 99 + rank)
         val = _stereo_sampler(dcfg, seed=4242, val=True)
         self.val_left, self.val_right = val.sample(int(cfg.get("val_images", 8)))
         self.carried_heads: dict = {}
@@ -305,11 +309,13 @@ class Level2Stage:
         weights_io.load_state(self.heads, {k[6:]: v for k, v in sd.items() if k.startswith("heads.")})
 
     def sampler_state(self):
-        return {"stereo": self.stereo.state()}
+        return {"stereo": self.stereo.state(), "classical": self.classical.state()}
 
     def sampler_load_state(self, s):
         if "stereo" in s:
             self.stereo.load_state(s["stereo"])
+        if "classical" in s:
+            self.classical.load_state(s["classical"])
 
     def train_mode(self):
         self.level1.eval()
@@ -320,7 +326,10 @@ class Level2Stage:
         """Frozen level 1: decoded left (latent + image) at random left rates, and the right latent."""
         rates_l = torch.randint(self.level1.num_rates, (x_l.shape[0],), device=self.device)
         left = self.level1(x_l, rates_l)
-        return left["y_hat"], left["x_hat"].clamp(0, 1), self.level1.analysis(x_r)
+        y_l, x_l_hat = left["y_hat"], left["x_hat"].clamp(0, 1)
+        if self.classical.active:
+            y_l, x_l_hat = self.classical.apply(x_l, y_l, x_l_hat, self.level1.analysis)
+        return y_l, x_l_hat, self.level1.analysis(x_r)
 
     def _head_loss(self, head, module, x_r, y_r, y_l, x_l_hat, rates=None):
         if rates is None:

@@ -51,11 +51,19 @@ def _cmd_encode(a) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not (a.left or a.right):
         raise SystemExit("dsc encode: give --left and/or --right")
-    for view, path, rate in (("left", a.left, a.left_rate), ("right", a.right, a.right_rate)):
+    if a.left_codec != "level1" and a.left_rate is not None:
+        raise SystemExit(f"dsc encode: --left-rate is level 1's; a {a.left_codec} left takes --left-quality (0-100)")
+    if a.left_codec == "level1" and a.left_quality is not None:
+        raise SystemExit("dsc encode: --left-quality is a classical codec's (--left-codec avif|jxl|jpeg); "
+                         "level 1 takes --left-rate")
+    for view, path in (("left", a.left), ("right", a.right)):
         if not path:
             continue
         img, enc = _read_image(path)
-        data = (codec.encode_left if view == "left" else codec.encode_right)(img, enc, rate)
+        if view == "left":
+            data = codec.encode_left(img, enc, a.left_rate, codec=a.left_codec, quality=a.left_quality)
+        else:
+            data = codec.encode_right(img, enc, a.right_rate)
         (out / f"{view}.dsc").write_bytes(data)
         print(_bits_line(view, data, img.shape[0], img.shape[1]))
     return 0
@@ -200,8 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--right")
     e.add_argument("--out", required=True)
     e.add_argument("--model", default="dsc-default")
-    e.add_argument("--left-rate", type=int)
+    e.add_argument("--left-rate", type=int, help="level-1 rate of the left (default: the model's)")
     e.add_argument("--right-rate", type=int)
+    e.add_argument("--left-codec", choices=("level1", "avif", "jxl", "jpeg"), default="level1",
+                   help="the left camera's codec: the learned level 1 (default) or a classical one; the "
+                   "decoder takes any of them as side information")
+    e.add_argument("--left-quality", type=int, metavar="Q",
+                   help="a classical left codec's own quality, 0-100 (default: the codec's, see docs)")
     e.add_argument("--device", default="auto")
     e.set_defaults(fn=_cmd_encode)
 

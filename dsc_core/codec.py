@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dsc_core import container, images, registry
+from dsc_core import container, images, left_codecs, registry
 from dsc_core.errors import BitstreamError, MissingSideInformationError, ModelMismatchError
 from dsc_core.models import weights_io
 from dsc_core.models.heads import build_head
@@ -115,8 +115,21 @@ class StereoCodec:
         return container.pack(hdr, payloads)
 
     @torch.inference_mode()
-    def encode_left(self, image, encoding: str = "rgb8", rate: int | None = None) -> bytes:
-        """Level-1 code of the left image (a DSCC container)."""
+    def encode_left(self, image, encoding: str = "rgb8", rate: int | None = None, codec: str = "level1",
+                    quality: int | None = None) -> bytes:
+        """The left image's code (a DSCC container).
+
+        ``codec="level1"`` (default): the learned level 1 at ``rate``. ``"avif"``, ``"jxl"``, ``"jpeg"``: a
+        classical codec at ``quality`` (its own 0-100 scale; None = :mod:`dsc_core.left_codecs`' default),
+        whose decoded image the decoder turns into side information like a level-1 left.
+        """
+        left_codecs.check_codec_name(codec)
+        if codec != "level1":
+            if rate is not None:
+                raise ValueError(f"rate is level 1's; a {codec} left takes quality (0..100)")
+            return self._encode_left_classical(image, encoding, codec, quality)
+        if quality is not None:
+            raise ValueError("quality is a classical left codec's (codec='avif'|'jxl'|'jpeg'); level 1 takes rate")
         rgb = images.check_image(image, encoding)
         r = self._rate(rate, self.left_rates, self.info.default_left_rate, "left")
         h, w = rgb.shape[:2]
@@ -125,6 +138,17 @@ class StereoCodec:
         z_shape = (self.level1.N,) + tuple(c["z_shape"])
         return self._header("left", r, bytes(8), h, w, encoding, [y_shape, z_shape], [c["index_crc"], 0],
                             c["strings"])
+
+    def _encode_left_classical(self, image, encoding: str, codec: str, quality) -> bytes:
+        lc = left_codecs.get(codec)
+        q = lc.default_quality if quality is None else left_codecs.check_quality(quality)
+        rgb = images.check_image(image, encoding)
+        h, w = rgb.shape[:2]
+        payload = lc.encode(rgb, q, mono=encoding == "mono8")
+        hdr = container.Header(role="left", rate=q, family=self.family_fp, head=bytes(8), height=h, width=w,
+                               encoding=encoding, model=self.name, codec=codec,
+                               strings=(container.StringInfo(_classical_shape(encoding, h, w), 0, len(payload)),))
+        return container.pack(hdr, [payload])
 
     @torch.inference_mode()
     def encode_right(self, image, encoding: str = "rgb8", rate: int | None = None) -> bytes:
@@ -165,6 +189,8 @@ class StereoCodec:
     def decode_left(self, data, return_state: bool = False):
         """Left code -> image (uint8, original encoding and size); ``return_state`` -> :class:`LeftState`."""
         hdr, payloads = container.unpack(data)
+        if hdr.classical:
+            return self._decode_left_classical(hdr, payloads, return_state)
         if hdr.rate not in self.left_rates:
             raise BitstreamError(f"left rate {hdr.rate} does not exist in {self.name}")
         hy, wy = self._latent_hw(hdr.height, hdr.width)
@@ -175,6 +201,17 @@ class StereoCodec:
         if not return_state:
             return img
         return LeftState(image=img, header=hdr, y_hat=d["y_hat"], x_hat=d["x_hat"])
+
+    def _decode_left_classical(self, hdr: container.Header, payloads: list, return_state: bool):
+        """A classical left: checked like a level-1 left (budget, role, family), then decoded by its codec,
+        whose stream must declare the header's size before a pixel is decoded."""
+        self._check(hdr, ("left",), [_classical_shape(hdr.encoding, hdr.height, hdr.width)])
+        rgb = left_codecs.get(hdr.codec).decode(payloads[0], hdr.height, hdr.width, max_pixels=self.max_pixels)
+        img = images.from_rgb(rgb, hdr.encoding)
+        if not return_state:
+            return img
+        x = images.to_tensor(rgb, self.device)
+        return LeftState(image=img, header=hdr, y_hat=self.level1.analysis(x), x_hat=x)
 
     def side_info_step(self, mode: str | None = None):
         """The decoder-side step for ``mode`` ("matched", "learned"; None = this codec's default), or None."""
@@ -190,10 +227,10 @@ class StereoCodec:
         """
         step = self.side_info_step(side_info)
         hdr, payloads = container.unpack(data)
+        hy, wy = self._latent_hw(hdr.height, hdr.width)
+        self._check(hdr, (self.right_role,), self.head.expected_shapes((hy, wy)))   # role first: a left is not a right
         if hdr.rate not in self.right_rates:
             raise BitstreamError(f"right rate {hdr.rate} does not exist in {self.name}")
-        hy, wy = self._latent_hw(hdr.height, hdr.width)
-        self._check(hdr, (self.right_role,), self.head.expected_shapes((hy, wy)))
         if isinstance(left, (bytes, bytearray, memoryview)):
             left = self.decode_left(left, return_state=True)
         if left is not None:
@@ -231,6 +268,11 @@ class StereoCodec:
     def decode_pair(self, left_data, right_data) -> tuple:
         state = self.decode_left(left_data, return_state=True)
         return state.image, self.decode_right(right_data, left=state)
+
+
+def _classical_shape(encoding: str, h: int, w: int) -> tuple:
+    """The string-table shape of a classical left: the image's channels, height and width."""
+    return (1 if encoding == "mono8" else 3, h, w)
 
 
 _CACHE: dict = {}

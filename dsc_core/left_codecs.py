@@ -101,12 +101,12 @@ class ClassicalCodec:
                                  f"{width}x{height}")
         try:
             img.load()
-            out = np.asarray(img.convert("RGB"))
+            out = np.array(img.convert("RGB"))     # a writable copy (torch.from_numpy warns on read-only)
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt payload
             raise BitstreamError(f"left {self.name} stream is corrupt: {type(exc).__name__}: {exc}") from None
         if out.shape != (height, width, 3):   # pragma: no cover - convert("RGB") guarantees it
             raise BitstreamError(f"left {self.name} stream decoded to shape {out.shape}")
-        return np.ascontiguousarray(out)
+        return out
 
 
 # Pillow's AVIF encoder defaults to speed 6; 8 keeps a KITTI-size left under ~100 ms on one core at a

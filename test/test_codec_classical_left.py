@@ -82,3 +82,27 @@ def test_bad_classical_lefts_are_clear_errors(codec, small_pair, right_code, one
         small.decode_left(data)
     with pytest.raises(ModelMismatchError):                  # a classical left is still not a right code
         codec.decode_right(data)
+
+
+@pytest.mark.parametrize("left_codec", ["level1", "avif"])
+def test_cli_encode_decode_info_with_any_left_codec(tmp_path, small_pair, left_codec, capsys, one_thread):
+    from PIL import Image
+
+    from dsc_core.cli import main
+
+    for view, img in zip(("left", "right"), small_pair):
+        Image.fromarray(img).save(tmp_path / f"{view}.png")
+    args = ["encode", "--left", str(tmp_path / "left.png"), "--right", str(tmp_path / "right.png"),
+            "--out", str(tmp_path / "codes"), "--device", "cpu", "--left-codec", left_codec]
+    if left_codec != "level1":
+        args += ["--left-quality", "70"]
+    assert main(args) == 0
+    assert main(["decode", "--left", str(tmp_path / "codes" / "left.dsc"), "--right",
+                 str(tmp_path / "codes" / "right.dsc"), "--out", str(tmp_path / "dec"), "--device", "cpu"]) == 0
+    right = np.asarray(Image.open(tmp_path / "dec" / "right.png"))
+    assert right.shape == small_pair[1].shape and psnr(small_pair[1], right) > 17   # a 128x192 crop, 0.1 bpp
+    assert main(["info", str(tmp_path / "codes" / "left.dsc")]) == 0
+    out = capsys.readouterr().out
+    assert ("codec=avif  quality=70" in out) if left_codec == "avif" else ("DSCC v1  role=left" in out)
+    with pytest.raises(SystemExit, match="left-quality"):
+        main(args[:-2] + ["--left-rate", "1"] if left_codec != "level1" else args + ["--left-quality", "5"])

@@ -454,6 +454,13 @@ def add_eval_arguments(parser) -> None:
                         "curves; with --single, the level-1 rates evaluated (default: all)")
     parser.add_argument("--side-info", choices=("matched", "learned"),
                         help="--pairs: how the decoder uses the left (default: each model's own)")
+    parser.add_argument("--left-codec", metavar="LIST",
+                        help="--pairs: compare left streams instead (any of avif,jxl,jpeg): the right with each "
+                        "left codec at several qualities, and whole pairs against each codec on both views and "
+                        "level 1 on both (dsc_core/eval/any_left.py)")
+    parser.add_argument("--left-qualities", metavar="Q,Q,...",
+                        help="with --left-codec: the qualities (0-100) of every classical left codec "
+                        "(default: a per-codec range)")
     parser.add_argument("--device", default="cpu", help="cpu (default, reproducible), cuda or auto")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is faster on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -469,7 +476,7 @@ def main_eval(args) -> int:
         return 2
     if getattr(args, "single", None):
         stereo_only = [f for f, v in (("--left-rate", args.left_rate), ("--right-rates", args.right_rates),
-                                      ("--curve-points", args.curve_points))
+                                      ("--curve-points", args.curve_points), ("--left-codec", args.left_codec))
                        if v is not None]
         if stereo_only:
             print(f"dsc eval: {', '.join(stereo_only)} apply to --pairs only", file=sys.stderr)
@@ -479,6 +486,20 @@ def main_eval(args) -> int:
         run_single(args.single, models=args.models, baselines=tuple(names), weights=args.weights,
                    json_path=args.json_path, plot_path=args.plot_path, rates=l1, center_crop=args.center_crop,
                    limit=args.limit, device=args.device, threads=args.threads, progress=not args.no_progress)
+    elif getattr(args, "left_codec", None):
+        from .any_left import run_any_left
+
+        codecs = [c.strip() for c in args.left_codec.split(",") if c.strip()]
+        qs = [int(q) for q in args.left_qualities.split(",")] if args.left_qualities else None
+        try:
+            run_any_left(args.pairs, model=args.models.split(",")[0], codecs=codecs,
+                         qualities={c: qs for c in codecs} if qs else None, right_rates=rr, level1_rates=l1,
+                         limit=args.limit, center_crop=args.center_crop, weights=args.weights,
+                         json_path=args.json_path, plot_path=args.plot_path, threads=args.threads,
+                         progress=not args.no_progress, device=args.device)
+        except ValueError as exc:
+            print(f"dsc eval: {exc}", file=sys.stderr)
+            return 2
     else:
         run_eval(args.pairs, models=args.models, json_path=args.json_path, plot_path=args.plot_path,
                  left_rate=args.left_rate, right_rates=rr, limit=args.limit, baselines=tuple(names),

@@ -25,7 +25,7 @@ from typing import Any, Dict
 
 from sensor_msgs.msg import CameraInfo, Image
 
-from dsc_ros import conversions
+from dsc_ros import wire
 from dsc_ros.msg import StereoCode
 from dsc_ros.node_base import DscNode, dsc_error_reason, run_node
 from dsc_ros.sync import LEFT, RIGHT, Match, StereoSync
@@ -93,7 +93,7 @@ class DecoderNode(DscNode):
         t_rx = time.monotonic()
         st = self.stats[side]
         st.count_in()
-        data = conversions.msg_to_code(msg)
+        data = wire.msg_to_code(msg)
         stamp = msg.header.stamp
         where = f"{side} code stamped {stamp.sec}.{stamp.nanosec:09d}"
         try:
@@ -109,7 +109,7 @@ class DecoderNode(DscNode):
             st.count_drop(reason)
             self.problem(reason, f"dropped {where}: {why}")
             return
-        matches = self.sync.push(side, conversions.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx),
+        matches = self.sync.push(side, wire.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx),
                                  time.monotonic_ns())
         self._count_sync_drops()
         self._dispatch(matches)
@@ -137,8 +137,8 @@ class DecoderNode(DscNode):
 
     def _on_info(self, side: str, msg: CameraInfo) -> None:
         d = self._infos[side]
-        d[conversions.stamp_to_ns(msg.header.stamp)] = msg
-        d.move_to_end(conversions.stamp_to_ns(msg.header.stamp))
+        d[wire.stamp_to_ns(msg.header.stamp)] = msg
+        d.move_to_end(wire.stamp_to_ns(msg.header.stamp))
         while len(d) > 16:
             d.popitem(last=False)
 
@@ -233,7 +233,7 @@ class DecoderNode(DscNode):
                      f"{c.header.stamp.nanosec:09d}: {type(e).__name__}: {e}")
 
     def _publish(self, side: str, img, c: Coded, decode_s: float) -> None:
-        msg = conversions.numpy_to_image(img, c.info.encoding, header=c.header)
+        msg = wire.numpy_to_image(img, c.info.encoding, Image(), header=c.header)
         self.image_pub[side].publish(msg)
         info = self._camera_info_for(side, c.header)
         if info is not None:
@@ -247,7 +247,7 @@ class DecoderNode(DscNode):
         if not d:
             return None
         try:
-            src = d.get(conversions.stamp_to_ns(header.stamp)) or next(reversed(d.values()))
+            src = d.get(wire.stamp_to_ns(header.stamp)) or next(reversed(d.values()))
         except (RuntimeError, StopIteration):  # dict changed under us (executor thread): skip this one
             return None
         out = CameraInfo()

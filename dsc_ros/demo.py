@@ -39,7 +39,8 @@ import numpy as np
 
 from dsc_core.paths import data_root
 from dsc_ros import node_set
-from dsc_ros.bags import encoding_to_rgb, image_from_msg, ros2_typestore, stamp_ns
+from dsc_ros.bags import ros2_typestore
+from dsc_ros.wire import encoding_to_rgb, header_stamp_ns, image_from_msg, pair_stamps
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = data_root()
@@ -83,7 +84,7 @@ class ImageCollector:
     def _cb(self, key, msg) -> None:
         now = time.monotonic()
         with self.lock:
-            self.got[key][stamp_ns(msg.header)] = (now, msg)
+            self.got[key][header_stamp_ns(msg.header)] = (now, msg)
 
     def count(self, key) -> int:
         with self.lock:
@@ -212,8 +213,6 @@ def read_frames(source, limit: int, slop_ns: int) -> tuple[list, dict]:
     A frame is ``{"left": (array, encoding, stamp), "right": (...)}``; left and right pair by nearest stamp
     (KITTI's cameras are stamped separately, microseconds apart).
     """
-    from dsc_ros.bags import pair_stamps
-
     store = ros2_typestore()
     imgs: dict = {"left": {}, "right": {}}
     bag_ts: dict = {}
@@ -224,7 +223,7 @@ def read_frames(source, limit: int, slop_ns: int) -> tuple[list, dict]:
         if len(imgs["left"]) >= limit and (key == "left" or ts > last_left + slop_ns):
             break
         msg = store.deserialize_cdr(data, "sensor_msgs/msg/Image")
-        s = stamp_ns(msg.header)
+        s = header_stamp_ns(msg.header)
         imgs[key][s] = (image_from_msg(msg).copy(), msg.encoding, s)
         bag_ts[(key, ts)] = s
         if key == "left":
@@ -385,7 +384,7 @@ def run(args) -> dict:
     for p in read_codes(code_bag):
         for side in ("left", "right"):
             if side in p:
-                codes[side][stamp_ns(p[side].header)] = len(p[side].data)
+                codes[side][header_stamp_ns(p[side].header)] = len(p[side].data)
     streams = {}
     h, w = frames[0]["left"][0].shape[:2]
     for side in ("left", "right"):

@@ -5,7 +5,7 @@ Why one class for two nodes: the left and right encoders differ only in the dsc_
 subscribes to its own camera and nothing else: distributed source coding means the right camera never
 sees the left one; the decoder alone brings them together.
 
-Flow: the subscription callback only validates and converts (``conversions.image_to_numpy``, a copy of
+Flow: the subscription callback only validates and converts (``wire.image_to_numpy``, a copy of
 the pixels) and queues the frame; a worker thread runs the codec and publishes. A frame the node
 cannot use (bad encoding, step, size) is counted under its reason and logged (throttled); the node keeps
 serving. CameraInfo is relayed unchanged on ``topics.camera_info_relay`` so the decoder side can publish it
@@ -17,7 +17,7 @@ import time
 
 from sensor_msgs.msg import CameraInfo, Image
 
-from dsc_ros import conversions
+from dsc_ros import wire
 from dsc_ros.msg import StereoCode
 from dsc_ros.node_base import DscNode, dsc_error_reason, run_node
 from dsc_ros.throttle import StampThrottle
@@ -62,12 +62,12 @@ class EncoderNode(DscNode):
     def _on_image(self, msg: Image) -> None:
         t_rx = time.monotonic()
         self.stats.count_in()
-        if not self.throttle.accept(conversions.stamp_to_ns(msg.header.stamp)):
+        if not self.throttle.accept(wire.stamp_to_ns(msg.header.stamp)):
             self.stats.count_skipped()
             return
         try:
-            arr, encoding = conversions.image_to_numpy(msg)
-        except conversions.ImageConversionError as e:
+            arr, encoding = wire.image_to_numpy(msg)
+        except wire.ImageConversionError as e:
             self.stats.count_drop(e.reason)
             self.problem(e.reason, f"dropped {self.role} image stamped {msg.header.stamp.sec}."
                          f"{msg.header.stamp.nanosec:09d}: {e}")
@@ -100,7 +100,7 @@ class EncoderNode(DscNode):
             return
         t1 = time.monotonic()
         hdr = dsc_core.container.parse(data)
-        self.code_pub.publish(conversions.code_to_msg(data, header, hdr))
+        self.code_pub.publish(wire.code_to_msg(data, header, hdr, StereoCode()))
         self.stats.record_out(len(data), arr.shape[0] * arr.shape[1], t1 - t0, time.monotonic() - t_rx)
 
 

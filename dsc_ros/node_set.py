@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from dsc_ros.wire import DEFAULT_LEFT_TOPIC, DEFAULT_RIGHT_TOPIC, sibling_topic  # noqa: F401  (the camera defaults)
+
 PACKAGE = "dsc_ros"
 CONFIG_NAME = "stereo_dsc.yaml"
 #: Fast DDS XML profile shipped in config/ (a 50 ms reliable heartbeat; the file says why).
 FASTDDS_PROFILE_NAME = "fastdds_profile.xml"
 #: The variables Fast DDS reads it from (the second is the Fast DDS 2 name, still honoured).
 FASTDDS_PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
-#: KITTI raw as converted by kitti2bag (the color cameras 2 and 3).
-DEFAULT_LEFT_TOPIC = "/kitti/camera_color_left/image_raw"
-DEFAULT_RIGHT_TOPIC = "/kitti/camera_color_right/image_raw"
 DEFAULT_NAMESPACE = "dsc"
 #: Logged by every node once it can serve (model loaded, subscriptions up); the pip launcher waits for it.
 READY_MARKER = "dsc_ros node ready"
@@ -68,12 +67,6 @@ class NodeSpec:
     def command(self, python: Optional[str] = None) -> List[str]:
         """The full command line of this node in the pip world."""
         return [python or sys.executable, "-m", self.module] + self.ros_args()
-
-
-def sibling_topic(image_topic: str, leaf: str = "camera_info") -> str:
-    """/kitti/camera_color_left/image_raw -> /kitti/camera_color_left/camera_info (the ROS camera convention)."""
-    head, _, _ = image_topic.rstrip("/").rpartition("/")
-    return f"{head}/{leaf}" if head else leaf
 
 
 def normalize_namespace(ns: Optional[str]) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
-RELIABILITIES = ("reliable", "best_effort", "sensor_data")
+from dsc_ros import wire
+from dsc_ros.wire import RELIABILITIES
 DEVICES_HINT = "auto (cuda if available, else cpu), cpu, cuda, cuda:N"
 
 
@@ -152,17 +153,19 @@ def _set_at_runtime(changes, runtime: Dict[str, Param], values: Dict[str, Any]):
     return SetParametersResult(successful=True)
 
 
-def qos_profile(reliability: str, depth: int):
-    """'reliable' | 'best_effort' | 'sensor_data' + depth -> rclpy QoSProfile (keep-last, volatile)."""
+def qos_profile(reliability: str, depth: int, durability: str = "volatile"):
+    """'reliable' | 'best_effort' | 'sensor_data' + depth -> rclpy QoSProfile (keep-last, volatile).
+
+    The one QoS builder of dsc_ros: :func:`dsc_ros.wire.qos_policy` says what the presets mean (and raises
+    ValueError for a bad one), this only spells it in rclpy's enums."""
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-    if reliability not in RELIABILITIES:
-        raise ValueError(f"qos reliability {reliability!r}; must be one of {', '.join(RELIABILITIES)}")
-    if int(depth) < 1:
-        raise ValueError(f"qos depth must be >= 1, got {depth}")
-    rel = ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(depth), reliability=rel,
-                      durability=DurabilityPolicy.VOLATILE)
+    policy = wire.qos_policy(reliability, depth, durability)
+    kw = {}
+    if policy.durability == "volatile":
+        kw["durability"] = DurabilityPolicy.VOLATILE
+    rel = ReliabilityPolicy.RELIABLE if policy.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=policy.depth, reliability=rel, **kw)
 
 
 def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[str, Any]:

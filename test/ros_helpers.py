@@ -296,7 +296,7 @@ def write_test_config(folder: Path, timeout_ms: float = 2500.0) -> Path:
 
 def image_array(msg):
     """The pixels of a received sensor_msgs/Image, through the nodes' own conversion."""
-    from dsc_ros.conversions import image_to_numpy
+    from dsc_ros.wire import image_to_numpy
 
     return image_to_numpy(msg)[0]
 
@@ -339,14 +339,14 @@ class LaunchedRig:
 
     def stamped(self, collected) -> dict:
         """{stamp_ns: msg} of a ``tn.collect`` list."""
-        from dsc_ros.conversions import stamp_to_ns
+        from dsc_ros.wire import stamp_to_ns
 
         with self.tn.lock:
             return {stamp_to_ns(m.header.stamp): m for _, m in collected}
 
     def wait_stamps(self, collected, stamps, timeout: float = 30.0) -> bool:
         """True once every stamp in ``stamps`` is in the ``tn.collect`` list ``collected``."""
-        from dsc_ros.conversions import stamp_to_ns
+        from dsc_ros.wire import stamp_to_ns
 
         return self.tn.wait_for(lambda: set(stamps) <= {stamp_to_ns(m.header.stamp) for _, m in collected}, timeout)
 

@@ -4,7 +4,10 @@
   ROS node can parse a code without the codec);
 * ``dsc_core`` never imports rclpy;
 * no ``dsc_ros`` module both imports rclpy and reaches into ``dsc_core``'s internals (``models``, ``train``,
-  ``data``, ``eval``): nodes talk to the codec through ``dsc_core``'s public API.
+  ``data``, ``eval``): nodes talk to the codec through ``dsc_core``'s public API;
+* ``dsc_core`` imports nothing of ``dsc_ros`` except ``dsc_ros.wire`` (offline bag reading shares the
+  message layout with the nodes), and ``dsc_ros.wire`` imports only the standard library, numpy and Pillow:
+  no rclpy, no message package, no torch, nothing of ``dsc_core`` (it must load where ROS is absent).
 
 The import checks run in a fresh interpreter in which the forbidden modules cannot be imported; the module
 rules read every import statement, also those inside functions (most imports here are lazy on purpose).
@@ -63,6 +66,57 @@ def _violations_of_the_node_rule(files) -> list[str]:
     return bad
 
 
+WIRE = ROOT / "dsc_ros" / "wire.py"
+#: What dsc_ros.wire may import besides the standard library (Pillow only to decode a CompressedImage).
+WIRE_ALLOWED = {"numpy", "PIL"}
+
+
+def _dsc_ros_imports_of(path: Path) -> set[str]:
+    """The dsc_ros modules a file imports (``from dsc_ros import wire`` counts as ``dsc_ros.wire``)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "dsc_ros"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "dsc_ros":
+                out |= {f"dsc_ros.{a.name}" for a in node.names}
+            elif node.module.startswith("dsc_ros."):
+                out.add(node.module)
+    return out
+
+
+def _violations_of_the_core_rule(files) -> list[str]:
+    bad = []
+    for f in files:
+        other = sorted(m for m in _dsc_ros_imports_of(f) if m != "dsc_ros.wire" and not m.startswith("dsc_ros.wire."))
+        if other:
+            bad.append(f"{f}: {', '.join(other)}")
+    return bad
+
+
+def _violations_of_the_wire_rule(path: Path) -> list[str]:
+    tops = {m.split(".")[0] for m in _imports(path)}
+    return sorted(t for t in tops if t not in sys.stdlib_module_names and t not in WIRE_ALLOWED and t != "__future__")
+
+
+def test_dsc_core_imports_nothing_of_dsc_ros_but_the_wire_format():
+    bad = _violations_of_the_core_rule(sorted((ROOT / "dsc_core").rglob("*.py")))
+    assert not bad, "dsc_core may only use dsc_ros.wire: " + "; ".join(bad)
+
+
+def test_wire_is_numpy_and_stdlib_only():
+    bad = _violations_of_the_wire_rule(WIRE)
+    assert not bad, f"dsc_ros.wire must import only the standard library, numpy and Pillow, not {bad}"
+    # and at run time, where ROS, torch and dsc_core cannot be imported at all
+    p = _run_blocked({"rclpy", "torch", "compressai", "sensor_msgs", "std_msgs", "builtin_interfaces",
+                      "rosbags", "dsc_core"}, """
+        import dsc_ros.wire
+        print(sorted(m for m in sys.modules if m.split('.')[0] in ('rclpy', 'torch', 'dsc_core')))
+    """)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "[]"
+
+
 def test_container_and_errors_import_without_torch_compressai_or_rclpy():
     p = _run_blocked({"torch", "compressai", "rclpy"}, """
         import dsc_core.container, dsc_core.errors
@@ -97,6 +151,17 @@ def test_the_rule_checks_catch_planted_violations(tmp_path):
     planted.write_text("import rclpy\n\ndef f():\n    from dsc_core.models.level1 import Level1Codec\n")
     assert _violations_of_the_node_rule([planted]) == [f"{planted}: rclpy and dsc_core.models.level1, "
                                                        "dsc_core.models.level1.Level1Codec"]
+    # A dsc_core module that takes more of dsc_ros than the wire format (lazily, inside a function).
+    core = tmp_path / "core_module.py"
+    core.write_text("from dsc_ros import wire\n\ndef f():\n    from dsc_ros import node_set, wire\n"
+                    "    import dsc_ros.bags.player\n")
+    assert _violations_of_the_core_rule([core]) == [f"{core}: dsc_ros.bags.player, dsc_ros.node_set"]
+    # A wire module that grew an rclpy, torch or dsc_core import, even a lazy one.
+    wire = tmp_path / "wire.py"
+    wire.write_text("import array\nimport numpy as np\n\ndef f():\n    import rclpy\n"
+                    "    from torch import nn\n    from dsc_core.models import level1\n")
+    assert _violations_of_the_wire_rule(wire) == ["dsc_core", "rclpy", "torch"]
     # A module that imports torch fails where torch is blocked, as a container that grew one would.
     p = _run_blocked({"torch"}, "import dsc_core.container, torch")
     assert p.returncode != 0 and "torch is forbidden here" in p.stderr
+

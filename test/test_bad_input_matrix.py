@@ -30,7 +30,7 @@ DOC = ROOT / "docs" / "bad_input.md"
 def _reasons_in_code() -> set:
     """Every counter key (``dropped.<reason>``) the nodes can produce, read from their source."""
     src = {p.name: p.read_text() for p in (ROOT / "dsc_ros").glob("*.py")}
-    conv = src["conversions.py"]
+    conv = src["wire.py"]
     check = conv[conv.index("def check_image_msg"):conv.index("def image_to_numpy")]  # what the encoder counts
     reasons = set(re.findall(r'ImageConversionError\(\s*"(\w+)"', check))
     reasons |= set(re.findall(r'"\w+Error": "(\w+)"', src["node_base.py"]))
@@ -74,11 +74,12 @@ def _msg(data: bytes, good: bytes, side: str, stamp_ns: int):
     from std_msgs.msg import Header
 
     import dsc_core
-    from dsc_ros.conversions import code_to_msg
+    from dsc_ros.msg import StereoCode
+    from dsc_ros.wire import code_to_msg
 
     h = Header(frame_id=f"cam_{side}")
     h.stamp.sec, h.stamp.nanosec = divmod(stamp_ns, 10**9)
-    return code_to_msg(data, h, dsc_core.container.parse(good))
+    return code_to_msg(data, h, dsc_core.container.parse(good), StereoCode())
 
 
 def test_code_of_another_container_version_is_counted_and_never_paired(make_node):
@@ -243,11 +244,12 @@ class Rig(rh.LaunchedRig):
         from std_msgs.msg import Header
 
         import dsc_core
-        from dsc_ros.conversions import code_to_msg
+        from dsc_ros.msg import StereoCode
+        from dsc_ros.wire import code_to_msg
 
         h = Header(frame_id=f"bad_{side}")
         h.stamp.sec, h.stamp.nanosec = divmod(int(stamp), 10**9)
-        self.code_pub[side].publish(code_to_msg(data, h, dsc_core.container.parse(data)))
+        self.code_pub[side].publish(code_to_msg(data, h, dsc_core.container.parse(data), StereoCode()))
 
     def v(self, status, key) -> float:
         return self.diag.value(status, key)

@@ -12,7 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from dsc_ros.bags import StereoBagWriter, default_kitti_calib, encoding_to_rgb, image_from_msg
+from dsc_ros.bags import StereoBagWriter, default_kitti_calib
+from dsc_ros.wire import encoding_to_rgb, image_from_msg
 from ros_helpers import Process, RosTestNode, node_env, ros_available, synthetic_pair, to_encoding
 
 H, W, N = 64, 192, 4

@@ -12,8 +12,9 @@ import time
 import numpy as np
 import pytest
 
-from dsc_ros.bags import StereoBagWriter, default_kitti_calib, image_from_msg, ros1_typestore
+from dsc_ros.bags import StereoBagWriter, default_kitti_calib, ros1_typestore
 from dsc_ros.bags.player import PlayerError, detect_stereo_topics
+from dsc_ros.wire import image_from_msg
 from ros_helpers import Process, RosTestNode, node_env, ros_available
 
 H, W, N = 48, 160, 6

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dsc_ros.bags import encoding_to_rgb
+from dsc_ros.wire import encoding_to_rgb
 from dsc_ros.bags.recorder import TopicStats, decode_bag, decode_main, read_codes
 from ros_helpers import Process, RosTestNode, node_env, ros_available, synthetic_pair, to_encoding
 
@@ -137,7 +137,7 @@ def test_decode_bag_rejects_bag_without_codes(tmp_path):
 
 
 def test_pair_stamps_tolerates_kitti_camera_offsets():
-    from dsc_ros.bags import pair_stamps
+    from dsc_ros.wire import pair_stamps
 
     left = [0, 100_000_000, 200_000_000]
     right = [37_000, 100_041_000, 350_000_000]  # kitti2bag: each camera its own timestamps.txt
@@ -151,7 +151,8 @@ def test_code_bag_written_without_rclpy_decodes(codec, tmp_path):
     from rosbags.rosbag2 import StoragePlugin, Writer
 
     import dsc_core
-    from dsc_ros.bags import STEREO_CODE, ros2_typestore
+    from dsc_ros.bags import ros2_typestore
+    from dsc_ros.wire import STEREO_CODE
 
     store = ros2_typestore()
     T = store.types

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from dsc_core.data import bags
+from dsc_ros import wire
 
 H, W = 6, 10
 
@@ -70,7 +71,7 @@ def _write_ros1(path: Path, frames: int):
     ts = get_typestore(Stores.ROS1_NOETIC)
     T = ts.types
     with Writer(path) as w:
-        conns = [w.add_connection(t, "sensor_msgs/msg/Image", typestore=ts) for t in bags.KITTI2BAG_TOPICS]
+        conns = [w.add_connection(t, "sensor_msgs/msg/Image", typestore=ts) for t in wire.KITTI2BAG_TOPICS]
         conns.append(w.add_connection("/kitti/camera_gray_left/image_raw", "sensor_msgs/msg/Image", typestore=ts))
         for i in range(frames):
             for cam, conn in enumerate(conns):
@@ -122,12 +123,12 @@ def test_lone_mcap_file_and_explicit_topics(tmp_path):
 def test_ros1_bag_kitti2bag_topics(tmp_path):
     path = _write_ros1(tmp_path / "kitti.bag", 3)
     seq = bags.bag_pairs(path, center_crop=(4, 8))
-    assert seq.info["topics"] == bags.KITTI2BAG_TOPICS  # defaults win over the third image topic
+    assert seq.info["topics"] == wire.KITTI2BAG_TOPICS  # defaults win over the third image topic
     assert len(seq) == 3
     p = seq[2]
     np.testing.assert_array_equal(p.left, _frame(2, 0)[1:5, 1:9])
     np.testing.assert_array_equal(p.right, _frame(2, 1)[1:5, 1:9])
-    grey = bags.bag_pairs(path, "/kitti/camera_gray_left/image_raw", bags.KITTI2BAG_TOPICS[1])
+    grey = bags.bag_pairs(path, "/kitti/camera_gray_left/image_raw", wire.KITTI2BAG_TOPICS[1])
     g = grey[0].left
     assert (g[..., 0] == g[..., 1]).all() and grey[0].meta["encoding_left"] == "mono8"
     grey.close()
@@ -147,11 +148,11 @@ def test_choose_topics_rules():
 
 
 def test_match_stamps():
-    assert bags.match_stamps([0, 100, 200, 300], [1, 99, 305], 10) == [(0, 0), (1, 1), (3, 2)]
+    assert wire.match_stamps([0, 100, 200, 300], [1, 99, 305], 10) == [(0, 0), (1, 1), (3, 2)]
     # nearest partner wins, one-to-one
-    assert bags.match_stamps([0, 8], [7], 10) == [(1, 0)]
-    assert bags.match_stamps([7], [0, 8], 10) == [(0, 1)]
-    assert bags.match_stamps([], [1], 10) == []
+    assert wire.match_stamps([0, 8], [7], 10) == [(1, 0)]
+    assert wire.match_stamps([7], [0, 8], 10) == [(0, 1)]
+    assert wire.match_stamps([], [1], 10) == []
 
 
 def _msg(data, enc, h, w, step, big=0):
@@ -162,20 +163,20 @@ def test_image_to_array_step_endianness_encodings():
     v = np.array([[0x0102, 0xA0B0, 0xFFFF]], np.uint16)
     big = np.zeros(8, np.uint8)
     big[:6] = np.frombuffer(v.astype(">u2").tobytes(), np.uint8)
-    a = bags.image_to_array(_msg(big, "mono16", 1, 3, 8, big=1))
+    a = wire.image_to_array(_msg(big, "mono16", 1, 3, 8, big=1))
     assert a.dtype == np.uint16 and a.dtype.isnative and a[0, :, 0].tolist() == v[0].tolist()
     little = np.frombuffer(v.astype("<u2").tobytes(), np.uint8)
-    assert bags.image_to_array(_msg(little, "16UC1", 1, 3, 6))[0, :, 0].tolist() == v[0].tolist()
-    assert bags.to_rgb8(a, "mono16")[0, 1].tolist() == [0xA0] * 3
+    assert wire.image_to_array(_msg(little, "16UC1", 1, 3, 6))[0, :, 0].tolist() == v[0].tolist()
+    assert wire.to_rgb8(a, "mono16")[0, 1].tolist() == [0xA0] * 3
     bgra = np.array([[[1, 2, 3, 4], [5, 6, 7, 8]]], np.uint8)
-    assert bags.to_rgb8(bags.image_to_array(_msg(bgra.tobytes(), "bgra8", 1, 2, 8)), "bgra8").tolist() == \
+    assert wire.to_rgb8(wire.image_to_array(_msg(bgra.tobytes(), "bgra8", 1, 2, 8)), "bgra8").tolist() == \
         [[[3, 2, 1], [7, 6, 5]]]
     with pytest.raises(ValueError, match="unsupported image encoding"):
-        bags.image_to_array(_msg(b"\0" * 4, "bayer_rggb8", 2, 2, 2))
+        wire.image_to_array(_msg(b"\0" * 4, "bayer_rggb8", 2, 2, 2))
     with pytest.raises(ValueError, match="step"):
-        bags.image_to_array(_msg(b"\0" * 12, "rgb8", 2, 2, 5))
+        wire.image_to_array(_msg(b"\0" * 12, "rgb8", 2, 2, 5))
     with pytest.raises(ValueError, match="need"):
-        bags.image_to_array(_msg(b"\0" * 11, "rgb8", 2, 2, 6))
+        wire.image_to_array(_msg(b"\0" * 11, "rgb8", 2, 2, 6))
 
 
 def test_compressed_image():
@@ -183,7 +184,7 @@ def test_compressed_image():
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     msg = SimpleNamespace(format="rgb8; png compressed bgr8", data=np.frombuffer(buf.getvalue(), np.uint8))
-    out, enc = bags.decode_image(msg, "sensor_msgs/msg/CompressedImage")
+    out, enc = wire.decode_image(msg, "sensor_msgs/msg/CompressedImage")
     np.testing.assert_array_equal(out, rgb)
     assert enc == "rgb8"
 

@@ -1,4 +1,4 @@
-"""dsc_ros.conversions: Image <-> numpy with row padding, the three encodings, and clear rejects."""
+"""dsc_ros.wire: Image <-> numpy with row padding, the three encodings, and clear rejects."""
 import array
 
 import numpy as np
@@ -8,8 +8,14 @@ from ros_helpers import image_msg, ros_available
 
 pytestmark = pytest.mark.skipif(ros_available() is not None, reason=str(ros_available()))
 
-from dsc_ros import conversions  # noqa: E402
-from dsc_ros.conversions import ImageConversionError, image_to_numpy, numpy_to_image  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from dsc_ros import conversions, wire  # noqa: E402
+from dsc_ros.wire import ImageConversionError, image_to_numpy  # noqa: E402
+
+
+def numpy_to_image(arr, encoding, header=None):
+    return wire.numpy_to_image(arr, encoding, Image(), header=header)
 
 
 def rand(shape, seed=0):
@@ -105,11 +111,28 @@ def test_code_msg_roundtrip_uses_container_header():
     hdr = Header(frame_id="camera_color_right")
     hdr.stamp.sec, hdr.stamp.nanosec = 12, 34
     data = bytes(range(256)) * 3
-    m = conversions.code_to_msg(data, hdr, H)
+    from dsc_ros.msg import StereoCode
+
+    m = wire.code_to_msg(data, hdr, H, StereoCode())
     assert (m.role, m.model, m.rate, m.height, m.width, m.encoding) == ("right", "dsc-default", 3, 96, 320, "bgr8")
     assert m.header.frame_id == "camera_color_right" and m.header.stamp.nanosec == 34
-    assert conversions.msg_to_code(m) == data
-    assert conversions.stamp_to_ns(hdr.stamp) == 12_000_000_034
+    assert wire.msg_to_code(m) == data
+    assert wire.stamp_to_ns(hdr.stamp) == 12_000_000_034
+
+
+def test_old_conversions_path_still_builds_messages():
+    """``dsc_ros.conversions`` is kept for outside code: same functions, messages built when none is given."""
+    from std_msgs.msg import Header
+
+    a = rand((3, 4, 3))
+    m = conversions.numpy_to_image(a, "rgb8", header=Header(frame_id="cam"))
+    assert m.header.frame_id == "cam" and np.array_equal(conversions.image_to_numpy(m)[0], a)
+    assert conversions.ImageConversionError is wire.ImageConversionError
+
+    class H:
+        role, model, rate, height, width, encoding = "left", "dsc-default", 1, 3, 4, "rgb8"
+
+    assert conversions.msg_to_code(conversions.code_to_msg(b"abc", Header(), H)) == b"abc"
 
 
 def test_no_torch_in_dsc_ros_modules():
@@ -117,7 +140,7 @@ def test_no_torch_in_dsc_ros_modules():
     import pathlib
     import re
 
-    root = pathlib.Path(conversions.__file__).parent
+    root = pathlib.Path(wire.__file__).parent
     for f in root.glob("*.py"):
         src = f.read_text()
         assert not re.search(r"^\s*(import torch|from torch)", src, re.M), f"{f.name} imports torch"

@@ -22,7 +22,7 @@ def test_launcher_plays_a_bag_through_the_pipeline(tmp_path):
     pytest.importorskip("dsc_ros.bags.player", reason="the bag player (dsc_ros.bags.player) is not present")
     from sensor_msgs.msg import CameraInfo, Image
 
-    from dsc_ros.conversions import stamp_to_ns
+    from dsc_ros.wire import stamp_to_ns
 
     bag = tmp_path / "kitti_like"
     synth.main([str(bag), "--frames", str(FRAMES), "--size", "96x320"])

@@ -117,12 +117,13 @@ def code_msg(codec_fn, side, stamp_ns, h=4, w=6, encoding="rgb8", **kw):
     from std_msgs.msg import Header
 
     import dsc_core
-    from dsc_ros.conversions import code_to_msg
+    from dsc_ros.msg import StereoCode
+    from dsc_ros.wire import code_to_msg
 
     data = codec_fn(side, h, w, encoding, **kw)
     hdr = Header(frame_id=f"cam_{side}")
     hdr.stamp.sec, hdr.stamp.nanosec = divmod(stamp_ns, 10**9)
-    return code_to_msg(data, hdr, dsc_core.container.parse(data))
+    return code_to_msg(data, hdr, dsc_core.container.parse(data), StereoCode())
 
 
 def wait(pred, timeout=5.0):

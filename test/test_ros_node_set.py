@@ -14,7 +14,7 @@ import pytest
 
 from ros_helpers import ROOT
 
-from dsc_ros import launcher, node_set  # noqa: E402
+from dsc_ros import launcher, node_set, wire  # noqa: E402
 
 LAUNCH_FILE = ROOT / "launch" / "stereo_dsc.launch.py"
 
@@ -41,8 +41,8 @@ def test_kitti_defaults_and_namespace_forms():
     for ns in ("", "/", None):
         assert node_set.node_specs(namespace=ns)[0].namespace == ""
     assert node_set.node_specs(namespace="/a/b/")[0].namespace == "/a/b"
-    assert node_set.sibling_topic("image_raw") == "camera_info"
-    assert node_set.sibling_topic("/x/image") == "/x/camera_info"
+    assert wire.sibling_topic("image_raw") == "camera_info"
+    assert wire.sibling_topic("/x/image") == "/x/camera_info"
 
 
 def test_ros_args_are_what_ros2_launch_passes():

@@ -123,7 +123,7 @@ def test_every_pair_arrives_bit_identical(pipe):
     assert pipe.wait_outputs("right", stamps, 60), pipe.proc.output()[-3000:]
     outs = {s: pipe.by_stamp(s) for s in ("left", "right")}
     codes = {s: pipe.codes_by_stamp(s) for s in ("left", "right")}
-    from dsc_ros.conversions import msg_to_code
+    from dsc_ros.wire import msg_to_code
 
     for st in stamps:
         enc = imgs[st]
@@ -202,7 +202,8 @@ def test_bad_images_are_counted_and_the_encoder_keeps_serving(pipe):
 
 def test_bad_codes_are_counted_and_the_decoder_keeps_serving(pipe):
     import dsc_core
-    from dsc_ros.conversions import code_to_msg, msg_to_code
+    from dsc_ros.msg import StereoCode
+    from dsc_ros.wire import code_to_msg, msg_to_code
 
     good = pipe.codes_by_stamp("right")
     code = msg_to_code(good[max(good)])
@@ -217,7 +218,7 @@ def test_bad_codes_are_counted_and_the_decoder_keeps_serving(pipe):
 
         h = Header(frame_id="e2e_right")
         h.stamp.sec, h.stamp.nanosec = divmod(st, 10**9)
-        return code_to_msg(bytes(data), h, hdr_)
+        return code_to_msg(bytes(data), h, hdr_, StereoCode())
 
     before = {r: pipe.diag.value(DEC_R, f"dropped.{r}") for r in ("corrupt_code", "model_mismatch")}
     deg_before = pipe.diag.value(DEC_R, "degraded")
@@ -235,7 +236,7 @@ def test_bad_codes_are_counted_and_the_decoder_keeps_serving(pipe):
 
 
 def test_missing_left_gives_degraded_right_and_lone_left_decodes(pipe):
-    from dsc_ros.conversions import msg_to_code
+    from dsc_ros.wire import msg_to_code
 
     L, R = rh.synthetic_pair(H, W, seed=9)
     deg_before = pipe.diag.value(DEC_R, "degraded")

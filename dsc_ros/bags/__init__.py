@@ -3,6 +3,8 @@
 Everything here is pure ``rosbags`` + numpy: bags are written and read **without rclpy**, so a machine
 without a ROS 2 runtime can still convert KITTI to a bag, make a synthetic bag or decode a code bag offline.
 
+The message layout itself (topic names, encodings, stamps, Image <-> numpy) is :mod:`dsc_ros.wire`'s.
+
 Why one shared writer: ``dsc-kitti2bag`` and ``dsc-synth-bag`` must produce the *same* bag layout as
 kitti2bag (topic names, frame ids, bgr8, camera_info next to each image), in ROS 2 mcap or ROS 1 ``.bag``;
 one implementation keeps the two from drifting apart.
@@ -17,28 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-#: kitti2bag's names: ``/kitti/<frame>/image_raw`` and ``/kitti/<frame>/camera_info``.
-KITTI_FRAMES = {
-    "color": ("camera_color_left", "camera_color_right"),  # KITTI cameras 2 and 3, bgr8
-    "gray": ("camera_gray_left", "camera_gray_right"),  # KITTI cameras 0 and 1, mono8
-}
-KITTI_ENCODING = {"color": "bgr8", "gray": "mono8"}
-
-#: Left/right image topics the player recognises without ``--left-in/--right-in``, most specific first
-#: (kitti2bag, the other common KITTI->ROS 2 converters, plain stereo drivers).
-KNOWN_STEREO_TOPICS: tuple[tuple[str, str], ...] = (
-    ("/kitti/camera_color_left/image_raw", "/kitti/camera_color_right/image_raw"),
-    ("/kitti/camera_gray_left/image_raw", "/kitti/camera_gray_right/image_raw"),
-    ("/camera2/left/image_raw", "/camera3/right/image_raw"),
-    ("/left/image_raw", "/right/image_raw"),
-    ("/stereo/left/image_raw", "/stereo/right/image_raw"),
-    ("/left/image_rect", "/right/image_rect"),
-    ("/left/image_rect_color", "/right/image_rect_color"),
-)
-
-IMAGE = "sensor_msgs/msg/Image"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-STEREO_CODE = "dsc_ros/msg/StereoCode"
+from dsc_ros.wire import CAMERA_INFO, IMAGE, KITTI_ENCODING, KITTI_FRAMES, STEREO_CODE, kitti_topics, ns_to_stamp
 
 #: Used only when msg/StereoCode.msg is nowhere to be found (an installed wheel without the source tree).
 #: It must stay field-for-field identical to msg/StereoCode.msg (the type hash in bags depends on it).
@@ -51,17 +32,6 @@ uint32 width
 string encoding
 uint8[] data
 """
-
-
-def kitti_topics(camera: str = "color") -> dict[str, str]:
-    """kitti2bag's four topic names for ``camera`` ('color' or 'gray')."""
-    left, right = KITTI_FRAMES[camera]
-    return {
-        "left": f"/kitti/{left}/image_raw",
-        "right": f"/kitti/{right}/image_raw",
-        "left_info": f"/kitti/{left}/camera_info",
-        "right_info": f"/kitti/{right}/camera_info",
-    }
 
 
 def stereo_code_msg_text() -> str:
@@ -130,10 +100,6 @@ def default_kitti_calib(width: int = 1242, height: int = 375) -> tuple[CameraCal
     return out[0], out[1]
 
 
-def _stamp(ns: int):
-    return int(ns // 1_000_000_000), int(ns % 1_000_000_000)
-
-
 class StereoBagWriter:
     """Writes stereo frames in kitti2bag's layout to a ROS 2 mcap bag (default) or a ROS 1 ``.bag``.
 
@@ -181,7 +147,7 @@ class StereoBagWriter:
     # -- message construction (field names differ: ROS 1 D/K/R/P + Header.seq, ROS 2 d/k/r/p) -------------
     def _header(self, stamp_ns: int, frame_id: str):
         T = self.store.types
-        sec, nsec = _stamp(stamp_ns)
+        sec, nsec = ns_to_stamp(stamp_ns)
         t = T["builtin_interfaces/msg/Time"](sec=sec, nanosec=nsec)
         if self.ros1:
             return T["std_msgs/msg/Header"](seq=self._seq, stamp=t, frame_id=frame_id)
@@ -224,66 +190,3 @@ class StereoBagWriter:
             self.writer.write(self.conns[f"{side}_info"], t, self._ser(self.info_msg(t, frame, calib), CAMERA_INFO))
         self._seq += 1
         self.count += 1
-
-
-def rgb_to_encoding(img: np.ndarray, encoding: str) -> np.ndarray:
-    """An RGB (or gray) uint8 array -> the channel order of ``encoding`` (bgr8, rgb8, mono8)."""
-    if encoding == "mono8":
-        if img.ndim == 3:
-            img = np.round(img[..., :3] @ np.array([0.299, 0.587, 0.114])).clip(0, 255).astype(np.uint8)
-        return img
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    img = img[..., :3]
-    return np.ascontiguousarray(img[..., ::-1]) if encoding == "bgr8" else np.ascontiguousarray(img)
-
-
-def encoding_to_rgb(img: np.ndarray, encoding: str) -> np.ndarray:
-    """The inverse for writing PNGs: bgr8 -> RGB, rgb8/mono8 unchanged."""
-    if encoding == "bgr8" and img.ndim == 3:
-        return np.ascontiguousarray(img[..., ::-1])
-    if img.ndim == 3 and img.shape[2] == 1:
-        return img[..., 0]
-    return img
-
-
-def image_from_msg(msg) -> np.ndarray:
-    """sensor_msgs/Image (a rosbags object) -> uint8 HxW[xC] array, respecting ``step``."""
-    ch = {"mono8": 1, "8UC1": 1, "bgr8": 3, "rgb8": 3, "8UC3": 3, "bgra8": 4, "rgba8": 4}.get(msg.encoding)
-    if ch is None:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r}")
-    try:  # rosbags: ndarray; rclpy: array.array; both expose the buffer protocol (no copy)
-        buf = np.frombuffer(msg.data, np.uint8)
-    except TypeError:  # a plain list
-        buf = np.asarray(msg.data, dtype=np.uint8)
-    rows = buf[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * ch]
-    return rows.reshape(msg.height, msg.width, ch)[..., 0] if ch == 1 else rows.reshape(msg.height, msg.width, ch)
-
-
-def stamp_ns(header) -> int:
-    """Header (rosbags or rclpy) -> integer nanoseconds."""
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-
-
-def pair_stamps(left, right, slop_ns: int) -> list:
-    """Pair left and right stamps offline: each left with the nearest unused right within ``slop_ns``.
-
-    Why not exact equality: kitti2bag stamps each camera from its own ``timestamps.txt``, so a KITTI pair's
-    stamps differ by microseconds. Returns ``[(left_stamp | None, right_stamp | None), ...]`` in time order.
-    """
-    import bisect
-
-    rs = sorted(set(right))
-    used: set = set()
-    out = []
-    for s in sorted(set(left)):
-        i = bisect.bisect_left(rs, s)
-        cands = [j for j in (i - 1, i, i + 1) if 0 <= j < len(rs) and j not in used and abs(rs[j] - s) <= slop_ns]
-        if cands:
-            j = min(cands, key=lambda j: abs(rs[j] - s))
-            used.add(j)
-            out.append((s, rs[j]))
-        else:
-            out.append((s, None))
-    out += [(None, rs[j]) for j in range(len(rs)) if j not in used]
-    return sorted(out, key=lambda p: p[0] if p[0] is not None else p[1])

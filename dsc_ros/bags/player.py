@@ -24,44 +24,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from dsc_ros import node_set
-from dsc_ros.bags import CAMERA_INFO, IMAGE, KNOWN_STEREO_TOPICS, ros2_typestore
+from dsc_ros import node_set, wire
+from dsc_ros.bags import ros2_typestore
+from dsc_ros.wire import CAMERA_INFO, IMAGE, absolute_topic, sibling_topic
 
 
 class PlayerError(RuntimeError):
     """The bag cannot be played as a stereo pair (no such topic, wrong type, ...)."""
 
 
-def _norm(topic: str) -> str:
-    return topic if topic.startswith("/") else "/" + topic
-
-
 def detect_stereo_topics(topics: dict[str, str], left_in: str | None = None,
                          right_in: str | None = None) -> tuple[str, str]:
     """Pick the left/right image topics of a bag (``topics``: name -> msgtype).
 
-    Explicit ``left_in``/``right_in`` win; otherwise the kitti2bag names and other common ones
-    (``KNOWN_STEREO_TOPICS``); otherwise the only two image topics whose names say left and right.
+    Explicit ``left_in``/``right_in`` win (both, each an Image topic of the bag); otherwise
+    :func:`dsc_ros.wire.detect_stereo_topics` (the kitti2bag names and other common ones, else the image
+    topics whose names say left and right).
     """
-    images = {t for t, typ in topics.items() if typ == IMAGE}
     if left_in or right_in:
         if not (left_in and right_in):
             raise PlayerError("give both --left-in and --right-in (or neither, to auto-detect)")
         for t in (left_in, right_in):
-            if _norm(t) not in topics:
+            if absolute_topic(t) not in topics:
                 raise PlayerError(f"topic {t} is not in the bag; it has: {', '.join(sorted(topics))}")
-            if topics[_norm(t)] != IMAGE:
-                raise PlayerError(f"topic {t} is a {topics[_norm(t)]}, not a {IMAGE}")
-        return _norm(left_in), _norm(right_in)
-    for left, right in KNOWN_STEREO_TOPICS:
-        if left in images and right in images:
-            return left, right
-    lefts = sorted(t for t in images if "left" in t.lower())
-    rights = sorted(t for t in images if "right" in t.lower())
-    if len(lefts) == 1 and len(rights) == 1:
-        return lefts[0], rights[0]
-    raise PlayerError("cannot tell the left and right image topics apart; pass --left-in and --right-in. "
-                      f"Image topics in the bag: {', '.join(sorted(images)) or 'none'}")
+            if topics[absolute_topic(t)] != IMAGE:
+                raise PlayerError(f"topic {t} is a {topics[absolute_topic(t)]}, not a {IMAGE}")
+        return absolute_topic(left_in), absolute_topic(right_in)
+    try:
+        return wire.detect_stereo_topics(t for t, typ in topics.items() if typ == IMAGE)
+    except wire.TopicChoiceError as e:
+        raise PlayerError(f"{e}; pass --left-in and --right-in") from None
 
 
 @dataclass
@@ -112,7 +104,7 @@ class BagSource:
         self.in_topics = {"left": left, "right": right}
         if camera_info:
             for side in ("left", "right"):
-                info = node_set.sibling_topic(self.in_topics[side])
+                info = sibling_topic(self.in_topics[side])
                 if topics.get(info) == CAMERA_INFO:
                     self.in_topics[f"{side}_info"] = info
         by_topic = {t: k for k, t in self.in_topics.items()}
@@ -145,15 +137,12 @@ class BagSource:
 
 def make_qos(profile: str = "reliable", depth: int = 10):
     """``reliable`` (default: large images arrive complete with Fast DDS' LARGE_DATA transport), ``best_effort``,
-    or ``sensor_data`` (ROS' preset: best effort, depth 5 unless ``depth`` says otherwise)."""
-    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    or ``sensor_data`` (ROS' preset: best effort, volatile), as :func:`dsc_ros.wire.qos_policy` defines them.
 
-    if profile == "sensor_data":
-        q = QoSProfile(**{k: getattr(qos_profile_sensor_data, k) for k in ("history", "reliability", "durability")},
-                       depth=depth)
-        return q
-    rel = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}[profile]
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=rel)
+    Durability stays the DDS default for the first two, as the player's publishers have always had it."""
+    from dsc_ros.params import qos_profile
+
+    return qos_profile(profile, depth, durability="system_default")
 
 
 def make_publishers(node, left_topic: str = "left/image_raw", right_topic: str = "right/image_raw",
@@ -165,8 +154,8 @@ def make_publishers(node, left_topic: str = "left/image_raw", right_topic: str =
     pubs = {"left": node.create_publisher(Image, left_topic, qos),
             "right": node.create_publisher(Image, right_topic, qos)}
     if camera_info:
-        pubs["left_info"] = node.create_publisher(CameraInfo, node_set.sibling_topic(left_topic), qos)
-        pubs["right_info"] = node.create_publisher(CameraInfo, node_set.sibling_topic(right_topic), qos)
+        pubs["left_info"] = node.create_publisher(CameraInfo, sibling_topic(left_topic), qos)
+        pubs["right_info"] = node.create_publisher(CameraInfo, sibling_topic(right_topic), qos)
     return pubs
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsc_ros import node_set
-from dsc_ros.bags import STEREO_CODE, encoding_to_rgb, ros2_typestore, stamp_ns
+from dsc_ros.bags import ros2_typestore
+from dsc_ros.wire import STEREO_CODE, encoding_to_rgb, header_stamp_ns, pair_stamps
 
 
 def msg_class(msgtype: str):
@@ -167,8 +168,6 @@ def read_codes(bag, slop_ms: float = 10.0) -> list:
     """
     from rosbags.highlevel import AnyReader
 
-    from dsc_ros.bags import pair_stamps
-
     sides: dict = {"left": {}, "right": {}}
     with AnyReader([Path(bag)], default_typestore=ros2_typestore()) as reader:
         conns = [c for c in reader.connections if c.msgtype == STEREO_CODE]
@@ -176,7 +175,7 @@ def read_codes(bag, slop_ms: float = 10.0) -> list:
             raise ValueError(f"{bag}: no {STEREO_CODE} topic (has: {', '.join(sorted(reader.topics))})")
         for conn, _, raw in reader.messages(connections=conns):
             msg = reader.deserialize(raw, conn.msgtype)
-            sides["left" if msg.role == "left" else "right"][stamp_ns(msg.header)] = msg
+            sides["left" if msg.role == "left" else "right"][header_stamp_ns(msg.header)] = msg
     out = []
     for sl, sr in pair_stamps(sides["left"], sides["right"], int(slop_ms * 1e6)):
         entry = {"stamp_ns": sl if sl is not None else sr}
@@ -211,14 +210,14 @@ def decode_bag(bag, out_dir, model: str | None = None, write_png: bool = True, l
             m = p["left"]
             codec = dsc_core.load_codec(model or m.model)
             state = codec.decode_left(np.asarray(m.data, dtype=np.uint8).tobytes(), return_state=True)
-            entry["left"] = _save(out, stamp_ns(m.header), "left", state.image, m.encoding, write_png)
+            entry["left"] = _save(out, header_stamp_ns(m.header), "left", state.image, m.encoding, write_png)
             entry["left_bytes"] = len(m.data)
         if "right" in p:
             m = p["right"]
             codec = dsc_core.load_codec(model or m.model)
             right, info = codec.decode_right(np.asarray(m.data, dtype=np.uint8).tobytes(), left=state,
                                              return_info=True)
-            entry["right"] = _save(out, stamp_ns(m.header), "right", right, m.encoding, write_png)
+            entry["right"] = _save(out, header_stamp_ns(m.header), "right", right, m.encoding, write_png)
             entry["right_bytes"] = len(m.data)
             entry["degraded"] = bool(info.degraded)
         key = "pairs" if "left" in p and "right" in p else ("left_only" if "left" in p else "right_only")

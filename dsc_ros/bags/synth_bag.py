@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dsc_ros.bags import StereoBagWriter, default_kitti_calib, rgb_to_encoding
+from dsc_ros.bags import StereoBagWriter, default_kitti_calib
 from dsc_ros.bags.kitti_to_bag import DEFAULT_T0_NS
+from dsc_ros.wire import rgb_to_encoding
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -73,7 +73,7 @@ def receiver(a) -> int:
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
-    from dsc_ros.conversions import image_to_numpy, stamp_to_ns
+    from dsc_ros.wire import image_to_numpy, stamp_to_ns
     from dsc_ros.params import qos_profile
 
     node = _node("p_receiver")

@@ -46,7 +46,7 @@ class Stream:
         import ros_helpers as rh
         from sensor_msgs.msg import Image
 
-        from dsc_ros.conversions import stamp_to_ns
+        from dsc_ros.wire import stamp_to_ns
 
         self.tn, self.rate = tn, rate
         self.pubs = {s: tn.publisher(Image, t, depth=10) for s, t in (("left", LEFT_IN), ("right", RIGHT_IN))}

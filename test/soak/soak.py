@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     try:
         from sensor_msgs.msg import Image
 
-        from dsc_ros.conversions import stamp_to_ns
+        from dsc_ros.wire import stamp_to_ns
 
         pubs = {s: tn.publisher(Image, t, depth=10) for s, t in (("left", LEFT_IN), ("right", RIGHT_IN))}
         sent: dict = {}

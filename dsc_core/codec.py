@@ -134,10 +134,7 @@ class StereoCodec:
         r = self._rate(rate, self.left_rates, self.info.default_left_rate, "left")
         h, w = rgb.shape[:2]
         c = self.level1.compress(images.to_tensor(rgb, self.device), r)
-        y_shape = tuple(c["y_hat"].shape[1:])
-        z_shape = (self.level1.N,) + tuple(c["z_shape"])
-        return self._header("left", r, bytes(8), h, w, encoding, [y_shape, z_shape], [c["index_crc"], 0],
-                            c["strings"])
+        return self._header("left", r, bytes(8), h, w, encoding, c["shapes"], c["index_crcs"], c["strings"])
 
     def _encode_left_classical(self, image, encoding: str, codec: str, quality) -> bytes:
         lc = left_codecs.get(codec)
@@ -196,7 +193,8 @@ class StereoCodec:
         hy, wy = self._latent_hw(hdr.height, hdr.width)
         hp, wp = images.padded_size(hdr.height, hdr.width)
         self._check(hdr, ("left",), [(self.level1.M, hy, wy), (self.level1.N, hp // Z_STRIDE, wp // Z_STRIDE)])
-        d = self.level1.decompress(payloads, hdr.strings[1].shape[1:], hdr.rate, hdr.strings[0].index_crc)
+        d = self.level1.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate,
+                                   [s.index_crc for s in hdr.strings])
         img = images.from_rgb(images.to_uint8(d["x_hat"], hdr.height, hdr.width), hdr.encoding)
         if not return_state:
             return img
@@ -243,7 +241,7 @@ class StereoCodec:
                     f"left is {left.header.width}x{left.header.height} but right is {hdr.width}x{hdr.height}: "
                     "not a pair from one rectified rig")
         est = self.head.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate)
-        out = self.head.fuse(self.level1, est["y_tilde"],
+        out = self.head.fuse(self.level1, est["y_hat"],
                              left.y_hat if left is not None else None, left.x_hat if left is not None else None,
                              side_info=step)
         img = images.from_rgb(images.to_uint8(out["x_hat"], hdr.height, hdr.width), hdr.encoding)

@@ -38,7 +38,7 @@ out = sys.argv[1]
 c = dsc_core.load_codec("dsc-default", device="cpu")
 dl = open(out + "/left.dsc", "rb").read(); dr = open(out + "/right.dsc", "rb").read()
 hdr, payloads = container.unpack(dl)
-d = c.level1.decompress(payloads, hdr.strings[1].shape[1:], hdr.rate, hdr.strings[0].index_crc)
+d = c.level1.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate, [s.index_crc for s in hdr.strings])
 np.save(out + "/dec_symbols.npy", d["symbols"].numpy()); np.save(out + "/dec_y_hat.npy", d["y_hat"].numpy())
 left, right = c.decode_pair(dl, dr)
 np.savez(out + "/decoded.npz", left=left, right=right)

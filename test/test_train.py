@@ -81,7 +81,7 @@ def test_final_weights_load_into_the_codec(tmp_path):
     m = weights_io.load_state(Level1Codec(**fam["level1"]["config"]), fam["level1"]["state"]).eval()
     x = torch.rand(1, 3, 64, 64)
     c = m.compress(x, 1)
-    d = m.decompress(c["strings"], c["z_shape"], 1, c["index_crc"])
+    d = m.decompress(c["strings"], c["shapes"], 1, c["index_crcs"])
     assert torch.equal(c["symbols"], d["symbols"])
 
 

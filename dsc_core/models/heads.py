@@ -5,12 +5,18 @@ A head is the unit a weights file ships next to its level-1 codec (``weights_io`
 * ``dsc``   entropy-coded level 2 (``level2.Level2Codec``) + row-attention fusion + pixel refinement;
 * ``paper`` the paper-faithful fixed 4-bit level 2 + concatenation fusion (``paper.py``).
 
-Both have the same verbs, returning plain dicts like CompressAI's latent codecs::
+Both have the same verbs, returning plain dicts with the keys of every stage (``base.py``)::
 
-    forward(level1, y_R, y_L_hat, x_L_hat, rates)  training: {"x_hat", "x_hat_degraded", "y_hat", "y_tilde", "likelihoods"}
+    forward(level1, y_R, y_L_hat, x_L_hat, rates)  training: {"x_hat", "y_hat", "x_hat_degraded", "y_hat_degraded", "likelihoods"}
     compress(y_R, rate)                            camera:   {"strings", "shapes", "index_crcs"}
-    decompress(strings, shapes, rate)              decoder:  {"y_tilde"}
-    fuse(level1, y_tilde, y_L_hat, x_L_hat)        decoder:  {"x_hat", "y_hat", "degraded"}
+    decompress(strings, shapes, rate)              decoder:  {"y_hat"}  (ỹ_R, the level-2 estimate)
+    fuse(level1, ỹ_R, y_L_hat, x_L_hat)            decoder:  {"x_hat", "y_hat", "degraded"}
+
+The data flow at the decoder (Harel & Avidan, ICCP 2022, figure 2, with our fusion and refiner)::
+
+    strings ─level2.decompress─▶ ỹ_R ─┬──────────── level 1 g_s ─────────────────────▶ x̂_R degraded
+                                       └─ fusion(ỹ_R, ŷ_L) ─▶ ŷ_R ─level 1 g_s─▶ x̂_R⁰ ─refiner(x̂_L)─▶ x̂_R
+                                                                    (then the matched side information)
 
 With no left (``y_L_hat is None``) ``fuse`` falls back to the *degraded* right: level-1 synthesis of the
 level-2 estimate alone. Training always includes that path in the loss, so it stays usable.
@@ -21,12 +27,19 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from dsc_core.models.base import CodingModule
 from dsc_core.models.fusion import RowAttentionFusion, build_refiner
 from dsc_core.models.level2 import Level2Codec
 from dsc_core.models.paper import ConcatFusion, PaperLevel2
 
 
-class RightHead(nn.Module):
+class RightHead(CodingModule):
+    """Level 2 + fusion (+ an optional pixel refiner): what the right camera's code needs at the decoder.
+
+    ``update()`` and ``aux_loss()`` (from :class:`~dsc_core.models.base.CodingModule`) cover level 2's
+    entropy model; fusion and refiner have none.
+    """
+
     kind = "base"
 
     def __init__(self, level2: nn.Module, fusion: nn.Module, refiner: nn.Module | None):
@@ -35,44 +48,47 @@ class RightHead(nn.Module):
 
     # ---------------------------------------------------------------- properties
     @property
-    def num_rates(self) -> int:
-        return self.level2.num_rates
-
-    @property
     def lambdas(self) -> tuple:
+        """Level 2's rate-point lambdas (``num_rates`` follows)."""
         return self.level2.lambdas
 
     def config(self) -> dict:
+        """The constructor arguments of the parts (what a weights file stores next to the state)."""
         return {"level2": self.level2.config(), "fusion": self.fusion.config(),
                 "refiner": self.refiner.config() if self.refiner is not None else None}
 
-    def update(self, force: bool = False) -> bool:
-        return self.level2.update(force=force)
-
     def expected_shapes(self, y_hw: tuple) -> list:
+        """Shapes of the right code's strings for a level-1 latent of ``y_hw`` = (h, w)."""
         return self.level2.expected_shapes(y_hw)
 
     # ---------------------------------------------------------------- training
     def forward(self, level1, y_r: torch.Tensor, y_l_hat: torch.Tensor, x_l_hat: torch.Tensor,
                 rates: torch.Tensor) -> dict:
+        """Training pass: right latent ``y_r``, decoded left latent ``y_l_hat`` and image ``x_l_hat``.
+
+        Returns ``{"x_hat", "y_hat"}`` (the fused right), ``{"x_hat_degraded", "y_hat_degraded"}`` (level 2
+        alone, no left) and level 2's ``likelihoods``.
+        """
         l2 = self.level2(y_r, rates)
-        y_tilde = l2["y_tilde"]
+        y_tilde = l2["y_hat"]
         fused = self._fuse_latent(y_tilde, y_l_hat)
         x_hat = level1.synthesis(fused["y_hat"])
         if self.refiner is not None:
             x_hat = self.refiner(x_hat, x_l_hat, fused["disparity"], fused["confidence"])
         return {"x_hat": x_hat, "x_hat_degraded": level1.synthesis(y_tilde), "y_hat": fused["y_hat"],
-                "y_tilde": y_tilde, "likelihoods": l2["likelihoods"]}
+                "y_hat_degraded": y_tilde, "likelihoods": l2["likelihoods"]}
 
     def _fuse_latent(self, y_tilde, y_l_hat) -> dict:
         return self.fusion(y_tilde, y_l_hat)
 
     # ---------------------------------------------------------------- coding
     def compress(self, y_r: torch.Tensor, rate: int) -> dict:
+        """Right camera: level 2's ``compress`` of the right latent."""
         return self.level2.compress(y_r, rate)
 
-    def decompress(self, strings: list, shapes: list, rate: int) -> dict:
-        return self.level2.decompress(strings, shapes, rate)
+    def decompress(self, strings: list, shapes: list, rate: int, index_crcs: list | None = None) -> dict:
+        """Decoder: level 2's ``decompress``, ``{"y_hat": ỹ_R}`` (then :meth:`fuse` with the left)."""
+        return self.level2.decompress(strings, shapes, rate, index_crcs)
 
     @torch.inference_mode()
     def fuse(self, level1, y_tilde: torch.Tensor, y_l_hat: torch.Tensor | None,
@@ -102,6 +118,9 @@ class RightHead(nn.Module):
 
 
 class DSCHead(RightHead):
+    """Entropy-coded level 2 + row-attention fusion + a pixel refiner (``fusion.py``); the configs are the
+    parts' constructor arguments."""
+
     kind = "dsc"
 
     def __init__(self, level2: dict | None = None, fusion: dict | None = None, refiner: dict | None = None):
@@ -110,6 +129,8 @@ class DSCHead(RightHead):
 
 
 class PaperHead(RightHead):
+    """The paper-faithful head: fixed 4-bit level 2 + concatenation fusion (``paper.py``), no refiner."""
+
     kind = "paper"
 
     def __init__(self, level2: dict | None = None, fusion: dict | None = None, refiner: dict | None = None):
@@ -120,6 +141,7 @@ HEAD_KINDS = {"dsc": DSCHead, "paper": PaperHead}
 
 
 def build_head(kind: str, config: dict | None = None) -> RightHead:
+    """A head of ``kind`` ("dsc", "paper") from its stored ``config`` (``RightHead.config()``)."""
     if kind not in HEAD_KINDS:
         raise ValueError(f"unknown head kind {kind!r}; known: {sorted(HEAD_KINDS)}")
     cfg = dict(config or {})

@@ -2,7 +2,9 @@
 
 A mean-scale hyperprior (Minnen, Ballé & Toderici, NeurIPS 2018, without the autoregressive context so it
 stays fast on a CPU) made variable-rate with per-rate *gain vectors* (Cui et al., "Asymmetric Gained Deep
-Image Compression", CVPR 2021), so every rate point shares one set of transforms::
+Image Compression", CVPR 2021; ``gains.py``), so every rate point shares one set of transforms. In Harel &
+Avidan (ICCP 2022) this is the first level of the two-level auto-encoder: the left camera sends its code,
+the right camera runs only its analysis ``g_a`` and hands ``y_R`` to level 2::
 
       x ──g_a──▶ y ──×gain[q]──▶ y_s ──h_a──▶ z ──Q──▶ ẑ ─[EntropyBottleneck]─▶ z-string
                                    │                     │
@@ -15,9 +17,10 @@ Image Compression", CVPR 2021), so every rate point shares one set of transforms
 ``ŷ`` (the *un-gained* latent) is what level 2 and the decoder-side fusion work on: it lives in the same
 units for every rate point, which is what lets any left rate pair with any right rate.
 
-Like CompressAI's ``latent_codecs``, the module has three verbs returning plain dicts: ``forward``
-(training, additive noise / straight-through rounding), ``compress`` and ``decompress`` (real rANS
-bitstreams). ``compress``/``decompress`` work on a batch of one image; the codec pads it beforehand.
+Like CompressAI's ``latent_codecs``, the module has three verbs returning plain dicts with the keys of
+``base.py``: ``forward`` (training, additive noise / straight-through rounding), ``compress`` and
+``decompress`` (real rANS bitstreams: ``strings`` = [y-string, z-string]). ``compress``/``decompress`` work
+on a batch of one image; the codec pads it beforehand.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
+from dsc_core.models.base import CodingModule, ste_round
+from dsc_core.models.gains import RateGains
 from dsc_core.models.layers import conv, deconv
 
 from dsc_core import entropy
@@ -39,13 +44,8 @@ Y_STRIDE = 16
 Z_STRIDE = 64
 
 
-def _ste_round(x: torch.Tensor) -> torch.Tensor:
-    """Round in the forward pass, identity gradient in the backward pass."""
-    return x + (torch.round(x) - x).detach()
-
-
-class Level1Codec(nn.Module):
-    """Variable-rate mean-scale hyperprior.
+class Level1Codec(RateGains, CodingModule):
+    """Variable-rate mean-scale hyperprior (the module docstring draws the data flow).
 
     Args:
         N: channels of the hidden layers (64 keeps a 375x1242 frame well under 200 ms on 2 cores).
@@ -74,34 +74,17 @@ class Level1Codec(nn.Module):
             deconv(M, M * 3 // 2, stride=2, kernel_size=5), nn.LeakyReLU(inplace=True),
             conv(M * 3 // 2, M * 2, stride=1, kernel_size=3),
         )
-        # Gains start at 1 and are learned in the log domain; the inverse gain is a separate vector
-        # (the "asymmetric" part), which measurably helps at low rates.
-        n_rates = len(self.lambdas)
-        self.log_gain = nn.Parameter(torch.zeros(n_rates, M))
-        self.log_inv_gain = nn.Parameter(torch.zeros(n_rates, M))
-        with torch.no_grad():  # spread the initial gains so rate points start apart
-            spread = torch.linspace(-1.0, 1.0, n_rates)[:, None]
-            self.log_gain.copy_(spread.expand(n_rates, M))
-            self.log_inv_gain.copy_(-spread.expand(n_rates, M))
+        # Gains are learned in the log domain; the inverse gain is a separate vector (the "asymmetric"
+        # part), which measurably helps at low rates. Registered here: the parameter order is the
+        # optimizer-state order of every checkpoint.
+        self.init_gains(M)
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional(None)
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def num_rates(self) -> int:
-        return len(self.lambdas)
-
-    def gains(self, rate: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gain, inverse gain) of rate point ``rate``, shaped (1, M, 1, 1) for broadcasting."""
-        if not 0 <= int(rate) < self.num_rates:
-            raise ValueError(f"level-1 rate {rate} out of range 0..{self.num_rates - 1}")
-        g = torch.exp(self.log_gain[int(rate)]).view(1, -1, 1, 1)
-        ig = torch.exp(self.log_inv_gain[int(rate)]).view(1, -1, 1, 1)
-        return g, ig
-
-    def _gains_batch(self, rates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.exp(self.log_gain[rates])[:, :, None, None],
-                torch.exp(self.log_inv_gain[rates])[:, :, None, None])
+    def config(self) -> dict:
+        """The constructor arguments (what a weights file stores next to the state)."""
+        return {"N": self.N, "M": self.M, "lambdas": list(self.lambdas)}
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
         """Image in [0, 1], H and W multiples of 64 -> latent ``y`` (un-gained)."""
@@ -117,7 +100,7 @@ class Level1Codec(nn.Module):
 
         Returns ``{"x_hat", "y", "y_hat", "likelihoods": {"y", "z"}}``; ``y_hat`` is un-gained.
         """
-        g, ig = self._gains_batch(rates)
+        g, ig = self.gains_batch(rates)
         y = self.g_a(x).float()
         y_s = y * g
         z = self.h_a(y_s).float()
@@ -128,24 +111,19 @@ class Level1Codec(nn.Module):
         scales, means = self.h_s(z_hat).float().chunk(2, 1)
         with entropy.full_precision(x.device):
             _, y_likelihoods = self.gaussian_conditional(y_s, scales, means=means)
-            y_s_hat = _ste_round(y_s - means) + means
+            y_s_hat = ste_round(y_s - means) + means
             y_hat = y_s_hat * ig
         return {"x_hat": self.g_s(y_hat).float(), "y": y, "y_hat": y_hat,
                 "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
     # ------------------------------------------------------------------ coding
-    def update(self, force: bool = False) -> bool:
-        """Build the CDF tables (CompressAI's ``update()``); call after training, before coding."""
-        # update_scale_table() also rebuilds the Gaussian CDFs.
-        updated = self.gaussian_conditional.update_scale_table(entropy.SCALE_TABLE.float(), force=force)
-        updated |= self.entropy_bottleneck.update(force=force)
-        return updated
-
     @torch.inference_mode()
     def compress_latent(self, y: torch.Tensor, rate: int) -> dict:
         """Entropy-code an un-gained latent ``y`` (1, M, h, w) at rate point ``rate``.
 
-        Returns ``{"strings": [y_string, z_string], "z_shape", "y_hat", "index_crc"}``.
+        Returns ``{"strings": [y_string, z_string], "shapes": [(M, h, w), (N, h/4, w/4)],
+        "index_crcs": [crc of the y indices, 0], "y_hat", "symbols"}``; ``y_hat`` is exactly what
+        :meth:`decompress` returns for these strings, ``symbols`` the integers the y-string codes.
         """
         g, ig = self.gains(rate)
         y_s = y * g
@@ -155,8 +133,8 @@ class Level1Codec(nn.Module):
         indexes = entropy.scale_indexes(scales)
         y_string, symbols = entropy.gaussian_encode(self.gaussian_conditional, y_s, indexes, means)
         y_hat = ((symbols.to(means.dtype) + means) * ig.to("cpu", means.dtype)).to(y.device, y.dtype)
-        return {"strings": [y_string, z_string], "z_shape": tuple(z.shape[-2:]),
-                "y_hat": y_hat, "symbols": symbols, "index_crc": entropy.index_crc(indexes)}
+        return {"strings": [y_string, z_string], "shapes": [tuple(y.shape[1:]), tuple(z.shape[1:])],
+                "index_crcs": [entropy.index_crc(indexes), 0], "y_hat": y_hat, "symbols": symbols}
 
     @torch.inference_mode()
     def compress(self, x: torch.Tensor, rate: int) -> dict:
@@ -164,20 +142,21 @@ class Level1Codec(nn.Module):
         return self.compress_latent(self.g_a(x), rate)
 
     @torch.inference_mode()
-    def decompress(self, strings: list, z_shape, rate: int, index_crc: int | None = None) -> dict:
-        """Strings -> ``{"x_hat", "y_hat", "symbols"}``.
+    def decompress(self, strings: list, shapes: list, rate: int, index_crcs: list | None = None) -> dict:
+        """``strings``/``shapes`` as :meth:`compress` returns them -> ``{"x_hat", "y_hat", "symbols"}``.
 
-        If ``index_crc`` is given, the decoder's CDF indices are checked against the encoder's before the
-        y-string is decoded (:class:`~dsc_core.errors.NonDeterminismError` on mismatch).
+        If ``index_crcs`` is given, the decoder's CDF indices are checked against the encoder's
+        (``index_crcs[0]``) before the y-string is decoded (:class:`~dsc_core.errors.NonDeterminismError`
+        on mismatch).
         """
         _, ig = self.gains(rate)
-        z_hat = entropy.bottleneck_decode(self.entropy_bottleneck, strings[1], (1, self.N) + tuple(z_shape))
+        z_hw = tuple(shapes[1])[-2:]
+        z_hat = entropy.bottleneck_decode(self.entropy_bottleneck, strings[1], (1, self.N) + z_hw)
         scales, means = entropy.exact_hyper_params(self.h_s, z_hat)
         indexes = entropy.scale_indexes(scales)
-        if index_crc is not None:
-            entropy.check_index_crc(indexes, index_crc)
+        if index_crcs is not None:
+            entropy.check_index_crc(indexes, index_crcs[0])
         symbols = entropy.gaussian_decode(self.gaussian_conditional, strings[0], indexes)
         y_hat = ((symbols.to(means.dtype) + means) * ig.to("cpu", means.dtype)).to(torch.float32)
-        device = next(self.parameters()).device
-        y_hat = y_hat.to(device)
+        y_hat = y_hat.to(self._device())
         return {"x_hat": self.g_s(y_hat).clamp_(0, 1), "y_hat": y_hat, "symbols": symbols}

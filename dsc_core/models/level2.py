@@ -8,9 +8,13 @@ down-sampling, few channels) and replaces the fixed 4-bit code by a real entropy
     y_R (M, H/16, W/16) ─g_a2─▶ w ─×gain[r]─▶ Q ─[EntropyBottleneck]─▶ w-string ─▶ ŵ ─×inv_gain[r]─g_s2─▶ ỹ_R
                         (C2, H/32, W/32)                                                  (estimate of y_R)
 
+The verbs and keys are those of ``base.py``: ``forward(y_R, rates)`` -> ``{"y_hat": ỹ_R, "likelihoods":
+{"w"}}``, ``compress(y_R, rate)`` -> ``{"strings": [w-string], "shapes": [(C2, h, w)], "index_crcs": [0]}``,
+``decompress(strings, shapes, rate)`` -> ``{"y_hat": ỹ_R}``.
+
 The entropy model is factorized (one CDF per channel), so there is no hyperprior whose floating point could
 differ between the camera and the decoder (see ``entropy.py``). Rate points are gain vectors on ``w``, as in
-level 1, so the right camera chooses its rate alone.
+level 1 (``gains.py``), so the right camera chooses its rate alone.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck
 from compressai.layers import GDN
+from dsc_core.models.base import CodingModule, ste_round
+from dsc_core.models.gains import RateGains
 from dsc_core.models.layers import conv, deconv
 
 from dsc_core import entropy
@@ -29,12 +35,15 @@ from dsc_core import entropy
 DEFAULT_LAMBDAS = (0.0006, 0.0012, 0.0025, 0.0050)
 
 
-def _ste_round(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
+class Level2Codec(RateGains, CodingModule):
+    """Entropy-coded level 2 (the module docstring draws the data flow).
 
-
-class Level2Codec(nn.Module):
-    """Entropy-coded level 2. ``M`` must equal level 1's latent channels."""
+    Args:
+        M: channels of level 1's latent (must equal level 1's ``M``).
+        N: hidden channels.
+        C: channels of the code ``w`` (at half the latent resolution).
+        lambdas: one rate-distortion lambda per rate point; the number of gain vectors follows.
+    """
 
     def __init__(self, M: int = 96, N: int = 96, C: int = 32, lambdas=DEFAULT_LAMBDAS):
         super().__init__()
@@ -48,49 +57,44 @@ class Level2Codec(nn.Module):
             conv(C, N, stride=1, kernel_size=3), GDN(N, inverse=True),
             deconv(N, N, stride=2, kernel_size=5), GDN(N, inverse=True), conv(N, M, stride=1, kernel_size=3),
         )
-        k = len(self.lambdas)
-        spread = torch.linspace(-1.0, 1.0, k)[:, None].expand(k, C)
-        self.log_gain = nn.Parameter(spread.clone())
-        self.log_inv_gain = nn.Parameter(-spread.clone())
+        self.init_gains(C)      # here: the parameter order is the optimizer-state order of checkpoints
         self.entropy_bottleneck = EntropyBottleneck(C)
 
-    @property
-    def num_rates(self) -> int:
-        return len(self.lambdas)
-
     def config(self) -> dict:
+        """The constructor arguments (what a weights file stores next to the state)."""
         return {"M": self.M, "N": self.N, "C": self.C, "lambdas": list(self.lambdas)}
 
-    def _gains(self, rates: torch.Tensor):
-        return (torch.exp(self.log_gain[rates])[:, :, None, None],
-                torch.exp(self.log_inv_gain[rates])[:, :, None, None])
-
     def forward(self, y: torch.Tensor, rates: torch.Tensor) -> dict:
-        g, ig = self._gains(rates)
+        """Training pass on level-1 latents ``y`` (B, M, h, w) at rate points ``rates`` (B,).
+
+        Returns ``{"y_hat": ỹ (estimate of y), "likelihoods": {"w"}}`` (straight-through rounding).
+        """
+        g, ig = self.gains_batch(rates)
         w = self.g_a(y).float() * g
         with entropy.full_precision(y.device):   # likelihoods in float32 under autocast (see level1)
             _, likelihoods = self.entropy_bottleneck(w)
             med = self.entropy_bottleneck._get_medians()
-            w_hat = _ste_round(w - med) + med
-        return {"y_tilde": self.g_s(w_hat * ig).float(), "likelihoods": {"w": likelihoods}}
-
-    def update(self, force: bool = False) -> bool:
-        return self.entropy_bottleneck.update(force=force)
+            w_hat = ste_round(w - med) + med
+        return {"y_hat": self.g_s(w_hat * ig).float(), "likelihoods": {"w": likelihoods}}
 
     @torch.inference_mode()
     def compress(self, y: torch.Tensor, rate: int) -> dict:
-        g, _ = self._gains(torch.tensor([int(rate)], device=y.device))
+        """Right camera: latent ``y`` (1, M, h, w) -> ``{"strings": [w-string], "shapes", "index_crcs"}``."""
+        g, _ = self.gains(rate)
         w = self.g_a(y) * g
         string, _ = entropy.bottleneck_encode(self.entropy_bottleneck, w)
         return {"strings": [string], "shapes": [tuple(w.shape[1:])], "index_crcs": [0]}
 
     @torch.inference_mode()
-    def decompress(self, strings: list, shapes: list, rate: int) -> dict:
+    def decompress(self, strings: list, shapes: list, rate: int, index_crcs: list | None = None) -> dict:
+        """Decoder: strings -> ``{"y_hat": ỹ}``. ``index_crcs`` is accepted for the common signature and
+        ignored: a factorized model has no CDF indices to disagree on."""
         device = self.log_gain.device
-        _, ig = self._gains(torch.tensor([int(rate)], device=device))
+        _, ig = self.gains(rate)
         w_hat = entropy.bottleneck_decode(self.entropy_bottleneck, strings[0], (1,) + tuple(shapes[0]))
-        return {"y_tilde": self.g_s(w_hat.to(device) * ig)}
+        return {"y_hat": self.g_s(w_hat.to(device) * ig)}
 
     def expected_shapes(self, y_hw: tuple) -> list:
+        """Shapes of the strings for a level-1 latent of ``y_hw`` = (h, w): ``[(C, ceil(h/2), ceil(w/2))]``."""
         h, w = y_hw
         return [(self.C, (h + 1) // 2, (w + 1) // 2)]

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
+from dsc_core.models.base import TABLE_SUFFIXES as _TABLE_SUFFIXES, resize_table_buffers  # noqa: F401
+
 FORMAT = "dsc-weights/1"
-_TABLE_SUFFIXES = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
 
 
 def _frozen_state(module: torch.nn.Module) -> dict:
@@ -40,14 +41,14 @@ def _frozen_state(module: torch.nn.Module) -> dict:
 
 
 def module_config(module) -> dict:
+    """``module.config()`` (its constructor arguments) as a dict; {} for a module without one."""
     return dict(module.config()) if hasattr(module, "config") else {}
 
 
 def save_family(path, level1, heads: dict, meta: dict | None = None) -> None:
     """Write a family file. ``heads`` maps a head name to a right-camera head module (see models/)."""
     obj = {"format": FORMAT,
-           "level1": {"config": {"N": level1.N, "M": level1.M, "lambdas": list(level1.lambdas)},
-                      "state": _frozen_state(level1)},
+           "level1": {"config": level1.config(), "state": _frozen_state(level1)},
            "heads": {name: {"kind": h.kind, "config": h.config(), "state": _frozen_state(h)}
                      for name, h in heads.items()},
            "meta": meta or {}}
@@ -59,6 +60,7 @@ def save_family(path, level1, heads: dict, meta: dict | None = None) -> None:
 
 
 def read_family(path) -> dict:
+    """The dict of a family file (layout above); ValueError when ``path`` is not one."""
     obj = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} weights file")
@@ -66,13 +68,9 @@ def read_family(path) -> dict:
 
 
 def load_state(module: torch.nn.Module, state: dict) -> torch.nn.Module:
-    """Load ``state`` (float16 or float32) into ``module``, resizing the entropy models' table buffers."""
-    own = dict(module.named_buffers())
-    for k, v in state.items():
-        if k.endswith(_TABLE_SUFFIXES) and k in own and own[k].shape != v.shape:
-            owner_name, _, attr = k.rpartition(".")
-            owner = module.get_submodule(owner_name) if owner_name else module
-            getattr(owner, attr).resize_(v.shape)
+    """Load ``state`` (float16 or float32) into ``module``, resizing the entropy models' table buffers
+    (``base.resize_table_buffers``; also for containers such as a training stage's ``ModuleDict`` of heads)."""
+    resize_table_buffers(module, state)
     module.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in state.items()})
     return module
 

@@ -71,7 +71,7 @@ def check_environment(device: str) -> dict:
     m.update(force=True)
     x = torch.rand(1, 3, 64, 64)
     c = m.compress(x, 0)
-    d = m.decompress(c["strings"], c["z_shape"], 0, index_crc=c["index_crc"])
+    d = m.decompress(c["strings"], c["shapes"], 0, index_crcs=c["index_crcs"])
     if not torch.equal(d["symbols"], c["symbols"]):
         raise KitError("the entropy coder does not round-trip on this machine")
     found["rans_round_trip"] = "ok"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dsc_core.models import weights_io
+from dsc_core.models import base as model_base, weights_io
 from dsc_core.models.level1 import Level1Codec
 from dsc_core.models.heads import build_head
 from dsc_core.train import losses
@@ -86,7 +86,7 @@ class Level1Stage:
         return [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
 
     def aux_loss(self):
-        return self.model.entropy_bottleneck.loss()
+        return self.model.aux_loss()
 
     def state_dict(self):
         return self.model.state_dict()
@@ -296,9 +296,7 @@ class Level2Stage:
         return [p for n, p in self.heads.named_parameters() if n.endswith("quantiles")]
 
     def aux_loss(self):
-        terms = [h.level2.entropy_bottleneck.loss() for h in self.heads.values()
-                 if hasattr(h.level2, "entropy_bottleneck")]
-        return sum(terms) if terms else torch.zeros((), device=self.device)
+        return model_base.aux_loss(self.heads)      # every head's entropy bottlenecks; zero without any
 
     def state_dict(self):
         return {"level1." + k: v for k, v in self.level1.state_dict().items()} | \
@@ -406,7 +404,7 @@ class JointStage(Level2Stage):
         return [p for n, p in self.trainable_module().named_parameters() if n.endswith("quantiles")]
 
     def aux_loss(self):
-        return self.level1.entropy_bottleneck.loss() + super().aux_loss()
+        return self.level1.aux_loss() + super().aux_loss()
 
     def sampler_state(self):
         return {"stereo": self.stereo.state(), "photos": self.photos.state()}

@@ -45,6 +45,15 @@ def _shift_stack(t: torch.Tensor, D: int) -> torch.Tensor:
 
 
 class RowAttentionFusion(nn.Module):
+    """Row-wise cross-attention of the level-2 estimate over the decoded left latent (module docstring).
+
+    Args:
+        M: channels of the level-1 latent.
+        key_channels: channels of the query/key projections.
+        hidden: channels of the residual network that predicts Δ.
+        max_disparity: D, the disparity window in latent columns (16 pixels each).
+    """
+
     def __init__(self, M: int = 96, key_channels: int = 48, hidden: int = 128, max_disparity: int = 24):
         super().__init__()
         self.M, self.key_channels, self.hidden, self.max_disparity = M, key_channels, hidden, max_disparity
@@ -57,10 +66,16 @@ class RowAttentionFusion(nn.Module):
         )
 
     def config(self) -> dict:
+        """The constructor arguments (what a weights file stores as this part's config)."""
         return {"M": self.M, "key_channels": self.key_channels, "hidden": self.hidden,
                 "max_disparity": self.max_disparity}
 
     def forward(self, y_tilde: torch.Tensor, y_left: torch.Tensor) -> dict:
+        """Level-2 estimate ``y_tilde`` (ỹ_R) and decoded left latent ``y_left`` (ŷ_L), both (B, M, h, w).
+
+        Returns ``{"y_hat": ŷ_R = ỹ_R + Δ, "disparity": soft disparity in latent columns (B, 1, h, w),
+        "confidence": max_d p (B, 1, h, w)}``.
+        """
         B, _, H, W = y_tilde.shape
         D = min(self.max_disparity, W)
         q = self.q(y_tilde)
@@ -102,10 +117,13 @@ class PixelRefiner(nn.Module):
         )
 
     def config(self) -> dict:
+        """The constructor arguments (what a weights file stores as this part's config)."""
         return {"kind": "warp", "hidden": self.hidden, "latent_stride": self.latent_stride}
 
     def forward(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor,
                 confidence: torch.Tensor) -> torch.Tensor:
+        """x̂_R⁰ + a residual from the decoded left warped by the upsampled latent ``disparity`` (latent
+        columns, (B, 1, h, w)) and its ``confidence``; images (B, 3, H, W)."""
         s = self.latent_stride
         size = x_right.shape[-2:]
         d = F.interpolate(disparity, size=size, mode="bilinear", align_corners=False) * s
@@ -142,6 +160,7 @@ class MatchingRefiner(nn.Module):
         )
 
     def config(self) -> dict:
+        """The constructor arguments (what a weights file stores as this part's config)."""
         return {"kind": "match", "features": self.features, "hidden": self.hidden, "radius": self.radius,
                 "latent_stride": self.latent_stride}
 
@@ -164,6 +183,8 @@ class MatchingRefiner(nn.Module):
 
     def forward(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor,
                 confidence: torch.Tensor) -> torch.Tensor:
+        """x̂_R⁰ + a residual from the decoded left warped by the refined disparity (see
+        :meth:`fine_disparity`); ``confidence`` of the latent match is not used (the fine one replaces it)."""
         d, c = self.fine_disparity(x_right, x_left, disparity)
         warped = warp_left_to_right(x_left, d)
         return x_right + self.net(torch.cat([x_right, warped, c], 1))
@@ -173,6 +194,7 @@ REFINER_KINDS = {"warp": PixelRefiner, "match": MatchingRefiner}
 
 
 def build_refiner(config: dict | None) -> nn.Module:
+    """A refiner from its stored config (``config()``; the ``kind`` key picks the class, "warp" if absent)."""
     cfg = dict(config or {})
     kind = cfg.pop("kind", "warp")        # files written before v2 have no kind: the plain warp refiner
     if kind not in REFINER_KINDS:

@@ -122,6 +122,7 @@ class MatchedSideInformation:
         self.detail_sigma, self.detail_window = detail_sigma, detail_window
 
     def config(self) -> dict:
+        """The constructor arguments."""
         return {"max_disparity_frac": self.max_disparity_frac, "match_blur": self.match_blur,
                 "min_correlation": self.min_correlation, "tau": self.tau, "window": self.window,
                 "colour_sigma": self.colour_sigma, "detail_sigma": self.detail_sigma,

@@ -6,7 +6,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup          ## README command 1: the full stereo pipeline on a generated KITTI-size bag
-	$(PY) -m dsc_ros.demo --out out/demo
+	$(PY) -m dsc_ros.tools.demo --out out/demo
 
 test: setup          ## README command 2: set up and run the test suite
 	$(PY) -m pytest test -q

@@ -1,6 +1,6 @@
 """Where dsc_ros keeps the data it prepares: the photographs of ``dsc prepare-data`` and the demo's bags.
 
-Stdlib only, so the ROS side (``dsc_ros.demo``) can ask without importing the codec.
+Stdlib only, so the ROS side (``dsc_ros.tools.demo``) can ask without importing the codec.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""dsc_ros: the ROS 2 shell around dsc_core (nodes, conversions, stamp pairing, diagnostics, launchers).
+"""dsc_ros: the ROS 2 shell around dsc_core: ``wire`` (the ROS message layout), ``nodes`` (the node
+runtime) and ``tools`` (launchers, demo, bag tools).
 
 This file is only used from the working tree: in an install, rosidl owns ``dsc_ros/__init__.py``. The
 line below lets ``dsc_ros.msg`` (generated and installed into site-packages by rosidl/CMake) be found

@@ -1,7 +1,7 @@
 """ros2 launch dsc_ros stereo_dsc.launch.py [config:=FILE] [namespace:=NS] [bag:=FILE]
                                           [left_topic:=T] [right_topic:=T] [bag_delay:=SEC] [respawn:=true]
 
-Starts the left encoder, the right encoder and the decoder as described by ``dsc_ros.node_set`` (the one
+Starts the left encoder, the right encoder and the decoder as described by ``dsc_ros.tools.node_set`` (the one
 description the pip-world launcher ``dsc-launch`` also reads; this file has no node list of its own), and,
 if ``bag`` is given, the bag player ``dsc-play`` after ``bag_delay`` seconds (the nodes load their model
 first; the player also waits for subscribers). A node that dies is started again after
@@ -15,7 +15,7 @@ from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from dsc_ros import node_set
+from dsc_ros.tools import node_set
 
 
 def _default_config() -> str:

@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from dsc_ros import node_set
+from dsc_ros.tools import node_set
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_ID = int(os.environ.get("DSC_TEST_DOMAIN_ID") or random.SystemRandom().randint(30, 200))
@@ -136,7 +136,7 @@ class RosTestNode:
                 raise
 
     def qos(self, depth: int = 50, reliable: bool = True):
-        from dsc_ros.params import qos_profile
+        from dsc_ros.nodes.params import qos_profile
 
         return qos_profile("reliable" if reliable else "best_effort", depth)
 
@@ -311,7 +311,7 @@ class LaunchedRig:
 
     def _launch(self, cfg: Path, log: Path, node_name: str, ns: str, left_in: str, right_in: str,
                 stamp0_ns: int) -> None:
-        self.proc = Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", ns,
+        self.proc = Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", ns,
                              "--left-topic", left_in, "--right-topic", right_in], log)
         self.tn = RosTestNode(node_name)
         self._stamp = stamp0_ns
@@ -326,7 +326,7 @@ class LaunchedRig:
         self.codec = dsc_core.load_codec("dsc-default", device="cpu")
 
     def _wait_ready(self, publishers, what: str) -> None:
-        from dsc_ros.node_set import READY_MARKER
+        from dsc_ros.tools.node_set import READY_MARKER
 
         if not self.proc.wait_output(READY_MARKER, 3, 180):
             raise RuntimeError("nodes not ready:\n" + self.proc.output()[-4000:])

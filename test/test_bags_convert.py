@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dsc_ros.bags import kitti_to_bag, synth_bag
+from dsc_ros.tools.bags import kitti_to_bag, synth_bag
 from dsc_ros.wire import encoding_to_rgb, image_from_msg, kitti_topics
 
 H, W = 40, 124

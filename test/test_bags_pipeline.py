@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from dsc_ros.bags import StereoBagWriter, default_kitti_calib
+from dsc_ros.tools.bags import StereoBagWriter, default_kitti_calib
 from dsc_ros.wire import encoding_to_rgb, image_from_msg
 from ros_helpers import Process, RosTestNode, node_env, ros_available, synthetic_pair, to_encoding
 
@@ -47,7 +47,7 @@ def test_bags_through_the_node_set(tmp_path):
         pytest.skip(reason)
     from sensor_msgs.msg import CameraInfo, Image
 
-    from dsc_ros.demo import DiagnosticsWatch, demo_config
+    from dsc_ros.tools.demo import DiagnosticsWatch, demo_config
 
     ros1 = _write(tmp_path / "kitti.bag", 1_317_046_945_000_000_000, True, 0, right_offset_ns=51_000)
     mcap = _write(tmp_path / "mcap", 1_317_046_999_000_000_000, False, 100)
@@ -57,7 +57,7 @@ def test_bags_through_the_node_set(tmp_path):
     got = {side: tn.collect(Image, f"{NS}/{side}/image_decoded") for side in ("left", "right")}
     infos = tn.collect(CameraInfo, f"{NS}/left/camera_info")
     diag = DiagnosticsWatch(tn.node)
-    launch = Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS, "--bag",
+    launch = Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", NS, "--bag",
                       str(tmp_path / "kitti.bag"), "--player-arg=--rate=0.25", "--player-arg=--no-progress"],
                      tmp_path / "launch.log", env=node_env())
     player = None
@@ -67,7 +67,7 @@ def test_bags_through_the_node_set(tmp_path):
 
         assert tn.wait_for(lambda: have(ros1), 120), launch.output()[-4000:]
         assert launch.wait_output("published 4 stereo frames", 1, 15), launch.output()[-3000:]  # ROS 1 path
-        player = Process([sys.executable, "-m", "dsc_ros.bags.player", str(tmp_path / "mcap"), "--rate", "0.25",
+        player = Process([sys.executable, "-m", "dsc_ros.tools.bags.player", str(tmp_path / "mcap"), "--rate", "0.25",
                           "--no-progress", "--left-topic", "/kitti/camera_color_left/image_raw",
                           "--right-topic", "/kitti/camera_color_right/image_raw"], tmp_path / "play.log",
                          env=node_env())

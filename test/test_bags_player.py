@@ -12,8 +12,8 @@ import time
 import numpy as np
 import pytest
 
-from dsc_ros.bags import StereoBagWriter, default_kitti_calib, ros1_typestore
-from dsc_ros.bags.player import PlayerError, detect_stereo_topics
+from dsc_ros.tools.bags import StereoBagWriter, default_kitti_calib, ros1_typestore
+from dsc_ros.tools.bags.player import PlayerError, detect_stereo_topics
 from dsc_ros.wire import image_from_msg
 from ros_helpers import Process, RosTestNode, node_env, ros_available
 
@@ -60,7 +60,7 @@ def _collect(tn, prefix):
 
 
 def _player(bag, tmp_path, *args, name="player"):
-    cmd = [sys.executable, "-m", "dsc_ros.bags.player", str(bag), "--wait", "30", "--no-progress", *args]
+    cmd = [sys.executable, "-m", "dsc_ros.tools.bags.player", str(bag), "--wait", "30", "--no-progress", *args]
     return Process(cmd, tmp_path / f"{name}.log", env=node_env())
 
 
@@ -92,7 +92,7 @@ def test_detect_topics():
 def test_sources_agree_byte_for_byte(bags, tmp_path):
     """What the player would publish: the ROS 1 bag (ros1_to_cdr), the mcap bag (raw CDR, untouched) and a
     sqlite3 bag of the same frames give identical CDR bytes, in the same order."""
-    from dsc_ros.bags.player import BagSource
+    from dsc_ros.tools.bags.player import BagSource
 
     paths, frames = bags
     with StereoBagWriter(tmp_path / "db3", storage="sqlite3") as w:
@@ -113,7 +113,7 @@ def test_sources_agree_byte_for_byte(bags, tmp_path):
 
 
 def test_missing_bag_is_a_clear_error(tmp_path):
-    from dsc_ros.bags.player import main
+    from dsc_ros.tools.bags.player import main
 
     assert main([str(tmp_path / "nope.bag")]) == 2
     (tmp_path / "junk.bag").write_bytes(b"#ROSBAG V2.0\n garbage")

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from dsc_ros.wire import encoding_to_rgb
-from dsc_ros.bags.recorder import TopicStats, decode_bag, decode_main, read_codes
+from dsc_ros.tools.bags.recorder import TopicStats, decode_bag, decode_main, read_codes
 from ros_helpers import Process, RosTestNode, node_env, ros_available, synthetic_pair, to_encoding
 
 T0 = 1_317_046_945_000_000_000
@@ -70,7 +70,7 @@ def test_record_code_topics_and_decode_offline(codes, codec, tmp_path):
     try:
         pubs = {s: tn.publisher(StereoCode, f"{s}/dsc_code") for s in ("left", "right")}
         # No --type: the recorder learns dsc_ros/msg/StereoCode from the ROS graph (our publishers).
-        rec = Process([sys.executable, "-m", "dsc_ros.bags.recorder", str(bag), "--topics", "left/dsc_code",
+        rec = Process([sys.executable, "-m", "dsc_ros.tools.bags.recorder", str(bag), "--topics", "left/dsc_code",
                        "right/dsc_code", "--json", str(js)], tmp_path / "rec.log", env=node_env())
         assert rec.wait_output("all topics subscribed", 1, 60), rec.output()
         assert all(tn.wait_matched(p, 1, 30) for p in pubs.values()), rec.output()
@@ -128,7 +128,7 @@ def test_record_code_topics_and_decode_offline(codes, codec, tmp_path):
 
 
 def test_decode_bag_rejects_bag_without_codes(tmp_path):
-    from dsc_ros.bags import StereoBagWriter
+    from dsc_ros.tools.bags import StereoBagWriter
 
     with StereoBagWriter(tmp_path / "imgs") as w:
         w.write(T0, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8))
@@ -151,7 +151,7 @@ def test_code_bag_written_without_rclpy_decodes(codec, tmp_path):
     from rosbags.rosbag2 import StoragePlugin, Writer
 
     import dsc_core
-    from dsc_ros.bags import ros2_typestore
+    from dsc_ros.tools.bags import ros2_typestore
     from dsc_ros.wire import STEREO_CODE
 
     store = ros2_typestore()

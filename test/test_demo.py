@@ -1,6 +1,6 @@
 """dsc-demo end to end on a tiny setting (3 frames of 64x192): the table, summary.json and the PNGs.
 
-The demo runs as its own process (``python -m dsc_ros.demo``) in this session's random ROS domain; it
+The demo runs as its own process (``python -m dsc_ros.tools.demo``) in this session's random ROS domain; it
 starts the node set through dsc-launch, records the code topics, plays the generated bag and measures.
 """
 
@@ -18,7 +18,7 @@ def test_demo_tiny(tmp_path):
     if reason:
         pytest.skip(reason)
     out = tmp_path / "demo"
-    p = Process([sys.executable, "-m", "dsc_ros.demo", "--out", str(out), "--frames", "3", "--size", "64x192",
+    p = Process([sys.executable, "-m", "dsc_ros.tools.demo", "--out", str(out), "--frames", "3", "--size", "64x192",
                  "--cache", str(tmp_path / "cache"), "--device", "cpu", "--offline-check", "1", "--quiet"],
                 tmp_path / "demo.log", env=node_env())
     try:

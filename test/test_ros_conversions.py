@@ -141,6 +141,6 @@ def test_no_torch_in_dsc_ros_modules():
     import re
 
     root = pathlib.Path(wire.__file__).parent
-    for f in root.glob("*.py"):
+    for f in root.rglob("*.py"):
         src = f.read_text()
         assert not re.search(r"^\s*(import torch|from torch)", src, re.M), f"{f.name} imports torch"

@@ -1,7 +1,7 @@
 """``dsc-launch CONFIG --bag BAG --exit-with-bag``: the pip-world launcher plays a bag through the pipeline.
 
-A small KITTI-like bag (kitti2bag topic names, bgr8, camera_info) from ``dsc_ros.bags.synth_bag`` is played
-by ``dsc_ros.bags.player``, which the launcher starts only after every node has reported ready, into the
+A small KITTI-like bag (kitti2bag topic names, bgr8, camera_info) from ``dsc_ros.tools.bags.synth_bag`` is played
+by ``dsc_ros.tools.bags.player``, which the launcher starts only after every node has reported ready, into the
 KITTI default topics the node set remaps the encoders to; every frame must come out decoded (stamps and
 frame ids of the bag, camera_info beside it), and the launcher must end by itself when the bag is done.
 """
@@ -18,8 +18,8 @@ FRAMES = 4
 
 
 def test_launcher_plays_a_bag_through_the_pipeline(tmp_path):
-    synth = pytest.importorskip("dsc_ros.bags.synth_bag", reason="the bag tools (dsc_ros.bags) are not present")
-    pytest.importorskip("dsc_ros.bags.player", reason="the bag player (dsc_ros.bags.player) is not present")
+    synth = pytest.importorskip("dsc_ros.tools.bags.synth_bag", reason="the bag tools (dsc_ros.tools.bags) are not present")
+    pytest.importorskip("dsc_ros.tools.bags.player", reason="the bag player (dsc_ros.tools.bags.player) is not present")
     from sensor_msgs.msg import CameraInfo, Image
 
     from dsc_ros.wire import stamp_to_ns
@@ -30,7 +30,7 @@ def test_launcher_plays_a_bag_through_the_pipeline(tmp_path):
     tn = rh.RosTestNode("dsc_bag_test")
     out = {s: tn.collect(Image, f"{NS}/{s}/image_decoded") for s in ("left", "right")}
     info = {s: tn.collect(CameraInfo, f"{NS}/{s}/camera_info") for s in ("left", "right")}
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--bag", str(bag), "--namespace", NS,
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--bag", str(bag), "--namespace", NS,
                        "--exit-with-bag", "--drain", "5", "--player-arg=--no-progress"], tmp_path / "launch.log")
     try:
         rc = proc.popen.wait(150)

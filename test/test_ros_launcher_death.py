@@ -9,7 +9,7 @@ import time
 import pytest
 
 import ros_helpers as rh
-from dsc_ros import node_set
+from dsc_ros.tools import node_set
 
 
 def _alive(pid: int) -> bool:
@@ -30,7 +30,7 @@ def test_sigkilled_launcher_leaves_no_nodes(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux-only")
     cfg = rh.write_test_config(tmp_path)
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", "dsc_death"],
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", "dsc_death"],
                       tmp_path / "launch.log", nice=0)
     try:
         assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
@@ -53,11 +53,11 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
     if reason:
         pytest.skip(reason)
     cfg = rh.write_test_config(tmp_path)
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", "dsc_respawn"],
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", "dsc_respawn"],
                       tmp_path / "launch.log", nice=0)
     try:
         assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
-        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
+        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)",
                                                            proc.output()))
         victim = started["right_encoder"]
         t_kill = time.monotonic()
@@ -65,7 +65,7 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
         assert proc.wait_output("respawning in", 1, 20), proc.output()[-3000:]
         assert proc.wait_output(node_set.READY_MARKER, 4, 120), proc.output()[-3000:]
         ready_s = time.monotonic() - t_kill
-        again = re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.right_encoder", proc.output())
+        again = re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.right_encoder", proc.output())
         assert len(again) == 2 and int(again[1]) != victim and _alive(int(again[1]))
         assert "process has died" in proc.output() and ready_s < 60
         pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", proc.output())]
@@ -86,7 +86,7 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         pytest.skip(reason)
     cfg = rh.write_test_config(tmp_path)
     ns = "dsc_standby"
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", ns, "--standby"],
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", ns, "--standby"],
                       tmp_path / "launch.log", nice=0)
     tn = rh.RosTestNode("dsc_standby_probe")
     try:
@@ -109,7 +109,7 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         # ... and that participant exists before the promotion (rclpy.init alone does not create one)
         assert tn.wait_for(lambda: placeholders() == sorted(f"_dsc_standby_{p}" for p in standby.values()), 10), \
             placeholders()
-        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)",
+        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)",
                                                            proc.output()))
         t_kill = time.monotonic()
         os.kill(started["left_encoder"], signal.SIGKILL)
@@ -118,7 +118,7 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         assert proc.wait_output(node_set.READY_MARKER, 4, 60), proc.output()[-3000:]
         ready_s = time.monotonic() - t_kill
         # no fresh process for the left encoder: the standby became it
-        assert len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.left_encoder", proc.output())) == 1
+        assert len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.nodes\.left_encoder", proc.output())) == 1
         assert _alive(standby["left_encoder"])
         # the promoted standby dropped its placeholder once the real node held the participant
         promoted = f"_dsc_standby_{standby['left_encoder']}"

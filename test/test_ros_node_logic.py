@@ -92,8 +92,8 @@ def make_node(monkeypatch):
     nodes = []
 
     def make(kind="decoder", **overrides):
-        from dsc_ros.decoder import DecoderNode
-        from dsc_ros.encoder import EncoderNode
+        from dsc_ros.nodes.decoder import DecoderNode
+        from dsc_ros.nodes.encoder import EncoderNode
 
         types = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER, float: Parameter.Type.DOUBLE}
         ps = [Parameter(k, types[type(v)], v) for k, v in overrides.items()]

@@ -1,4 +1,4 @@
-"""dsc_ros.node_set is the one description of the nodes; both launchers are built from it.
+"""dsc_ros.tools.node_set is the one description of the nodes; both launchers are built from it.
 
 The ROS 2 launch file needs ``launch``/``launch_ros``, which are not installable in the pip world: here it
 is executed against small stand-ins of those modules (recording what it builds), and tested for real only
@@ -14,7 +14,8 @@ import pytest
 
 from ros_helpers import ROOT
 
-from dsc_ros import launcher, node_set, wire  # noqa: E402
+from dsc_ros import wire  # noqa: E402
+from dsc_ros.tools import launcher, node_set
 
 LAUNCH_FILE = ROOT / "launch" / "stereo_dsc.launch.py"
 
@@ -22,7 +23,7 @@ LAUNCH_FILE = ROOT / "launch" / "stereo_dsc.launch.py"
 def test_three_nodes_with_remapped_camera_inputs():
     specs = node_set.node_specs("/cfg.yaml", "robot/", "/a/left/image_raw", "/b/right/image_raw")
     assert [s.name for s in specs] == ["left_encoder", "right_encoder", "decoder"]
-    assert [s.module for s in specs] == ["dsc_ros.left_encoder", "dsc_ros.right_encoder", "dsc_ros.decoder"]
+    assert [s.module for s in specs] == ["dsc_ros.nodes.left_encoder", "dsc_ros.nodes.right_encoder", "dsc_ros.nodes.decoder"]
     assert [s.executable for s in specs] == ["left_encoder", "right_encoder", "decoder"]
     assert all(s.namespace == "/robot" and s.params_file == "/cfg.yaml" and s.package == "dsc_ros" for s in specs)
     left, right, dec = specs
@@ -49,7 +50,7 @@ def test_ros_args_are_what_ros2_launch_passes():
     s = node_set.node_specs("/p.yaml", "/ns", "/l", "/r", "/li", "/ri")[0]
     assert s.ros_args() == ["--ros-args", "-r", "__node:=left_encoder", "-r", "__ns:=/ns", "--params-file", "/p.yaml",
                             "-r", "left/image_raw:=/l", "-r", "left/camera_info:=/li"]
-    assert s.command("py") == ["py", "-m", "dsc_ros.left_encoder"] + s.ros_args()
+    assert s.command("py") == ["py", "-m", "dsc_ros.nodes.left_encoder"] + s.ros_args()
     s = node_set.node_specs(None, "")[2]
     assert s.ros_args() == ["--ros-args", "-r", "__node:=decoder"]
 
@@ -84,7 +85,7 @@ def test_fastdds_profile_sets_a_short_default_writer_heartbeat():
 
 def test_player_command():
     cmd = node_set.player_command("/x.bag", "/l", "/r", ["--rate", "2"], python="py")
-    assert cmd == ["py", "-m", "dsc_ros.bags.player", "/x.bag", "--left-topic", "/l", "--right-topic", "/r",
+    assert cmd == ["py", "-m", "dsc_ros.tools.bags.player", "/x.bag", "--left-topic", "/l", "--right-topic", "/r",
                    "--rate", "2"]
 
 
@@ -226,10 +227,13 @@ def test_ros2_run_wrappers_start_with_a_python_that_imports_them():
     if not lib.is_dir():
         pytest.skip(f"no {lib}: the package is not installed into this interpreter's prefix (scripts/setup.sh)")
     for exe in ("left_encoder", "right_encoder", "decoder", "launcher"):
-        first = (lib / exe).read_text().splitlines()[0]
+        lines = (lib / exe).read_text().splitlines()
+        first = lines[0]
         assert first.startswith("#!"), first
         interp = first[2:].strip().split()
-        p = subprocess.run([*interp, "-c", f"import dsc_ros.{exe}"], capture_output=True, text=True, timeout=120,
+        # the module the wrapper runs (dsc_ros.nodes.<exe> or dsc_ros.tools.launcher), as written at build time
+        module = next(ln.split()[1] for ln in lines if ln.startswith("from dsc_ros."))
+        p = subprocess.run([*interp, "-c", f"import {module}"], capture_output=True, text=True, timeout=120,
                            cwd="/")
         assert p.returncode == 0, f"{exe}: {first}: {p.stderr[-500:]}"
     p = subprocess.run([str(lib / "launcher"), "--help"], capture_output=True, text=True, timeout=120, cwd="/")

@@ -1,4 +1,4 @@
-"""The parameter table (dsc_ros.params) against config/stereo_dsc.yaml, QoS mapping, and declaration on a
+"""The parameter table (dsc_ros.nodes.params) against config/stereo_dsc.yaml, QoS mapping, and declaration on a
 real rclpy node (descriptions, read-only, type coercion, bad choices)."""
 import pytest
 import yaml
@@ -7,7 +7,7 @@ from ros_helpers import ROOT, ros_available
 
 pytestmark = pytest.mark.skipif(ros_available() is not None, reason=str(ros_available()))
 
-from dsc_ros import params  # noqa: E402
+from dsc_ros.nodes import params  # noqa: E402
 
 CONFIG = ROOT / "config" / "stereo_dsc.yaml"
 
@@ -127,7 +127,7 @@ def test_declare_rejects_bad_choice(ctx):
 def test_values_from_command_line_read_the_params_file_as_rcl_would(tmp_path):
     """The warm standby reads model/device from the node's command line before its node exists: the entries
     that apply to the node in file order, then -p overrides; entries for other nodes are ignored."""
-    from dsc_ros import node_set
+    from dsc_ros.tools import node_set
 
     pf = tmp_path / "p.yaml"
     pf.write_text(yaml.safe_dump({

@@ -1,6 +1,6 @@
 """End to end over real Fast DDS: test publisher -> left/right encoders -> decoder -> test subscriber.
 
-The three nodes are started once for this module by ``dsc-launch`` (``python -m dsc_ros.launcher``, the
+The three nodes are started once for this module by ``dsc-launch`` (``python -m dsc_ros.tools.launcher``, the
 same node_set the ROS 2 launch file uses), in their own namespace, with the camera inputs remapped, in a
 random ROS domain (see ros_helpers). Checks: every pair arrives with headers, frame ids and encodings
 preserved and pixels bit-identical to dsc_core decoding the same codes in this process; camera_info comes

@@ -8,7 +8,7 @@ import re
 import pytest
 
 import ros_helpers as rh
-from dsc_ros import node_set
+from dsc_ros.tools import node_set
 
 
 def _left_encoder(tmp_path, ns: str, wait_s: float) -> rh.Process:

@@ -1,11 +1,11 @@
-"""dsc_ros.sync: stamp pairing (slop, timeouts, bounded, counted drops, duplicates, disorder) and the
+"""dsc_ros.nodes.sync: stamp pairing (slop, timeouts, bounded, counted drops, duplicates, disorder) and the
 drop-oldest queue. Pure Python: no ROS needed."""
 import threading
 import time
 
 import pytest
 
-from dsc_ros.sync import DropOldestQueue, StereoSync
+from dsc_ros.nodes.sync import DropOldestQueue, StereoSync
 
 MS = 1_000_000
 

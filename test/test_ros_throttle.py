@@ -1,9 +1,9 @@
-"""dsc_ros.throttle.StampThrottle: both cameras pick the same frames from their stamps alone."""
+"""dsc_ros.nodes.throttle.StampThrottle: both cameras pick the same frames from their stamps alone."""
 import random
 
 import pytest
 
-from dsc_ros.throttle import StampThrottle
+from dsc_ros.nodes.throttle import StampThrottle
 
 S = 1_000_000_000
 

@@ -37,7 +37,7 @@ def camera(a) -> int:
     from sensor_msgs.msg import Image
 
     import ros_helpers as rh
-    from dsc_ros.params import qos_profile
+    from dsc_ros.nodes.params import qos_profile
 
     node = _node(f"{a.side}_camera")
     topic = f"/cam/{a.side}/image_raw"
@@ -74,7 +74,7 @@ def receiver(a) -> int:
     from sensor_msgs.msg import Image
 
     from dsc_ros.wire import image_to_numpy, stamp_to_ns
-    from dsc_ros.params import qos_profile
+    from dsc_ros.nodes.params import qos_profile
 
     node = _node("p_receiver")
     got = {"left": {}, "right": {}}

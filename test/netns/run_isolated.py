@@ -5,9 +5,9 @@
 Builds the namespaces with ``netns.sh up`` (left camera L, right camera R, processing unit P; veth links
 L-P and R-P only, no forwarding in P), then runs
 
-    L: dsc_ros.left_encoder  + a camera process publishing synthetic left images
-    R: dsc_ros.right_encoder + a camera process publishing synthetic right images (same stamp schedule)
-    P: dsc_ros.decoder       + a receiver collecting the decoded pairs and /diagnostics
+    L: dsc_ros.nodes.left_encoder  + a camera process publishing synthetic left images
+    R: dsc_ros.nodes.right_encoder + a camera process publishing synthetic right images (same stamp schedule)
+    P: dsc_ros.nodes.decoder       + a receiver collecting the decoded pairs and /diagnostics
 
 with Fast DDS over UDPv4 only (an XML profile per namespace: builtin transports off, so shared memory,
 which would bypass the links, is never used; initial peers = the other end of the namespace's links, since
@@ -164,7 +164,7 @@ class Run:
 
     # ------------------------------------------------------------------ the run
     def run(self) -> dict:
-        from dsc_ros import node_set
+        from dsc_ros.tools import node_set
 
         import ros_helpers as rh
 

@@ -3,7 +3,7 @@
     .venv/bin/python test/soak/faults.py [--mode manual|respawn] [--rate 2] [--size 64x128] [--window-s 6]
                                          [--out out/faults.json]
 
-The three nodes run as separate processes (the command lines of dsc_ros.node_set, as dsc-launch and the ROS 2
+The three nodes run as separate processes (the command lines of dsc_ros.tools.node_set, as dsc-launch and the ROS 2
 launch file build them), so each can be killed alone. This process publishes stereo pairs at ``--rate`` Hz all
 along and subscribes to the decoded images. For left_encoder, right_encoder and decoder in turn:
 
@@ -128,8 +128,8 @@ def main(argv=None) -> int:
     h, w = (int(v) for v in a.size.lower().split("x"))
 
     import ros_helpers as rh
-    from dsc_ros import node_set
-    from dsc_ros.node_set import READY_MARKER
+    from dsc_ros.tools import node_set
+    from dsc_ros.tools.node_set import READY_MARKER
 
     logs = a.logs or Path(tempfile.mkdtemp(prefix="dsc_faults_"))
     logs.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         import re
 
         pids = {}  # in log order, so the latest start or takeover of a node wins
-        for m in re.finditer(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)"
+        for m in re.finditer(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)"
                              r"|standby with pid \[(\d+)\] takes over as (\w+)", launcher.output()):
             pid, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
             pids[name] = int(pid)
@@ -174,7 +174,7 @@ def main(argv=None) -> int:
                 if not p.wait_output(READY_MARKER, 1, 300):
                     raise RuntimeError(f"{name} not ready:\n{p.output()[-2000:]}")
         else:
-            launcher = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS,
+            launcher = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", NS,
                                    "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN]
                                   + (["--standby"] if a.mode == "standby" else []), logs / "launch.log",
                                   env=env, nice=a.nice)

@@ -2,14 +2,14 @@
 
     .venv/bin/python test/soak/soak.py --minutes 10 --rate 10 --size 375x1242 [--out out/soak.json]
 
-The nodes are started by ``dsc-launch`` (``python -m dsc_ros.launcher``: the same node_set as the ROS 2 launch
+The nodes are started by ``dsc-launch`` (``python -m dsc_ros.tools.launcher``: the same node_set as the ROS 2 launch
 file) with config/stereo_dsc.yaml, reliable QoS (the default there), both encoders at their smallest rate
 point (``rate: 0``), in a random ROS domain on localhost. Fast DDS runs with the LARGE_DATA builtin
 transports (raw 375x1242 rgb8 images are 1.4 MB; see /work/shared/notes/ros2-from-pip.md). This process
 publishes left and right images with the same stamp at ``--rate`` Hz (a few distinct pairs, cycled) and
 subscribes to the decoded images.
 
-With ``--throttle-hz`` both encoders code only the frames ``dsc_ros.throttle`` picks by stamp (the rate a
+With ``--throttle-hz`` both encoders code only the frames ``dsc_ros.nodes.throttle`` picks by stamp (the rate a
 2-core machine can sustain at KITTI size); pairs are then counted over those frames.
 
 Reported (JSON on stdout and in ``--out``): pairs published, decoded (both sides), lost (a side never came
@@ -41,7 +41,7 @@ STATUS = {"left_encoder": "dsc_ros/left_encoder: left encode", "right_encoder": 
 
 
 def percentile(v, q):
-    from dsc_ros.diagnostics import percentile as p
+    from dsc_ros.nodes.diagnostics import percentile as p
 
     return round(p(v, q) * 1e3, 1) if v else None
 
@@ -58,7 +58,7 @@ def rss_mb(pid) -> float | None:
 
 def node_pids(launch_output: str) -> dict:
     pids = {}
-    for m in re.finditer(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.(\w+)", launch_output):
+    for m in re.finditer(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)", launch_output):
         pids[m.group(2)] = int(m.group(1))
     return pids
 
@@ -156,14 +156,14 @@ def main(argv=None) -> int:
     import tempfile
 
     import ros_helpers as rh
-    from dsc_ros.node_set import READY_MARKER
+    from dsc_ros.tools.node_set import READY_MARKER
 
     logs = a.logs or Path(tempfile.mkdtemp(prefix="dsc_soak_"))
     logs.mkdir(parents=True, exist_ok=True)
     cfg = write_config(logs, a)
     env = rh.node_env({"FASTDDS_BUILTIN_TRANSPORTS": os.environ["FASTDDS_BUILTIN_TRANSPORTS"]})
     t_launch = time.monotonic()
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.launcher", str(cfg), "--namespace", NS, "--left-topic", LEFT_IN,
+    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", NS, "--left-topic", LEFT_IN,
                        "--right-topic", RIGHT_IN], logs / "launch.log", env=env, nice=a.nice)
     tn = rh.RosTestNode("dsc_soak")
     res: dict = {"config": {"minutes": a.minutes, "rate_hz": a.rate, "size": [h, w], "qos": "reliable",
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
         # ------------------------------------------------------------------ figures
         stamps = sorted(sent)
         warm = [s for s in stamps if sent[s] - t_pub < a.warmup_s]
-        from dsc_ros.throttle import StampThrottle
+        from dsc_ros.nodes.throttle import StampThrottle
 
         slop = yaml_slop_s(cfg)
         throttle = StampThrottle(a.throttle_hz, slop)

@@ -19,8 +19,8 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from dsc_ros import wire
 from dsc_ros.msg import StereoCode
-from dsc_ros.node_base import DscNode, dsc_error_reason, run_node
-from dsc_ros.throttle import StampThrottle
+from dsc_ros.nodes.node_base import DscNode, dsc_error_reason, run_node
+from dsc_ros.nodes.throttle import StampThrottle
 
 _ENCODE = {"left": "encode_left", "right": "encode_right"}
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dsc_ros.bags import StereoBagWriter, default_kitti_calib
-from dsc_ros.bags.kitti_to_bag import DEFAULT_T0_NS
+from dsc_ros.tools.bags import StereoBagWriter, default_kitti_calib
+from dsc_ros.tools.bags.kitti_to_bag import DEFAULT_T0_NS
 from dsc_ros.wire import rgb_to_encoding
 
 

@@ -6,7 +6,7 @@ Why it looks like this:
   checked against the loaded model (role, family and head fingerprints) *before* they enter the pairing
   buffer, so a corrupt code or one from another model is counted and logged at once and can never
   occupy a slot or poison a pair.
-* Pairing is by header stamp (:class:`dsc_ros.sync.StereoSync`: bounded, slop, counted drops). A right code
+* Pairing is by header stamp (:class:`dsc_ros.nodes.sync.StereoSync`: bounded, slop, counted drops). A right code
   whose left does not come within ``sync.timeout_ms`` is decoded *degraded* (no side information) when
   ``publish_degraded`` is true: the robot still gets a right image, and the degraded counter says so.
 * Decoding runs on one worker thread behind a bounded drop-oldest queue: the executor only parses,
@@ -27,8 +27,8 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from dsc_ros import wire
 from dsc_ros.msg import StereoCode
-from dsc_ros.node_base import DscNode, dsc_error_reason, run_node
-from dsc_ros.sync import LEFT, RIGHT, Match, StereoSync
+from dsc_ros.nodes.node_base import DscNode, dsc_error_reason, run_node
+from dsc_ros.nodes.sync import LEFT, RIGHT, Match, StereoSync
 
 SIDES = (LEFT, RIGHT)
 

@@ -5,7 +5,7 @@ Usage::
     dsc-launch [CONFIG.yaml] [--bag FILE] [--namespace NS] [--left-topic T] [--right-topic T]
 
 Why it exists and what it promises: ``launch``/``launch_ros`` are not installable here, yet users need
-one command for the pipeline. It reads the same :mod:`dsc_ros.node_set` as ``launch/stereo_dsc.launch.py``
+one command for the pipeline. It reads the same :mod:`dsc_ros.tools.node_set` as ``launch/stereo_dsc.launch.py``
 and runs each node as its own process with exactly the arguments ``ros2 launch`` would pass
 (``--ros-args -r __node:=NAME -r __ns:=NS --params-file CONFIG -r from:=to``). Output lines are prefixed
 ``[name-N]`` as ros2 launch does; exits are reported. On Ctrl-C (or SIGTERM) it sends SIGINT to every
@@ -26,7 +26,7 @@ a new standby follows ``node_set.STANDBY_RESTART_DELAY_S`` later. The price is a
 
 ``--nodes`` runs a subset of the node set, for a real rig where each computer runs its own node.
 
-With ``--bag`` it also starts the bag player (``python -m dsc_ros.bags.player BAG --left-topic ...
+With ``--bag`` it also starts the bag player (``python -m dsc_ros.tools.bags.player BAG --left-topic ...
 --right-topic ...``), but only once every node has logged that it is ready (the model takes seconds to
 load), so no frame of a short bag is lost. ``--exit-with-bag`` shuts the nodes down when the bag ends.
 """
@@ -41,7 +41,7 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from dsc_ros import node_set
+from dsc_ros.tools import node_set
 
 
 def _load_prctl():
@@ -101,7 +101,7 @@ class Proc:
                 return
 
     def promote(self, label: str, ready_marker: str) -> bool:
-        """Tell a standby to become its node (see dsc_ros.node_base.stand_by). False if it is gone."""
+        """Tell a standby to become its node (see dsc_ros.nodes.node_base.stand_by). False if it is gone."""
         if self.popen.poll() is not None or self.popen.stdin is None:
             return False
         self.ready.clear()

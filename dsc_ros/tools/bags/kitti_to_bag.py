@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dsc_ros.bags import CameraCalib, StereoBagWriter, default_kitti_calib
+from dsc_ros.tools.bags import CameraCalib, StereoBagWriter, default_kitti_calib
 from dsc_ros.wire import KITTI_ENCODING, rgb_to_encoding
 
 DEFAULT_T0_NS = 1_317_046_945_000_000_000  # 2011-09-26 14:22:25 UTC, the day KITTI's raw drives were recorded

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dsc_ros import node_set
-from dsc_ros.bags import ros2_typestore
+from dsc_ros.tools import node_set
+from dsc_ros.tools.bags import ros2_typestore
 from dsc_ros.wire import STEREO_CODE, encoding_to_rgb, header_stamp_ns, pair_stamps
 
 
@@ -154,7 +154,7 @@ class Recorder:
 
 
 def _default_qos(profile: str = "reliable", depth: int = 100):
-    from dsc_ros.bags.player import make_qos
+    from dsc_ros.tools.bags.player import make_qos
 
     return make_qos(profile, depth)
 

@@ -1,44 +1,35 @@
 """ONE description of the dsc_ros node set, read by both launchers.
 
 ``launch/stereo_dsc.launch.py`` (real ROS 2, ``ros2 launch dsc_ros stereo_dsc.launch.py``) turns these specs
-into ``launch_ros`` Nodes; ``dsc_ros.launcher`` (``dsc-launch``, the pip world without ``launch``) turns the
+into ``launch_ros`` Nodes; ``dsc_ros.tools.launcher`` (``dsc-launch``, the pip world without ``launch``) turns the
 very same specs into processes with the command line ``ros2 launch`` would build
 (``--ros-args -r __node:=... -r __ns:=... --params-file ... -r from:=to``). Nothing about which nodes run,
 their names, parameters files or remappings lives anywhere else. Pure Python, no ROS import.
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from dsc_ros.wire import DEFAULT_LEFT_TOPIC, DEFAULT_RIGHT_TOPIC, sibling_topic  # noqa: F401  (the camera defaults)
+# The node set's camera defaults (the KITTI topics) and the lines/variables/profile a node process agrees on
+# with its launcher live with the wire format and the node runtime; the launchers read them from here.
+from dsc_ros.nodes.process import (FASTDDS_PROFILE_NAME, FASTDDS_PROFILE_VARS, PACKAGE,  # noqa: F401
+                                   READY_MARKER, STANDBY_ENV, STANDBY_MARKER, fastdds_profile, share_config_file,
+                                   use_fastdds_profile)
+from dsc_ros.wire import DEFAULT_LEFT_TOPIC, DEFAULT_RIGHT_TOPIC, sibling_topic  # noqa: F401
 
-PACKAGE = "dsc_ros"
 CONFIG_NAME = "stereo_dsc.yaml"
-#: Fast DDS XML profile shipped in config/ (a 50 ms reliable heartbeat; the file says why).
-FASTDDS_PROFILE_NAME = "fastdds_profile.xml"
-#: The variables Fast DDS reads it from (the second is the Fast DDS 2 name, still honoured).
-FASTDDS_PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 DEFAULT_NAMESPACE = "dsc"
-#: Logged by every node once it can serve (model loaded, subscriptions up); the pip launcher waits for it.
-READY_MARKER = "dsc_ros node ready"
 #: A node that dies is started again after this many seconds (both launchers): a camera link that loses its
 #: encoder to a crash (a driver glitch, out of memory) comes back by itself. ``respawn:=false`` /
 #: ``--no-respawn`` turn it off.
 RESPAWN_DELAY_S = 0.5
-#: ``dsc-launch --standby`` keeps one warm process per node (torch imported, model loaded, DDS participant up
-#: under a hidden placeholder node, no node yet; started with STANDBY_ENV=1) and promotes it by writing "go" to
-#: its stdin when the node dies; it prints STANDBY_MARKER once it can take over. See dsc_ros.node_base.stand_by.
-STANDBY_ENV = "DSC_ROS_STANDBY"
-STANDBY_MARKER = "dsc_ros standby ready"
 #: Seconds after a promotion before the launcher starts the next standby: its torch import would compete with
 #: the promoted node's start-up for the CPU on a small machine.
 STANDBY_RESTART_DELAY_S = 5.0
 #: Module of the bag player (another part of dsc_ros) that a launcher starts for ``--bag``.
-PLAYER_MODULE = "dsc_ros.bags.player"
+PLAYER_MODULE = "dsc_ros.tools.bags.player"
 
 
 @dataclass(frozen=True)
@@ -76,47 +67,9 @@ def normalize_namespace(ns: Optional[str]) -> str:
     return "/" + ns.strip("/")
 
 
-def _share_config_file(name: str) -> str:
-    """Where config/<name> is: the checkout, an ament prefix (colcon or the venv), or cwd."""
-    here = Path(__file__).resolve()
-    candidates = [here.parent.parent / "config" / name]
-    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
-    # an install tree: <prefix>/lib/pythonX.Y/site-packages/dsc_ros/node_set.py -> <prefix>/share/dsc_ros
-    prefixes += [str(p) for p in here.parents[1:5]]
-    candidates += [Path(p) / "share" / PACKAGE / "config" / name for p in prefixes]
-    candidates.append(Path.cwd() / "config" / name)
-    for c in dict.fromkeys(candidates):
-        if c.is_file():
-            return str(c)
-    raise FileNotFoundError(f"{name} not found (looked in {', '.join(str(c) for c in candidates)})")
-
-
 def default_config() -> str:
     """Where config/stereo_dsc.yaml is: the checkout, an ament prefix (colcon or the venv), or cwd."""
-    return _share_config_file(CONFIG_NAME)
-
-
-def fastdds_profile() -> str:
-    """Where config/fastdds_profile.xml is (see that file for why a pipeline wants it)."""
-    return _share_config_file(FASTDDS_PROFILE_NAME)
-
-
-def use_fastdds_profile(env=None) -> Optional[str]:
-    """Make dsc_ros' Fast DDS profile the default of ``env`` (``os.environ`` if None) unless the user has one.
-
-    Call before the first ROS participant of the process exists (Fast DDS reads the variable then). Returns
-    the profile in effect, or None when the file cannot be found (the pipeline works without it, with Fast
-    DDS' 3-s heartbeat and the frame loss that comes with it under load).
-    """
-    env = os.environ if env is None else env
-    for var in FASTDDS_PROFILE_VARS:
-        if env.get(var):
-            return env[var]
-    try:
-        env[FASTDDS_PROFILE_VARS[0]] = fastdds_profile()
-    except FileNotFoundError:
-        return None
-    return env[FASTDDS_PROFILE_VARS[0]]
+    return share_config_file(CONFIG_NAME)
 
 
 #: The node set, in start order (``dsc-launch --nodes`` picks from these).
@@ -139,14 +92,14 @@ def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEF
 
     def cam(role: str, image: str, info: Optional[str]) -> NodeSpec:
         return NodeSpec(
-            name=f"{role}_encoder", executable=f"{role}_encoder", module=f"{PACKAGE}.{role}_encoder",
+            name=f"{role}_encoder", executable=f"{role}_encoder", module=f"{PACKAGE}.nodes.{role}_encoder",
             namespace=ns, params_file=pf, respawn=respawn,
             remappings=((f"{role}/image_raw", image), (f"{role}/camera_info", info or sibling_topic(image))))
 
     return [
         cam("left", left_topic, left_info_topic),
         cam("right", right_topic, right_info_topic),
-        NodeSpec(name="decoder", executable="decoder", module=f"{PACKAGE}.decoder", namespace=ns, params_file=pf,
+        NodeSpec(name="decoder", executable="decoder", module=f"{PACKAGE}.nodes.decoder", namespace=ns, params_file=pf,
                  respawn=respawn),
     ]
 

@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Optional
 import rclpy
 from rclpy.node import Node
 
-from dsc_ros import diagnostics, params
+from dsc_ros.nodes import diagnostics, params
 
 
 def _load_malloc_trim():
@@ -41,9 +41,9 @@ _MALLOC_TRIM = _load_malloc_trim()
 TRIM_PERIOD_S = 10.0
 #: Seconds the ready line waits after the outputs' subscribers matched, for the other side of the match.
 READY_SETTLE_S = 0.3
-from dsc_ros import node_set
-from dsc_ros.node_set import READY_MARKER
-from dsc_ros.sync import DropOldestQueue
+from dsc_ros.nodes import process
+from dsc_ros.nodes.process import READY_MARKER
+from dsc_ros.nodes.sync import DropOldestQueue
 
 
 def dsc_error_reason(exc: BaseException) -> str:
@@ -242,7 +242,7 @@ def stand_by(argv) -> bool:
             _load_codec(str(v["model"]), str(v["device"]))
         except Exception as e:  # the node will say it properly when it starts with its real parameters
             print(f"[dsc_ros] standby could not preload model {v['model']!r}: {type(e).__name__}: {e}", flush=True)
-        print(f"[dsc_ros] {node_set.STANDBY_MARKER}: model {v['model']} loaded in {time.monotonic() - t0:.1f} s; "
+        print(f"[dsc_ros] {process.STANDBY_MARKER}: model {v['model']} loaded in {time.monotonic() - t0:.1f} s; "
               "waiting to take over", flush=True)
         return sys.stdin.readline().strip() == "go"
     except KeyboardInterrupt:
@@ -278,7 +278,7 @@ def run_node(factory: Callable[[], DscNode], argv=None) -> int:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
 
-    standby = os.environ.pop(node_set.STANDBY_ENV, None) == "1"
+    standby = os.environ.pop(process.STANDBY_ENV, None) == "1"
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -287,7 +287,7 @@ def run_node(factory: Callable[[], DscNode], argv=None) -> int:
         stop.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    node_set.use_fastdds_profile()  # before the participant exists; a user's own profile wins
+    process.use_fastdds_profile()  # before the participant exists; a user's own profile wins
     args = sys.argv if argv is None else list(argv)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     # A standby waits with its DDS participant up. rclpy.init alone does not create one: rmw_fastrtps makes

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from dsc_ros import node_set, wire
-from dsc_ros.bags import ros2_typestore
+from dsc_ros import wire
+from dsc_ros.tools import node_set
+from dsc_ros.tools.bags import ros2_typestore
 from dsc_ros.wire import CAMERA_INFO, IMAGE, absolute_topic, sibling_topic
 
 
@@ -140,7 +141,7 @@ def make_qos(profile: str = "reliable", depth: int = 10):
     or ``sensor_data`` (ROS' preset: best effort, volatile), as :func:`dsc_ros.wire.qos_policy` defines them.
 
     Durability stays the DDS default for the first two, as the player's publishers have always had it."""
-    from dsc_ros.params import qos_profile
+    from dsc_ros.nodes.params import qos_profile
 
     return qos_profile(profile, depth, durability="system_default")
 

@@ -4,7 +4,7 @@ What happens, in order:
 
 1. a short KITTI-like stereo bag (1242x375, 10 Hz, kitti2bag topic names, synthetic scenes) is generated
    once and cached under ``data/demo/`` (``--bag`` plays your own bag instead);
-2. the three nodes start through ``dsc-launch`` (``dsc_ros.launcher``: the same node set as
+2. the three nodes start through ``dsc-launch`` (``dsc_ros.tools.launcher``: the same node set as
    ``ros2 launch``), in namespace ``/dsc``, and the demo waits until each says it is ready;
 3. in this process: a recorder on ``/dsc/left/dsc_code`` + ``/dsc/right/dsc_code`` (a real mcap bag, real
    byte counts), a subscriber on ``/dsc/{left,right}/image_decoded``, and the bag player publishing the
@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from dsc_core.paths import data_root
-from dsc_ros import node_set
-from dsc_ros.bags import ros2_typestore
+from dsc_ros.tools import node_set
+from dsc_ros.tools.bags import ros2_typestore
 from dsc_ros.wire import encoding_to_rgb, header_stamp_ns, image_from_msg, pair_stamps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,7 @@ class ImageCollector:
     def __init__(self, node, topics: dict, qos=None, msg_type=None):
         from sensor_msgs.msg import Image
 
-        from dsc_ros.bags.player import make_qos
+        from dsc_ros.tools.bags.player import make_qos
 
         self.lock = threading.Lock()
         self.got: dict = {k: {} for k in topics}
@@ -122,7 +122,7 @@ class DiagnosticsWatch:
 # ------------------------------------------------------------------------------------------------ steps
 def demo_bag(frames: int, size: tuple, source: str, hz: float = 10.0, cache: Path = DATA_DIR / "demo") -> Path:
     """The cached synthetic bag (written atomically: a crash never leaves a half bag to be reused)."""
-    from dsc_ros.bags import synth_bag
+    from dsc_ros.tools.bags import synth_bag
 
     src = "shift" if source == "synthetic" and not synth_bag.have_synthetic() else source
     path = cache / f"kitti_like_{src}_{frames}f_{size[0]}x{size[1]}_{hz:g}hz_v{BAG_VERSION}"
@@ -168,13 +168,13 @@ def demo_config(out: Path, base: str | None, *, rate: int | None, model: str | N
 
 
 class Nodes:
-    """The node set, started through ``python -m dsc_ros.launcher`` (its output goes to ``log``)."""
+    """The node set, started through ``python -m dsc_ros.tools.launcher`` (its output goes to ``log``)."""
 
     def __init__(self, config: Path, log: Path, env: dict, left_topic: str, right_topic: str,
                  namespace: str = NAMESPACE):
         self.log_path = log
         self._log = open(log, "wb")
-        cmd = [sys.executable, "-m", "dsc_ros.launcher", str(config), "--namespace", namespace,
+        cmd = [sys.executable, "-m", "dsc_ros.tools.launcher", str(config), "--namespace", namespace,
                "--left-topic", left_topic, "--right-topic", right_topic]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT),
                                      start_new_session=True)  # our Ctrl-C reaches it once, from us
@@ -184,7 +184,7 @@ class Nodes:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, n: int, timeout: float) -> bool:
-        from dsc_ros.node_set import READY_MARKER
+        from dsc_ros.tools.node_set import READY_MARKER
 
         end = time.monotonic() + timeout
         while time.monotonic() < end:
@@ -269,8 +269,8 @@ def run(args) -> dict:
 
     import dsc_core   # the public API only (quality of the decoded frames), never its internals
 
-    from dsc_ros.bags.player import BagSource, PlayStats, make_publishers, make_qos, play, wait_for_subscribers
-    from dsc_ros.bags.recorder import Recorder, read_codes
+    from dsc_ros.tools.bags.player import BagSource, PlayStats, make_publishers, make_qos, play, wait_for_subscribers
+    from dsc_ros.tools.bags.recorder import Recorder, read_codes
 
     t_start = time.monotonic()
     out = Path(args.out).resolve()   # the nodes run with another working directory
@@ -460,7 +460,7 @@ def offline_check(code_bag: Path, out: Path, frames: list, decoded: dict, n: int
     """Decode the first ``n`` recorded pairs from the bag alone; compare with what the decoder node published."""
     from PIL import Image
 
-    from dsc_ros.bags.recorder import decode_bag
+    from dsc_ros.tools.bags.recorder import decode_bag
 
     index = {side: {f[side][2]: i for i, f in enumerate(frames)} for side in ("left", "right")}
     rep = decode_bag(code_bag, out, limit=n)
@@ -524,7 +524,7 @@ def format_table(s: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dsc_ros.bags.synth_bag import SOURCES, parse_size
+    from dsc_ros.tools.bags.synth_bag import SOURCES, parse_size
 
     p = argparse.ArgumentParser(prog="dsc-demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="out/demo", help="results folder (summary.json, pair_NNN.png, codes/)")

@@ -29,7 +29,7 @@ DOC = ROOT / "docs" / "bad_input.md"
 # ------------------------------------------------------------------------------------------- the doc
 def _reasons_in_code() -> set:
     """Every counter key (``dropped.<reason>``) the nodes can produce, read from their source."""
-    src = {p.name: p.read_text() for p in (ROOT / "dsc_ros").glob("*.py")}
+    src = {p.name: p.read_text() for p in (ROOT / "dsc_ros").rglob("*.py")}
     conv = src["wire.py"]
     check = conv[conv.index("def check_image_msg"):conv.index("def image_to_numpy")]  # what the encoder counts
     reasons = set(re.findall(r'ImageConversionError\(\s*"(\w+)"', check))
@@ -182,7 +182,8 @@ def test_cpu_encode_cuda_decode_is_bit_exact_or_refused(codec, motorcycle):
                                       enc.info.default_left_rate)["symbols"]
             hdr, payloads = container.unpack(data)
             try:
-                d = dec.level1.decompress(payloads, hdr.strings[1].shape[1:], hdr.rate, hdr.strings[0].index_crc)
+                d = dec.level1.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate,
+                                          [s.index_crc for s in hdr.strings])
             except NonDeterminismError:
                 outcome["refused"] += 1
                 with pytest.raises(NonDeterminismError):
@@ -225,7 +226,7 @@ class Rig(rh.LaunchedRig):
         self._load_codec()
         self._wait_ready(list(self.img_pub.values()) + list(self.code_pub.values()),
                          "a node's subscription never matched")
-        m = re.search(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.decoder", self.proc.output())
+        m = re.search(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.decoder", self.proc.output())
         self.decoder_pid = int(m.group(1)) if m else None
 
     def stamps(self, side):

@@ -141,7 +141,7 @@ def main(argv=None) -> int:
             f"- Hardware: {meta['hardware']} (no GPU was available).",
             f"- Data: photographs from scikit-image and Debian wallpaper packages (`dsc prepare-data`; the "
             "Motorcycle pair is never used) and synthetic street / layered stereo scenes textured with them "
-            "(`dsc_core/data/synthetic.py`), 128x256 stereo crops and 128x128 photo crops.",
+            "(`dsc_core/data/synthetic/`), 128x256 stereo crops and 128x128 photo crops.",
             f"- Stages: {a.history}",
             f"- Final stage `{meta['config']['stage']}` (`config/train_{meta['config']['name']}.yaml`): "
             f"{meta['steps']} steps, {facts['wall_s'] / 60:.0f} min of wall time on the shared 2-core machine.",

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from dsc_core.data import folders, kitti, middlebury
-from dsc_core.data.pairs import center_crop_array, load_rgb
+from dsc_core.data.types import center_crop_array, load_rgb
 
 H, W = 24, 40
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dsc_core.data import open_pairs, synthetic
-from dsc_core.data.pairs import PairSequence, StereoPair, from_list, parse_crop
+from dsc_core.data.types import PairSequence, StereoPair, from_list, parse_crop
 from test_data_bags import _frame, _write_ros1, _write_ros2
 from test_data_loaders import _img, _save, make_kitti, make_raw
 
@@ -144,3 +144,15 @@ def test_from_list_and_limit():
     assert seq[-1].name == "p3" and "mem: 4 pairs" in repr(seq)
     with pytest.raises(IndexError):
         seq[4]
+
+
+def test_pairs_re_exports_the_pair_types():
+    # The types moved to dsc_core.data.types (so no loader imports pairs.py); callers that import them from
+    # dsc_core.data.pairs or dsc_core.data keep getting the very same objects.
+    import dsc_core.data
+    from dsc_core.data import pairs, types
+
+    for name in ("PairSequence", "StereoPair", "from_list", "parse_crop", "center_crop_array", "crop_pair",
+                 "load_rgb"):
+        assert getattr(pairs, name) is getattr(types, name), name
+    assert dsc_core.data.StereoPair is types.StereoPair and dsc_core.data.PairSequence is types.PairSequence

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dsc_core.data.pairs import PairSequence, StereoPair, load_rgb
+from dsc_core.data.types import PairSequence, StereoPair, load_rgb
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 DISPARITY_EXT = (".npy", ".pfm", ".png")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dsc_core.data.pairs import PairSequence, StereoPair, load_rgb
+from dsc_core.data.types import PairSequence, StereoPair, load_rgb
 
 #: left camera folder -> right camera folder, colour first.
 CAMERA_PAIRS = (("image_2", "image_3"), ("colored_0", "colored_1"), ("image_0", "image_1"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dsc_core.data.pairs import PairSequence, StereoPair, load_rgb
+from dsc_core.data.types import PairSequence, StereoPair, load_rgb
 
 VIEWS = (("im0.png", "im1.png"), ("view1.png", "view5.png"))
 _MAX_DEPTH = 2

@@ -77,7 +77,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from dsc_core.data.synthetic import _draw_sensors, apply_sensor, pair_rng
+from dsc_core.data.synthetic.generator import pair_rng
+from dsc_core.data.synthetic.sensor import apply_sensor, draw_sensors
 
 #: Two neighbouring left pixels belong to one surface (are interpolated between) when their disparities
 #: differ by at most this many pixels; larger jumps are depth edges (occlusions / disocclusions).
@@ -467,7 +468,7 @@ class PhotoStereo:
             lut = np.ones(len(objects) + 2, np.float32)   # lut[-1]: the fill, no extra gain
             lut[:-1] = np.exp(rng.normal(0, self.specular, len(objects) + 1))
             right_view = np.minimum(right_clean * lut[lay_r][..., None], 1)
-            s_left, s_right = _draw_sensors(rng)
+            s_left, s_right = draw_sensors(rng)
             left = apply_sensor(left_clean, s_left, rng)
             right = apply_sensor(right_view, s_right, rng)
             sensors = (s_left, s_right)

@@ -85,7 +85,7 @@ def _msg(data: bytes, good: bytes, side: str, stamp_ns: int):
 def test_code_of_another_container_version_is_counted_and_never_paired(make_node):
     d = make_node()
     good = d.fake._pack("right", 4, 6, "rgb8")
-    d._on_code("right", _msg(_resealed(good, 4, 2), good, "right", 10**9))
+    d._on_code("right", _msg(_resealed(good, 4, 3), good, "right", 10**9))   # this build reads 1 and 2
     assert d.stats["right"].dropped["unsupported_version"] == 1
     assert d.sync.pending("right") == 0 and len(d._queue) == 0
     # and the node goes on: a good pair after it decodes

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dsc_core.data.pairs import PairSequence, StereoPair
+from dsc_core.data.types import PairSequence, StereoPair
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 BAG_SUFFIXES = (".bag", ".mcap", ".db3")

@@ -1,7 +1,7 @@
 # The two commands the README starts with; everything else is a convenience.
 PY := .venv/bin/python
 
-.PHONY: setup demo test fuzz clean
+.PHONY: setup demo test lint fuzz clean
 setup:
 	bash scripts/setup.sh
 
@@ -10,6 +10,13 @@ demo: setup          ## README command 1: the full stereo pipeline on a generate
 
 test: setup          ## README command 2: set up and run the test suite
 	$(PY) -m pytest test -q
+
+lint: setup          ## ruff (lint + format check) on the tree, mypy on dsc_core and dsc_ros/wire.py (pyproject.toml)
+	@rc=0; \
+	.venv/bin/ruff check . || rc=1; \
+	.venv/bin/ruff format --check . || rc=1; \
+	.venv/bin/mypy || rc=1; \
+	exit $$rc
 
 fuzz: setup          ## coverage-guided fuzzing (atheris) of the parser and the decoder; see test/fuzz/README.md
 	PYTHONPATH=. $(PY) test/fuzz/fuzz_container.py --reseal -runs=1000000

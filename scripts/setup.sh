@@ -8,7 +8,7 @@ VENV=${DSC_VENV:-$ROOT/.venv}
 PY=${PYTHON:-python3}
 STAMP=$VENV/.dsc_setup_stamp
 # The installed copy must follow the sources and weights too (a `git pull` must not leave a stale install).
-want=$( (cat requirements.txt requirements-ros.txt setup.py package.xml CMakeLists.txt msg/*.msg scripts/setup.sh \
+want=$( (cat requirements.txt requirements-ros.txt requirements-dev.txt setup.py package.xml CMakeLists.txt msg/*.msg scripts/setup.sh \
          scripts/build_msgs.sh; find dsc_core dsc_ros config launch -type f \( -name '*.py' -o -name '*.pt' \
          -o -name '*.yaml' -o -name '*.md' \) -not -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat) \
        2>/dev/null | sha1sum | cut -c1-12)
@@ -20,6 +20,7 @@ echo "[setup] creating $VENV (torch + compressai + ROS 2 wheels; a few minutes o
 "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
 "$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m pip install -q -r requirements-ros.txt
+"$VENV/bin/python" -m pip install -q -r requirements-dev.txt   # ruff, mypy, pre-commit (make lint)
 # Non-editable install, then the cmake-built dsc_ros.msg into the same site-packages folder: one dsc_ros
 # package (an editable install would put a second dsc_ros on sys.path and hide dsc_ros.msg). In this
 # order because reinstalling the pip package removes the dsc_ros folder it owns, msg/ included.

@@ -77,10 +77,11 @@ def test_a_perfect_left_lifts_the_right_on_a_real_pair(motorcycle_crop):
     alone = metrics.psnr(right, codec.decode_right(code))
     decoded_left = metrics.psnr(right, codec.decode_right(code, left=codec.encode_left(left, "rgb8", 2)))
     perfect = metrics.psnr(right, codec.decode_right(code, left=codec.left_state_from_image(left)))
-    # measured 2026-12-04, shipped weights: alone 19.4, decoded left 21.0, perfect left 21.7 dB; the learned
-    # fusion alone with the perfect left 19.9 dB
+    # measured 2026-12-04 with the weights shipped then (decoded left 26.1 dB): alone 19.4, decoded left 21.0,
+    # perfect left 21.7 dB. The release of that evening decodes the left at 29.0 dB, which leaves less to gain
+    # from a perfect one: decoded left 21.5, perfect 21.7 dB.
     assert decoded_left > alone + 1.0
-    assert perfect > decoded_left + 0.3
+    assert perfect > decoded_left + 0.1
     learned = codec.decode_right(code, left=codec.left_state_from_image(left), side_info="learned")
     assert perfect > metrics.psnr(right, learned) + 0.5
     assert dsc_core.load_codec("dsc-default", side_info="learned").side_info_step() is None

@@ -8,13 +8,17 @@ Why pure numpy + stdlib: bags are read on machines without a ROS 2 runtime, so n
 torch or a message package. Functions are duck-typed on the message fields (``height``, ``width``,
 ``encoding``, ``step``, ``data`` ...), so an rclpy message, a ``rosbags`` object and a ``SimpleNamespace``
 all work; functions that fill a message take the message object to fill from the caller. The one
-exception is :func:`decode_image` of a CompressedImage, which needs Pillow (imported only then).
+exception is a CompressedImage (:func:`decode_image`, :func:`compressed_image_info`,
+:func:`compressed_image_to_numpy`), which needs Pillow (imported only then).
 ``test/test_architecture.py`` keeps it that way.
 
 * Images: :func:`image_to_numpy` (the nodes' strict reader: the three encodings the codec takes, problems
   raised as :class:`ImageConversionError` with a diagnostics ``reason``), :func:`image_to_array` (any
   8/16-bit encoding, what offline readers use), :func:`image_from_msg`, :func:`decode_image`,
   :func:`numpy_to_image`, and the channel-order helpers :func:`rgb_to_encoding` / :func:`encoding_to_rgb`.
+* Compressed lefts (``sensor_msgs/CompressedImage`` as compressed_image_transport publishes it):
+  :func:`parse_compressed_format`, :func:`compressed_image_info` (format and declared size, no pixels),
+  :func:`compressed_image_to_numpy`, and :func:`compressed_image_from_numpy` (the camera's side).
 * Codes: :func:`code_to_msg` / :func:`msg_to_code` (dsc_ros/StereoCode).
 * Time: :func:`stamp_to_ns`, :func:`header_stamp_ns`, :func:`ns_to_stamp`, :func:`message_stamp_ns`, and
   offline pairing by stamp: :func:`match_stamps` / :func:`pair_stamps`.
@@ -27,8 +31,9 @@ from __future__ import annotations
 
 import array
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -210,6 +215,143 @@ def decode_image(msg: Any, msgtype: str = IMAGE) -> tuple[np.ndarray, str]:
     return to_rgb8(image_to_array(msg), msg.encoding), str(msg.encoding)
 
 
+# ------------------------------------------------------------------------------------- compressed images
+#: The CompressedImage formats a decoder takes as its left (what compressed_image_transport writes) -> the
+#: Pillow format the bytes must be in. A stream of another format is refused, never guessed.
+COMPRESSED_FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG"}
+
+
+@dataclass(frozen=True)
+class CompressedImageInfo:
+    """What a CompressedImage's ``format`` and stream header declare, read before any pixel is decoded.
+
+    ``encoding`` is the raw image's encoding before compression (``rgb8``, ``bgr8``, ``mono8``; ``rgb8``
+    when the format does not say), ``fmt`` the codec (``jpeg`` or ``png``). ``role`` is "left": the
+    decoder node pairs it like a left code's header."""
+
+    fmt: str
+    height: int
+    width: int
+    encoding: str = "rgb8"
+    role: str = "left"
+
+
+def parse_compressed_format(fmt: str) -> tuple[str, str]:
+    """A CompressedImage ``format`` -> (codec ``jpeg`` | ``png``, original encoding).
+
+    compressed_image_transport writes ``"<encoding>; <jpeg|png> compressed <encoding>"`` (for example
+    ``"bgr8; jpeg compressed bgr8"``); older drivers and tools write just ``"jpeg"`` or ``"png"``. Case and
+    spacing are ignored. Raises :class:`ImageConversionError` (``unsupported_format``) for anything else,
+    including compressedDepth (16-bit depth) and encodings other than rgb8/bgr8/mono8.
+    """
+    text = str(fmt).strip().lower()
+    head, sep, rest = text.partition(";")
+    encoding = head.strip() if sep else ""
+    words = (rest if sep else text).replace(",", " ").split()
+    if "compresseddepth" in words:
+        raise ImageConversionError("unsupported_format", f"compressed image format {fmt!r} is a compressedDepth "
+                                   "image; a left must be a jpeg or png camera image")
+    codec = next((w for w in words if w in COMPRESSED_FORMATS), None)
+    if codec is None:
+        raise ImageConversionError("unsupported_format", f"compressed image format {fmt!r} is not jpeg or png "
+                                   "(what compressed_image_transport publishes)")
+    # "rgb8; jpeg compressed bgr8": the image was bgr8 before compression; the stream itself is a colour JPEG.
+    encoding = {"8uc1": "mono8", "8uc3": "bgr8"}.get(encoding, encoding)   # OpenCV's names of the same
+    if encoding and encoding not in CHANNELS:
+        raise ImageConversionError("unsupported_format", f"compressed image format {fmt!r}: the raw encoding "
+                                   f"{encoding!r} is not one of {', '.join(SUPPORTED_ENCODINGS)}")
+    return ("jpeg" if codec == "jpg" else codec), encoding or "rgb8"
+
+
+def _open_compressed(data: bytes, fmt: str):
+    """Pillow's lazy open of ``data`` as ``fmt`` (reads the stream header only, no pixels)."""
+    import warnings
+
+    from PIL import Image  # only for compressed images; the rest of this module is numpy + stdlib
+
+    with warnings.catch_warnings():
+        # The caller checks the declared size against its own budget; Pillow's bomb guard must not
+        # stop the header read of a merely large image, nor print a warning per frame.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            return Image.open(io.BytesIO(data), formats=[COMPRESSED_FORMATS[fmt]])
+        except Image.DecompressionBombError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad input; all mean "corrupt"
+            raise ImageConversionError("corrupt_image", f"not a readable {fmt} stream: {type(exc).__name__}: "
+                                       f"{exc}") from None
+
+
+def compressed_image_info(msg: Any, max_pixels: int | None = None) -> CompressedImageInfo:
+    """Check a CompressedImage without decoding its pixels: format, stream header, declared size.
+
+    Raises :class:`ImageConversionError` with reason ``unsupported_format`` (not jpeg/png),
+    ``corrupt_image`` (the stream header cannot be read as that format), ``zero_size``, or ``too_large``
+    (over ``MAX_SIDE`` a side or over ``max_pixels``: a small forged header must not make a decoder
+    allocate gigabytes).
+    """
+    fmt, encoding = parse_compressed_format(msg.format)
+    data = msg_to_code(msg)   # the bytes of ``data`` (the same field type as StereoCode's)
+    if not data:
+        raise ImageConversionError("corrupt_image", f"empty {fmt} stream")
+    try:
+        with _open_compressed(data, fmt) as im:
+            w, h = im.size
+    except ImageConversionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - DecompressionBombError: a claimed size beyond Pillow's own guard
+        raise ImageConversionError("too_large", f"{fmt} stream refused before decoding: {exc}") from None
+    if h == 0 or w == 0:
+        raise ImageConversionError("zero_size", f"zero-size image {w}x{h}")
+    if h > MAX_SIDE or w > MAX_SIDE:
+        raise ImageConversionError("too_large", f"image {w}x{h} exceeds {MAX_SIDE} a side")
+    if max_pixels is not None and h * w > max_pixels:
+        raise ImageConversionError("too_large", f"{fmt} stream declares a {w}x{h} image, over the budget of "
+                                   f"{max_pixels} pixels")
+    return CompressedImageInfo(fmt=fmt, height=int(h), width=int(w), encoding=encoding)
+
+
+def compressed_image_to_numpy(data: bytes, info: CompressedImageInfo) -> np.ndarray:
+    """The pixels of a CompressedImage already checked by :func:`compressed_image_info`: uint8 HxWx3 RGB.
+
+    The stream must still declare ``info``'s size (the bytes are re-read); a truncated or corrupt payload
+    raises :class:`ImageConversionError` ``corrupt_image`` (Pillow's truncated-image tolerance stays off:
+    half a frame is no side information)."""
+    try:
+        with _open_compressed(bytes(data), info.fmt) as im:
+            if im.size != (info.width, info.height):
+                raise ImageConversionError("corrupt_image", f"{info.fmt} stream declares {im.size[0]}x{im.size[1]}, "
+                                           f"checked as {info.width}x{info.height}")
+            im.load()
+            rgb = np.array(im.convert("RGB"))   # a writable copy
+    except ImageConversionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt payload
+        raise ImageConversionError("corrupt_image", f"{info.fmt} stream is corrupt: {type(exc).__name__}: "
+                                   f"{exc}") from None
+    return np.ascontiguousarray(rgb)
+
+
+def compressed_image_from_numpy(arr: np.ndarray, encoding: str, msg: Any, header: Any = None, fmt: str = "jpeg",
+                                quality: int = 85) -> Any:
+    """Fill the sensor_msgs/CompressedImage ``msg`` as compressed_image_transport would: ``arr`` in
+    ``encoding`` (rgb8, bgr8, mono8) coded as ``fmt`` (jpeg or png), ``format`` = ``"<enc>; <fmt> compressed
+    <enc>"``. For a camera that publishes its own JPEG (the demo's and the tests' left camera)."""
+    from PIL import Image
+
+    if fmt not in ("jpeg", "png"):
+        raise ValueError(f"fmt must be jpeg or png, got {fmt!r}")
+    rgb = encoding_to_rgb(np.asarray(arr), encoding)
+    buf = io.BytesIO()
+    options = {"quality": int(quality)} if fmt == "jpeg" else {}
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format=COMPRESSED_FORMATS[fmt], **options)
+    if header is not None:
+        msg.header = header
+    msg.format = f"{encoding}; {fmt} compressed {encoding}"
+    msg.data = array.array("B", buf.getvalue())
+    return msg
+
+
 def rgb_to_encoding(img: np.ndarray, encoding: str) -> np.ndarray:
     """An RGB (or gray) uint8 array -> the channel order of ``encoding`` (bgr8, rgb8, mono8)."""
     if encoding == "mono8":
@@ -341,7 +483,7 @@ def match_stamps(left: Sequence[int], right: Sequence[int], slop_ns: int) -> lis
 
 
 def pair_stamps(left: Iterable[int], right: Iterable[int],
-                slop_ns: int) -> list[tuple[Optional[int], Optional[int]]]:
+                slop_ns: int) -> list[tuple[int | None, int | None]]:
     """Pair left and right stamps offline (:func:`match_stamps`), listing the unpaired ones too.
 
     Why not exact equality: kitti2bag stamps each camera from its own ``timestamps.txt``, so a KITTI pair's
@@ -350,11 +492,11 @@ def pair_stamps(left: Iterable[int], right: Iterable[int],
     ls, rs = sorted(set(left)), sorted(set(right))
     matches = match_stamps(ls, rs, slop_ns)
     li, ri = {i for i, _ in matches}, {j for _, j in matches}
-    out: list[tuple[Optional[int], Optional[int]]] = [(ls[i], rs[j]) for i, j in matches]
+    out: list[tuple[int | None, int | None]] = [(ls[i], rs[j]) for i, j in matches]
     out += [(ls[i], None) for i in range(len(ls)) if i not in li]
     out += [(None, rs[j]) for j in range(len(rs)) if j not in ri]
 
-    def first(p: tuple[Optional[int], Optional[int]]) -> int:
+    def first(p: tuple[int | None, int | None]) -> int:
         s = p[0] if p[0] is not None else p[1]
         assert s is not None
         return s

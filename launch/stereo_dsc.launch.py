@@ -1,5 +1,7 @@
 """ros2 launch dsc_ros stereo_dsc.launch.py [config:=FILE] [namespace:=NS] [bag:=FILE]
                                           [left_topic:=T] [right_topic:=T] [bag_delay:=SEC] [respawn:=true]
+                                          [left_codec:=level1|avif|jxl|jpeg] [left_quality:=Q]
+                                          [left_input:=dsc_code|compressed_image]
 
 Starts the left encoder, the right encoder and the decoder as described by ``dsc_ros.tools.node_set`` (the one
 description the pip-world launcher ``dsc-launch`` also reads; this file has no node list of its own), and,
@@ -29,11 +31,16 @@ def _default_config() -> str:
 
 def _nodes(context, *args, **kwargs):
     get = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    quality = get("left_quality").strip()
     specs = node_set.node_specs(get("config"), get("namespace"), get("left_topic"), get("right_topic"),
-                                respawn=get("respawn").strip().lower() in ("true", "1", "yes"))
+                                respawn=get("respawn").strip().lower() in ("true", "1", "yes"),
+                                left_codec=get("left_codec").strip() or None,
+                                left_quality=int(quality) if quality else None,
+                                left_input=get("left_input").strip() or None)
     actions = [
         Node(package=s.package, executable=s.executable, name=s.name, namespace=s.namespace or None,
-             parameters=[s.params_file] if s.params_file else [], remappings=list(s.remappings), output="screen",
+             parameters=([s.params_file] if s.params_file else []) + ([dict(s.parameters)] if s.parameters else []),
+             remappings=list(s.remappings), output="screen",
              respawn=s.respawn, respawn_delay=s.respawn_delay)
         for s in specs
     ]
@@ -53,6 +60,12 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("bag_delay", default_value="8.0", description="seconds before the bag player starts"),
         DeclareLaunchArgument("left_topic", default_value=node_set.DEFAULT_LEFT_TOPIC, description="left image topic"),
         DeclareLaunchArgument("right_topic", default_value=node_set.DEFAULT_RIGHT_TOPIC, description="right image topic"),
+        DeclareLaunchArgument("left_codec", default_value="", description="left encoder's codec: level1, avif, "
+                              "jxl, jpeg ('' = the params file's)"),
+        DeclareLaunchArgument("left_quality", default_value="", description="classical left quality 0..100, -1 = "
+                              "the codec's default ('' = the params file's)"),
+        DeclareLaunchArgument("left_input", default_value="", description="decoder's left: dsc_code or "
+                              "compressed_image (<left_topic>/compressed) ('' = the params file's)"),
         DeclareLaunchArgument("respawn", default_value="true", description="start a node again when it dies"),
         OpaqueFunction(function=_nodes),
     ])

@@ -49,3 +49,31 @@ def test_demo_tiny(tmp_path):
     assert (out / "codes" / "metadata.yaml").is_file() and (out / "summary.txt").is_file()
     # the generated bag is cached and reused
     assert len(list((tmp_path / "cache").glob("kitti_like_*"))) == 1
+
+
+@pytest.mark.parametrize("flags, footer", [
+    (["--left-codec", "jpeg", "--left-quality", "80"], "left codec jpeg, quality 80"),
+    (["--left-input", "compressed_image"], "left stream: the camera's JPEG CompressedImage"),
+])
+def test_demo_left_stream_modes(tmp_path, flags, footer):
+    """A classical left codec, and the camera's own CompressedImage as the left (no left encoder)."""
+    reason = ros_available()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path / "demo"
+    p = Process([sys.executable, "-m", "dsc_ros.tools.demo", "--out", str(out), "--frames", "2", "--size", "64x192",
+                 "--cache", str(tmp_path / "cache"), "--device", "cpu", "--offline-check", "0", "--quiet", *flags],
+                tmp_path / "demo.log", env=node_env())
+    try:
+        rc = p.popen.wait(240)
+    finally:
+        p.close()
+    text = p.log_path.read_text()
+    assert rc == 0, text[-4000:]
+    assert footer in text, text[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["pairs_sent"] == s["pairs_decoded"] == 2 and s["right_degraded"] == 0
+    left = s["streams"]["left"]
+    assert 0 < left["code_bytes_per_frame"] < 64 * 192 * 3 / 4 and left["psnr_db"] > 20
+    if "compressed_image" in flags:
+        assert "[left_encoder" not in (out / "nodes.log").read_text()   # dsc-launch started no left encoder

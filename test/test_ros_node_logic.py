@@ -30,6 +30,7 @@ class FakeCodec:
     def __init__(self):
         self.delay = 0.0
         self.side_info_seen: list = []
+        self.left_options_seen: list = []   # (rate, codec, quality) of every encode_left
         self.gate = threading.Event()
         self.gate.set()
 
@@ -41,8 +42,9 @@ class FakeCodec:
                                strings=(container.StringInfo((1, 1, 1), 0, 3),))
         return container.pack(hdr, [b"abc"])
 
-    def encode_left(self, img, encoding="rgb8", rate=None):
+    def encode_left(self, img, encoding="rgb8", rate=None, codec="level1", quality=None):
         self.gate.wait(10)
+        self.left_options_seen.append((rate, codec, quality))
         if img.shape[0] == 13:  # a size the "model" refuses
             from dsc_core.errors import ImageFormatError
 
@@ -67,11 +69,23 @@ class FakeCodec:
         img = self._img(hdr, 10)
         return SimpleNamespace(image=img, header=hdr) if return_state else img
 
+    def left_state_from_image(self, image, encoding="rgb8"):
+        from dsc_core import container
+
+        h, w = image.shape[:2]
+        hdr = container.Header(role="left", rate=0, family=FAMILY, head=bytes(8), height=h, width=w,
+                               encoding=encoding, model=self.name)
+        return SimpleNamespace(image=image, header=hdr)
+
     def decode_right(self, data, left=None, return_info=False, side_info=None):
         from dsc_core import container
+        from dsc_core.errors import MissingSideInformationError
 
         self.side_info_seen.append(side_info)
         hdr = container.parse(data)
+        if left is not None and (left.header.height, left.header.width) != (hdr.height, hdr.width):
+            raise MissingSideInformationError(f"left is {left.header.width}x{left.header.height} but right is "
+                                              f"{hdr.width}x{hdr.height}")
         img = self._img(hdr, 20 if left is not None else 30)
         return (img, SimpleNamespace(degraded=left is None, header=hdr)) if return_info else img
 
@@ -95,7 +109,8 @@ def make_node(monkeypatch):
         from dsc_ros.nodes.decoder import DecoderNode
         from dsc_ros.nodes.encoder import EncoderNode
 
-        types = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER, float: Parameter.Type.DOUBLE}
+        types = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER, float: Parameter.Type.DOUBLE,
+                 str: Parameter.Type.STRING}
         ps = [Parameter(k, types[type(v)], v) for k, v in overrides.items()]
         if kind == "decoder":
             n = DecoderNode(context=ctx, parameter_overrides=ps)

@@ -31,7 +31,15 @@ def test_three_nodes_with_remapped_camera_inputs():
     assert dict(right.remappings) == {"right/image_raw": "/b/right/image_raw",
                                       "right/camera_info": "/b/right/camera_info"}
     assert not any("left" in a or "left" in b for a, b in right.remappings)
-    assert dec.remappings == ()
+    assert dec.remappings == (("left/image_raw/compressed", "/a/left/image_raw/compressed"),)
+    assert all(s.parameters == () for s in specs)   # nothing over the params file unless asked
+    left, _, dec = node_set.node_specs("/cfg.yaml", "", left_codec="jpeg", left_quality=70,
+                                       left_input="compressed_image")
+    args = left.ros_args()   # after the params file: the later value wins, as with ros2 launch
+    i = args.index("--params-file")
+    assert args[i + 2:i + 6] == ["-p", "left_codec:=jpeg", "-p", "left_quality:=70"]
+    assert dict(left.parameters) == {"left_codec": "jpeg", "left_quality": 70}
+    assert dec.ros_args()[dec.ros_args().index("-p") + 1] == "left_input:=compressed_image"
 
 
 def test_kitti_defaults_and_namespace_forms():
@@ -51,8 +59,8 @@ def test_ros_args_are_what_ros2_launch_passes():
     assert s.ros_args() == ["--ros-args", "-r", "__node:=left_encoder", "-r", "__ns:=/ns", "--params-file", "/p.yaml",
                             "-r", "left/image_raw:=/l", "-r", "left/camera_info:=/li"]
     assert s.command("py") == ["py", "-m", "dsc_ros.nodes.left_encoder"] + s.ros_args()
-    s = node_set.node_specs(None, "")[2]
-    assert s.ros_args() == ["--ros-args", "-r", "__node:=decoder"]
+    s = node_set.node_specs(None, "", "/l")[2]
+    assert s.ros_args() == ["--ros-args", "-r", "__node:=decoder", "-r", "left/image_raw/compressed:=/l/compressed"]
 
 
 def test_default_config_is_the_package_one():
@@ -175,7 +183,8 @@ def _run_mocked(overrides):
 def test_launch_file_builds_the_node_set_with_launch_mocked():
     """launch/launch_ros are mocked here (not installable in the pip world); what the file builds is checked."""
     args, actions = _run_mocked({})
-    assert set(args) == {"config", "namespace", "bag", "bag_delay", "left_topic", "right_topic", "respawn"}
+    assert set(args) == {"config", "namespace", "bag", "bag_delay", "left_topic", "right_topic", "respawn",
+                         "left_codec", "left_quality", "left_input"}
     assert args["left_topic"] == node_set.DEFAULT_LEFT_TOPIC and args["namespace"] == node_set.DEFAULT_NAMESPACE
     specs = node_set.node_specs(args["config"], args["namespace"], args["left_topic"], args["right_topic"])
     assert len(actions) == 3  # no bag: no player

@@ -12,6 +12,12 @@ Why it looks like this:
 * Decoding runs on one worker thread behind a bounded drop-oldest queue: the executor only parses,
   pairs and queues, so subscriptions and the 1 Hz diagnostics never wait on the model, and memory stays
   flat if the model is slower than the cameras.
+* The left may also be the left camera's own ``sensor_msgs/CompressedImage`` (``left_input:
+  compressed_image``, JPEG or PNG as compressed_image_transport publishes it): its format and declared size
+  are checked on arrival (``wire.compressed_image_info``, no pixels decoded), it pairs with right codes by
+  stamp like a left code, and the worker decodes it and turns it into side information with
+  ``codec.left_state_from_image``. Such a left carries no model fingerprint, so the right code is checked
+  against this decoder's loaded model only (see the README, "Keep your left stream, shrink your right").
 * Outputs are plain ``sensor_msgs/Image`` in the original encoding with the original header, plus
   CameraInfo restamped to the image stamp, which is what stereo_image_proc's exact-time sync needs.
 """
@@ -23,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict
 
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from dsc_ros import wire
 from dsc_ros.msg import StereoCode
@@ -38,8 +44,8 @@ class Coded:
     """One received, validated code."""
 
     header: Any          # std_msgs/Header of the source image
-    data: bytes          # the container
-    info: Any            # dsc_core.container.Header
+    data: bytes          # the container (a left from a CompressedImage: the JPEG/PNG stream)
+    info: Any            # dsc_core.container.Header, or wire.CompressedImageInfo for a CompressedImage left
     t_rx: float          # time.monotonic() at receipt
 
 
@@ -51,6 +57,7 @@ class DecoderNode(DscNode):
                                timeout_ns=int(self.p["sync.timeout_ms"] * 1e6),
                                max_pending=int(self.p["sync.max_pending"]))
         self._sync_drops_seen: Dict[str, int] = {}
+        self.left_input = str(self.p["left_input"])
         codec = self.load_codec()
         # What the loaded model accepts (StereoCodec attributes; a missing one just skips that pre-check,
         # decode_* still refuses the code).
@@ -66,13 +73,17 @@ class DecoderNode(DscNode):
         self.info_pub = {s: self.create_publisher(CameraInfo, self.p[f"topics.{s}_camera_info"], out) for s in SIDES}
         self.start_worker(self._work, self._evicted)
         inp = self.qos("input")
+        code_sides = SIDES if self.left_input == "dsc_code" else (RIGHT,)
         self.code_sub = {s: self.create_subscription(StereoCode, self.p[f"topics.{s}_code"],
-                                                     lambda m, s=s: self._on_code(s, m), inp) for s in SIDES}
+                                                     lambda m, s=s: self._on_code(s, m), inp) for s in code_sides}
+        # The left's input topic: its code, or the camera's CompressedImage (no left encoder in between).
+        self.left_sub = self.code_sub.get(LEFT) or self.create_subscription(
+            CompressedImage, self.p["topics.left_compressed"], self._on_compressed_left, inp)
         self.info_sub = {s: self.create_subscription(CameraInfo, self.p[f"topics.{s}_camera_info_relay"],
                                                      lambda m, s=s: self._on_info(s, m), inp) for s in SIDES}
         period = max(0.005, min(0.05, self.p["sync.timeout_ms"] / 4e3))
         self._expire_timer = self.create_timer(period, self._expire)
-        self.announce_ready(f"decoder: {self.code_sub[LEFT].topic_name} + {self.code_sub[RIGHT].topic_name} -> "
+        self.announce_ready(f"decoder: {self.left_sub.topic_name} + {self.code_sub[RIGHT].topic_name} -> "
                             f"{self.image_pub[LEFT].topic_name}, {self.image_pub[RIGHT].topic_name}",
                             outputs=list(self.image_pub.values()))
 
@@ -85,6 +96,8 @@ class DecoderNode(DscNode):
             state = self.codec.decode_left(left, return_state=True)
             self.codec.decode_right(right, left=state)
         self.codec.decode_right(right, left=None)
+        if self.left_input == "compressed_image":
+            self.codec.left_state_from_image(img, "rgb8")
 
     # ------------------------------------------------------------------ executor thread
     def _on_code(self, side: str, msg: StereoCode) -> None:
@@ -110,6 +123,24 @@ class DecoderNode(DscNode):
             self.problem(reason, f"dropped {where}: {why}")
             return
         matches = self.sync.push(side, wire.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx),
+                                 time.monotonic_ns())
+        self._count_sync_drops()
+        self._dispatch(matches)
+
+    def _on_compressed_left(self, msg: CompressedImage) -> None:
+        """A left camera's CompressedImage: format and declared size checked (no pixels yet), then paired."""
+        t_rx = time.monotonic()
+        st = self.stats[LEFT]
+        st.count_in()
+        stamp = msg.header.stamp
+        try:
+            info = wire.compressed_image_info(msg, max_pixels=int(self.p["limits.max_pixels"]))
+        except wire.ImageConversionError as e:
+            st.count_drop(e.reason)
+            self.problem(e.reason, f"dropped left compressed image stamped {stamp.sec}.{stamp.nanosec:09d} "
+                         f"(format {msg.format!r}): {e}")
+            return
+        matches = self.sync.push(LEFT, wire.stamp_to_ns(stamp), Coded(msg.header, wire.msg_to_code(msg), info, t_rx),
                                  time.monotonic_ns())
         self._count_sync_drops()
         self._dispatch(matches)
@@ -187,11 +218,11 @@ class DecoderNode(DscNode):
         if m.left is not None:
             t0 = time.monotonic()
             try:
-                state = self.codec.decode_left(m.left.data, return_state=True)
+                state, left_image = self._left_state(m.left)
             except Exception as e:
                 self._decode_failed(LEFT, m.left, e)
             else:
-                self._publish(LEFT, state.image, m.left, time.monotonic() - t0)
+                self._publish(LEFT, left_image, m.left, time.monotonic() - t0)
         if m.right is not None:
             if state is None and not self.p["publish_degraded"]:
                 self.stats[RIGHT].count_drop("no_left")
@@ -221,15 +252,27 @@ class DecoderNode(DscNode):
         elif state is not None:
             self.stats[LEFT].count_unpaired()
 
+    def _left_state(self, c: Coded):
+        """(side information, the left image to publish) of a left code or a left CompressedImage."""
+        if isinstance(c.info, wire.CompressedImageInfo):
+            rgb = wire.compressed_image_to_numpy(c.data, c.info)
+            return self.codec.left_state_from_image(rgb, "rgb8"), wire.rgb_to_encoding(rgb, c.info.encoding)
+        state = self.codec.decode_left(c.data, return_state=True)
+        return state, state.image
+
     def streams_of(self, m: Match):
         return [self.stats[side] for side, c in ((LEFT, m.left), (RIGHT, m.right)) if c is not None]
 
     def _decode_failed(self, side: str, c: Coded, e: Exception) -> None:
         import dsc_core
 
-        reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "decode_error"
+        if isinstance(e, wire.ImageConversionError):   # a left CompressedImage whose pixels are corrupt
+            reason = e.reason
+        else:
+            reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "decode_error"
         self.stats[side].count_drop(reason)
-        self.problem(reason, f"could not decode the {side} code stamped {c.header.stamp.sec}."
+        what = "compressed image" if isinstance(c.info, wire.CompressedImageInfo) else "code"
+        self.problem(reason, f"could not decode the {side} {what} stamped {c.header.stamp.sec}."
                      f"{c.header.stamp.nanosec:09d}: {type(e).__name__}: {e}")
 
     def _publish(self, side: str, img, c: Coded, decode_s: float) -> None:

@@ -8,7 +8,9 @@ sees the left one; the decoder alone brings them together.
 Flow: the subscription callback only validates and converts (``wire.image_to_numpy``, a copy of
 the pixels) and queues the frame; a worker thread runs the codec and publishes. A frame the node
 cannot use (bad encoding, step, size) is counted under its reason and logged (throttled); the node keeps
-serving. CameraInfo is relayed unchanged on ``topics.camera_info_relay`` so the decoder side can publish it
+serving. The left encoder reads ``left_codec`` / ``left_quality`` at every frame (settable at run time):
+a classical codec (AVIF, JPEG XL, JPEG) puts its stream in the left container instead of level 1's code,
+and the decoder turns it into side information all the same. CameraInfo is relayed unchanged on ``topics.camera_info_relay`` so the decoder side can publish it
 next to the decoded image.
 """
 from __future__ import annotations
@@ -36,6 +38,13 @@ class EncoderNode(DscNode):
         self.throttle = StampThrottle(float(self.p["throttle.max_rate_hz"]), float(self.p["throttle.slop_ms"]) / 1e3)
         codec = self.load_codec()
         self._encode = getattr(codec, _ENCODE[role])
+        if role == "left":
+            why = _left_codec_unavailable(str(self.p["left_codec"]))
+            if why:
+                raise ValueError(f"parameter left_codec: {why}")
+            # After params.declare's own callback (choices, quality range): a codec this Python cannot run
+            # is refused at set time too, with the reason, instead of failing every frame afterwards.
+            self.add_on_set_parameters_callback(self._refuse_unavailable_codec)
         rates = getattr(codec, f"{role}_rates", None)
         if self.rate is not None and rates is not None and self.rate not in list(rates):
             raise ValueError(f"parameter rate={self.rate}: model {self.p['model']} has {role} rates "
@@ -55,8 +64,27 @@ class EncoderNode(DscNode):
         import numpy as np
 
         img = np.zeros((64, 64, 3), np.uint8)
+        rate, options = self._encode_options()
         for _ in range(2):  # TorchScript's profiling executor specialises on the second call
-            self._encode(img, "rgb8", self.rate)
+            self._encode(img, "rgb8", rate, **options)
+
+    def _encode_options(self):
+        """(rate, keyword options) of the next encode: ``left_codec`` / ``left_quality`` are read at every
+        frame (settable at run time); a classical left takes a quality, never a rate."""
+        codec = str(self.p.get("left_codec", "level1"))
+        if codec == "level1":
+            return self.rate, {}
+        quality = int(self.p["left_quality"])
+        return None, {"codec": codec, "quality": None if quality < 0 else quality}
+
+    def _refuse_unavailable_codec(self, changes):
+        from rcl_interfaces.msg import SetParametersResult
+
+        for c in changes:
+            why = _left_codec_unavailable(c.value) if c.name == "left_codec" else None
+            if why:
+                return SetParametersResult(successful=False, reason=f"left_codec={c.value!r}: {why}")
+        return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ executor thread
     def _on_image(self, msg: Image) -> None:
@@ -91,7 +119,8 @@ class EncoderNode(DscNode):
         header, arr, encoding, t_rx = item
         t0 = time.monotonic()
         try:
-            data = self._encode(arr, encoding, self.rate)
+            rate, options = self._encode_options()
+            data = self._encode(arr, encoding, rate, **options)
         except Exception as e:  # one bad frame must not stop the camera
             reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "encode_error"
             self.stats.count_drop(reason)
@@ -102,6 +131,16 @@ class EncoderNode(DscNode):
         hdr = dsc_core.container.parse(data)
         self.code_pub.publish(wire.code_to_msg(data, header, hdr, StereoCode()))
         self.stats.record_out(len(data), arr.shape[0] * arr.shape[1], t1 - t0, time.monotonic() - t_rx)
+
+
+def _left_codec_unavailable(name: str):
+    """Why the left codec ``name`` cannot run in this Python (Pillow without AVIF or JPEG XL), or None."""
+    from dsc_core import left_codecs   # numpy + Pillow: no torch
+
+    if name not in left_codecs.CODECS:   # level1, or a name the parameter's choices refuse with their reason
+        return None
+    ok, why = left_codecs.get(name).availability()
+    return None if ok else why
 
 
 def main_for(role: str, argv=None) -> int:

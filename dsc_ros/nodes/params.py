@@ -12,7 +12,7 @@ Topic parameters are relative names, so ``__ns`` namespaces them; normal ROS rem
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from dsc_ros import wire
 from dsc_ros.wire import RELIABILITIES
@@ -26,6 +26,22 @@ class Param:
     description: str
     choices: Optional[Sequence[str]] = None
     runtime: bool = False       # read at every frame: settable with `ros2 param set`
+    check: Optional[Callable[[Any], Optional[str]]] = None   # value -> why it is refused, or None
+
+
+#: The left camera's codecs (dsc_core.left_codecs.CODEC_IDS; repeated here so that declaring parameters
+#: needs no dsc_core import): the learned level 1, or a classical codec whose decoded image the decoder
+#: turns into side information.
+LEFT_CODECS = ("level1", "avif", "jxl", "jpeg")
+#: What the decoder takes as its left: the left encoder's code, or the camera's own CompressedImage.
+LEFT_INPUTS = ("dsc_code", "compressed_image")
+
+
+def check_left_quality(value) -> Optional[str]:
+    """Why ``value`` is no ``left_quality`` (an integer 0..100, or -1 for the codec's default), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or 0 <= value <= 100):
+        return f"left_quality={value!r}; must be an integer 0..100, or -1 for the codec's default"
+    return None
 
 
 def _qos(prefix: str, what: str, reliability: str, depth: int) -> List[Param]:
@@ -55,9 +71,22 @@ def _common(worker_queue: int) -> List[Param]:
     ]
 
 
+def left_codec_params() -> List[Param]:
+    """The left encoder's codec choice (issue "Any left stream"); read at every frame."""
+    return [
+        Param("left_codec", "level1", "Codec of the left image: 'level1' (the learned codec, at 'rate'), or a "
+              "classical codec at 'left_quality': 'avif', 'jxl' (needs pillow-jxl-plugin), 'jpeg'. The decoder "
+              "turns any of them into side information for the right. Settable at run time.",
+              choices=LEFT_CODECS, runtime=True),
+        Param("left_quality", -1, "Quality of a classical left codec on its own 0-100 scale; -1 = the codec's "
+              "default (dsc_core.left_codecs). Ignored by level1. Settable at run time.", runtime=True,
+              check=check_left_quality),
+    ]
+
+
 def encoder_params(role: str) -> List[Param]:
     """Parameters of the ``role`` ('left' or 'right') encoder."""
-    return _common(2) + [
+    return _common(2) + (left_codec_params() if role == "left" else []) + [
         Param("rate", -1, "Rate point index for this camera (0 = lowest bitrate); -1 = the model's default."),
         Param("throttle.max_rate_hz", 0.0, "Code at most this many frames per second, chosen by stamp so that both "
               "cameras code the same frames without talking (see dsc_ros/throttle.py); 0 = code every frame. Set "
@@ -83,6 +112,10 @@ DECODER_PARAMS: List[Param] = _common(4) + [
           "pasted where a full-range match finds the right), 'learned' (the learned fusion alone, faster), or "
           "'' for the model's default. Read at every pair, so it can be changed at run time.",
           choices=("", "matched", "learned"), runtime=True),
+    Param("left_input", "dsc_code", "What the decoder takes as the left: 'dsc_code' (the left encoder's "
+          "StereoCode on topics.left_code) or 'compressed_image' (a sensor_msgs/CompressedImage, JPEG or PNG, on "
+          "topics.left_compressed, as compressed_image_transport publishes it; no left encoder needed). A right "
+          "code is then checked against this decoder's loaded model only.", choices=LEFT_INPUTS),
     Param("sync.slop_ms", 10.0, "Largest stamp difference (ms) for a left and a right code to form a pair."),
     Param("sync.timeout_ms", 3000.0, "How long (ms, arrival clock) a code waits for its partner; must exceed "
           "the difference between the two cameras' encode times (on 2 CPU cores that is up to ~2 s)."),
@@ -91,6 +124,8 @@ DECODER_PARAMS: List[Param] = _common(4) + [
           "arrival (dropped.too_large): decoding a forged huge claim would cost gigabytes."),
     Param("topics.left_code", "left/dsc_code", "Input dsc_ros/StereoCode of the left camera."),
     Param("topics.right_code", "right/dsc_code", "Input dsc_ros/StereoCode of the right camera."),
+    Param("topics.left_compressed", "left/image_raw/compressed", "Input sensor_msgs/CompressedImage of the left "
+          "camera when left_input is 'compressed_image'."),
     Param("topics.left_camera_info_relay", "left/dsc_camera_info", "Input CameraInfo relayed by the left encoder."),
     Param("topics.right_camera_info_relay", "right/dsc_camera_info", "Input CameraInfo relayed by the right encoder."),
     Param("topics.left_image", "left/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
@@ -130,6 +165,9 @@ def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
             v = float(v)
         if p.choices and v not in p.choices:
             raise ValueError(f"parameter {p.name}={v!r}; must be one of {', '.join(p.choices)}")
+        why = p.check(v) if p.check else None
+        if why:
+            raise ValueError(f"parameter {why}")
         values[p.name] = v
     runtime = {p.name: p for p in specs if p.runtime}
     if runtime:
@@ -138,8 +176,8 @@ def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
 
 
 def _set_at_runtime(changes, runtime: Dict[str, Param], values: Dict[str, Any]):
-    """Accept a ``ros2 param set`` of runtime parameters that pass their choices; ``values`` (the node's
-    ``self.p``) follows. Read-only parameters never get here: rclpy refuses them first."""
+    """Accept a ``ros2 param set`` of runtime parameters that pass their choices and checks; ``values``
+    (the node's ``self.p``) follows. Read-only parameters never get here: rclpy refuses them first."""
     from rcl_interfaces.msg import SetParametersResult
 
     for c in changes:
@@ -147,6 +185,9 @@ def _set_at_runtime(changes, runtime: Dict[str, Param], values: Dict[str, Any]):
         if spec is not None and spec.choices and c.value not in spec.choices:
             return SetParametersResult(successful=False, reason=f"{c.name}={c.value!r}; must be one of "
                                        f"{', '.join(repr(x) for x in spec.choices)}")
+        why = spec.check(c.value) if spec is not None and spec.check else None
+        if why:
+            return SetParametersResult(successful=False, reason=why)
     for c in changes:
         if c.name in runtime:
             values[c.name] = c.value

@@ -10,7 +10,10 @@ What happens, in order:
    byte counts), a subscriber on ``/dsc/{left,right}/image_decoded``, and the bag player publishing the
    camera topics. Playback is *gated*: at most ``--in-flight`` frames are between camera and decoder, so a
    slow CPU (the codec takes ~0.3-1 s per image per node on 2 cores) is measured, not buried in queues;
-   ``--rate`` plays on the bag's clock instead;
+   ``--rate`` plays on the bag's clock instead. ``--left-codec`` / ``--left-quality`` pick the left
+   encoder's codec; ``--left-input compressed_image`` runs no left encoder: the demo publishes each left
+   frame as the camera's own JPEG ``sensor_msgs/CompressedImage`` (``<left topic>/compressed``) and the
+   decoder takes that as the left;
 4. a table: raw vs coded bandwidth per stream and for the pair, bpp, PSNR / MS-SSIM of each stream against
    the frames in the bag, fps, latency camera-publish -> decoded image (median / p95), pairs decoded vs
    sent; ``summary.json``, ``pair_NNN.png`` (original | decoded, left above right) and the code bag go to
@@ -40,7 +43,7 @@ import numpy as np
 from dsc_core.paths import data_root
 from dsc_ros.tools import node_set
 from dsc_ros.tools.bags import ros2_typestore
-from dsc_ros.wire import encoding_to_rgb, header_stamp_ns, image_from_msg, pair_stamps
+from dsc_ros.wire import compressed_image_from_numpy, encoding_to_rgb, header_stamp_ns, image_from_msg, pair_stamps
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = data_root()
@@ -145,7 +148,8 @@ def demo_bag(frames: int, size: tuple, source: str, hz: float = 10.0, cache: Pat
 
 
 def demo_config(out: Path, base: str | None, *, rate: int | None, model: str | None, device: str | None,
-                sync_timeout_ms: float) -> Path:
+                sync_timeout_ms: float, left_codec: str | None = None, left_quality: int | None = None,
+                left_input: str | None = None) -> Path:
     """config/stereo_dsc.yaml with the demo's overrides, written next to the results (so it is on record)."""
     import yaml
 
@@ -159,6 +163,12 @@ def demo_config(out: Path, base: str | None, *, rate: int | None, model: str | N
             p["device"] = device
         if "encoder" in key and rate is not None:
             p["rate"] = int(rate)
+        if "left_encoder" in key and left_codec:
+            p["left_codec"] = left_codec
+        if "left_encoder" in key and left_quality is not None:
+            p["left_quality"] = int(left_quality)
+        if "decoder" in key and left_input:
+            p["left_input"] = left_input
         if "decoder" in key:
             # Both encoders share 2 cores with the decoder: the right code can trail the left one by seconds.
             p.setdefault("sync", {})["timeout_ms"] = float(sync_timeout_ms)
@@ -171,11 +181,11 @@ class Nodes:
     """The node set, started through ``python -m dsc_ros.tools.launcher`` (its output goes to ``log``)."""
 
     def __init__(self, config: Path, log: Path, env: dict, left_topic: str, right_topic: str,
-                 namespace: str = NAMESPACE):
+                 namespace: str = NAMESPACE, names=node_set.NODE_NAMES):
         self.log_path = log
         self._log = open(log, "wb")
         cmd = [sys.executable, "-m", "dsc_ros.tools.launcher", str(config), "--namespace", namespace,
-               "--left-topic", left_topic, "--right-topic", right_topic]
+               "--left-topic", left_topic, "--right-topic", right_topic, "--nodes", ",".join(names)]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT),
                                      start_new_session=True)  # our Ctrl-C reaches it once, from us
 
@@ -290,11 +300,15 @@ def run(args) -> dict:
         raise SystemExit(f"dsc-demo: {bag} has no stereo frames")
     left_in, right_in = node_set.DEFAULT_LEFT_TOPIC, node_set.DEFAULT_RIGHT_TOPIC
     ns = "/" + NAMESPACE
+    compressed_left = args.left_input == "compressed_image"
     cfg = demo_config(out, args.config, rate=args.code_rate, model=args.model, device=args.device,
-                      sync_timeout_ms=args.sync_timeout_ms)
+                      sync_timeout_ms=args.sync_timeout_ms, left_codec=args.left_codec, left_quality=args.left_quality,
+                      left_input=args.left_input)
     log(f"[dsc-demo] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}; starting the nodes (dsc-launch {cfg.name}); log: "
         f"{out / 'nodes.log'}")
-    nodes = Nodes(cfg, out / "nodes.log", dict(env), left_in, right_in)
+    # With the camera's own CompressedImage as the left there is no left encoder to run.
+    names = tuple(n for n in node_set.NODE_NAMES if not (compressed_left and n == "left_encoder"))
+    nodes = Nodes(cfg, out / "nodes.log", dict(env), left_in, right_in, names=names)
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
     node = rclpy.create_node("dsc_demo", context=ctx)
@@ -308,10 +322,11 @@ def run(args) -> dict:
         shutil.rmtree(code_bag)
     rec = None
     pub_times: dict = {"left": {}, "right": {}}  # side -> {frame index: time.monotonic() of publish}
+    jpeg_bytes: dict = {}                        # compressed left: {stamp: bytes of the CompressedImage stream}
     stats = PlayStats()
     try:
         t0 = time.monotonic()
-        if not nodes.wait_ready(3, args.ready_timeout):
+        if not nodes.wait_ready(len(names), args.ready_timeout):
             why = "exited" if nodes.proc.poll() is not None else f"did not become ready in {args.ready_timeout:.0f} s"
             raise SystemExit(f"dsc-demo: the nodes {why}; see {out / 'nodes.log'}:\n{nodes.output()[-3000:]}")
         t_ready = time.monotonic() - t0
@@ -322,8 +337,14 @@ def run(args) -> dict:
         coll = ImageCollector(node, {"left": f"{ns}/left/image_decoded", "right": f"{ns}/right/image_decoded"})
         diag = DiagnosticsWatch(node)
         pubs = make_publishers(node, left_in, right_in, make_qos("reliable", 10))
+        waited = pubs
+        if compressed_left:
+            from sensor_msgs.msg import CompressedImage
+
+            jpeg_pub = node.create_publisher(CompressedImage, f"{left_in}/compressed", make_qos("reliable", 10))
+            waited = {"left": jpeg_pub, "right": pubs["right"]}
         spinner.start()
-        if not wait_for_subscribers(pubs, 1, 30.0):
+        if not wait_for_subscribers(waited, 1, 30.0):
             raise SystemExit("dsc-demo: the encoders did not subscribe to the camera topics within 30 s")
         # The decoded-image publishers must have matched us too, or the first pair is lost.
         coll.wait(lambda: all(node.count_publishers(t) >= 1 for t in
@@ -334,6 +355,20 @@ def run(args) -> dict:
             i = frame_of.get((key, ts))
             if i is not None:
                 pub_times[key].setdefault(i, time.monotonic())
+            if compressed_left and key == "left" and i is not None:
+                publish_jpeg(i)
+
+        def publish_jpeg(i):
+            # The left camera's compressed_image_transport: its JPEG of the frame, same stamp as the image.
+            from sensor_msgs.msg import CompressedImage
+            from std_msgs.msg import Header
+
+            arr, enc, stamp = frames[i]["left"]
+            h = Header(frame_id="left")
+            h.stamp.sec, h.stamp.nanosec = divmod(int(stamp), 10**9)
+            msg = compressed_image_from_numpy(arr, enc, CompressedImage(), h, "jpeg", jpeg_quality)
+            jpeg_bytes[stamp] = len(msg.data)
+            jpeg_pub.publish(msg)
 
         def decoded_both(i):
             with coll.lock:
@@ -350,6 +385,7 @@ def run(args) -> dict:
                     return
                 time.sleep(0.01)
 
+        jpeg_quality = args.left_quality if args.left_quality is not None and args.left_quality >= 0 else 85
         log(f"[dsc-demo] playing {len(frames)} frames "
             + (f"at --rate {args.rate:g}" if args.rate else f"gated: at most {args.in_flight} in flight"))
         t_play = time.monotonic()
@@ -385,6 +421,8 @@ def run(args) -> dict:
         for side in ("left", "right"):
             if side in p:
                 codes[side][header_stamp_ns(p[side].header)] = len(p[side].data)
+    if compressed_left:
+        codes["left"] = dict(jpeg_bytes)
     streams = {}
     h, w = frames[0]["left"][0].shape[:2]
     for side in ("left", "right"):
@@ -402,6 +440,8 @@ def run(args) -> dict:
         ts = rec.stats.get(f"{ns}/{side}/dsc_code")
         raw_msg = stats.nbytes.get(side, 0) / max(1, stats.messages.get(side, 1))
         code_msg = ts.nbytes / ts.messages if ts and ts.messages else float("nan")
+        if compressed_left and side == "left":   # the left link carries the camera's JPEG stream
+            code_msg = float(np.mean(q["code_bytes"])) if q["code_bytes"] else float("nan")
         code_bytes = float(np.mean(q["code_bytes"])) if q["code_bytes"] else float("nan")
         streams[side] = {
             "frames_sent": len(pub_times[side]), "frames_decoded": len(decoded[side]),
@@ -433,13 +473,15 @@ def run(args) -> dict:
     for i in pairs_done:
         _side_by_side(out / f"pair_{i:03d}.png", frames[i], decoded, i)
     offline = None
-    if args.offline_check:
+    if args.offline_check and not compressed_left:   # the code bag holds no left codes to decode from
         offline = offline_check(code_bag, out / "offline", frames, decoded, args.offline_check)
 
     summary = {
         "bag": str(bag), "frames": len(frames), "size": [h, w], "camera_hz": hz,
         "encoding": frames[0]["left"][1], "model": args.model or "config default",
         "code_rate": args.code_rate,
+        "left_input": args.left_input, "left_codec": None if compressed_left else (args.left_codec or "config default"),
+        "left_quality": jpeg_quality if compressed_left else args.left_quality,
         "playback": f"rate {args.rate:g}" if args.rate else f"gated, {args.in_flight} in flight",
         "ros_domain_id": int(env["ROS_DOMAIN_ID"]), "pairs_sent": len(sent), "pairs_decoded": len(pairs_done),
         "right_degraded": int(float(degraded)) if degraded not in (None, "") else None,
@@ -517,6 +559,13 @@ def format_table(s: dict) -> str:
             f"code rate {s['code_rate'] if s['code_rate'] is not None else 'default'}; playback {s['playback']}",
             f"[dsc-demo] {s['fps_decoded_pairs']:.2f} decoded pairs/s; right decoded without side information: "
             f"{_f(s['right_degraded'], 'd')}; nodes ready in {s['nodes_ready_s']:.1f} s; total {s['wall_s']:.1f} s"]
+    if s.get("left_input") == "compressed_image":
+        foot.append(f"[dsc-demo] left stream: the camera's JPEG CompressedImage (quality {s['left_quality']}), "
+                    "no left encoder; the decoder uses it as side information")
+    elif s.get("left_codec") not in (None, "config default", "level1"):
+        q = s.get("left_quality")
+        foot.append(f"[dsc-demo] left codec {s['left_codec']}, quality "
+                    f"{q if q is not None and q >= 0 else 'default'}")
     if off:
         foot.append(f"[dsc-demo] offline decode of the code bag: {off['bit_identical']}/{off['images_checked']} "
                     "images bit-identical to the decoder node's output")
@@ -539,6 +588,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="override the model of the three nodes")
     p.add_argument("--code-rate", type=int, help="rate point of both encoders (0 = lowest bitrate)")
     p.add_argument("--device", help="torch device of the nodes (auto, cpu, cuda)")
+    p.add_argument("--left-codec", choices=("level1", "avif", "jxl", "jpeg"),
+                   help="left encoder's codec (classical codecs take --left-quality; the right is unchanged)")
+    p.add_argument("--left-quality", type=int, metavar="Q",
+                   help="quality 0..100 of a classical left codec or of the compressed_image JPEG; -1 = default")
+    p.add_argument("--left-input", choices=("dsc_code", "compressed_image"), default="dsc_code",
+                   help="compressed_image: no left encoder; the left camera's JPEG CompressedImage is the left")
     p.add_argument("--in-flight", type=int, default=2, help="gated playback: frames allowed in the pipeline")
     p.add_argument("--rate", type=float, help="play on the bag clock at this factor instead of gating")
     p.add_argument("--frame-timeout", type=float, default=60.0, help="give up on a frame after SEC")
@@ -552,7 +607,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.left_input == "compressed_image" and args.left_codec not in (None, "jpeg"):
+        parser.error("--left-input compressed_image sends the camera's JPEG: --left-codec does not apply")
     try:
         s = run(args)
     except KeyboardInterrupt:

@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--right-topic", default=node_set.DEFAULT_RIGHT_TOPIC, help="right camera image topic")
     p.add_argument("--left-info-topic", help="left camera_info topic (default: next to the image topic)")
     p.add_argument("--right-info-topic", help="right camera_info topic (default: next to the image topic)")
+    p.add_argument("--left-codec", choices=("level1", "avif", "jxl", "jpeg"),
+                   help="left encoder's codec (overrides the params file's left_codec)")
+    p.add_argument("--left-quality", type=int, metavar="Q",
+                   help="quality 0..100 of a classical left codec, -1 = its default (overrides left_quality)")
+    p.add_argument("--left-input", choices=("dsc_code", "compressed_image"),
+                   help="what the decoder takes as the left (overrides left_input); compressed_image reads "
+                        "<left-topic>/compressed")
     p.add_argument("--nodes", default=",".join(node_set.NODE_NAMES), metavar="NAMES",
                    help="comma-separated subset of the node set to run here (default: all three). On a real rig "
                         "each camera computer runs its own encoder and the processing unit the decoder, e.g. "
@@ -191,7 +198,9 @@ def main(argv=None) -> int:
         log(f"--nodes {a.nodes!r}: choose from {', '.join(node_set.NODE_NAMES)}", "ERROR")
         return 2
     specs = [s for s in node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
-                                            a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn)
+                                            a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn,
+                                            left_codec=a.left_codec, left_quality=a.left_quality,
+                                            left_input=a.left_input)
              if s.name in wanted]
     player_cmd = (node_set.player_command(os.path.abspath(a.bag), a.left_topic, a.right_topic, a.player_arg)
                   if a.bag else None)

@@ -40,6 +40,7 @@ class NodeSpec:
     namespace: str = ""
     params_file: Optional[str] = None
     remappings: Tuple[Tuple[str, str], ...] = field(default_factory=tuple)
+    parameters: Tuple[Tuple[str, object], ...] = field(default_factory=tuple)   # over the params file
     package: str = PACKAGE
     respawn: bool = True
     respawn_delay: float = RESPAWN_DELAY_S
@@ -51,6 +52,8 @@ class NodeSpec:
             args += ["-r", f"__ns:={self.namespace}"]
         if self.params_file:
             args += ["--params-file", self.params_file]
+        for name, value in self.parameters:   # after the file: rcl lets the later one win, as ros2 launch does
+            args += ["-p", f"{name}:={value}"]
         for src, dst in self.remappings:
             args += ["-r", f"{src}:={dst}"]
         return args
@@ -72,6 +75,10 @@ def default_config() -> str:
     return share_config_file(CONFIG_NAME)
 
 
+#: The decoder's relative CompressedImage input (``topics.left_compressed``'s default), remapped next to the
+#: left camera's image topic.
+COMPRESSED_LEFT_TOPIC = "left/image_raw/compressed"
+
 #: The node set, in start order (``dsc-launch --nodes`` picks from these).
 NODE_NAMES = ("left_encoder", "right_encoder", "decoder")
 
@@ -79,8 +86,14 @@ NODE_NAMES = ("left_encoder", "right_encoder", "decoder")
 def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEFAULT_NAMESPACE,
                left_topic: str = DEFAULT_LEFT_TOPIC, right_topic: str = DEFAULT_RIGHT_TOPIC,
                left_info_topic: Optional[str] = None, right_info_topic: Optional[str] = None,
-               respawn: bool = True) -> List[NodeSpec]:
+               respawn: bool = True, left_codec: Optional[str] = None, left_quality: Optional[int] = None,
+               left_input: Optional[str] = None) -> List[NodeSpec]:
     """The three nodes. Camera topics are remapped to the given inputs (camera_info next to each image).
+
+    ``left_codec`` / ``left_quality`` (left encoder) and ``left_input`` (decoder), when given, override the
+    params file (see dsc_ros/nodes/params.py). The decoder's CompressedImage input, read when ``left_input``
+    is ``compressed_image``, is remapped to ``<left_topic>/compressed``, where compressed_image_transport
+    publishes the left camera's JPEG/PNG.
 
     The encoders' inputs are remapped from their relative defaults (``left/image_raw`` ...), everything
     else stays relative and so lives in ``namespace``: ``<ns>/left/dsc_code``, ``<ns>/left/image_decoded``,
@@ -90,17 +103,22 @@ def node_specs(params_file: Optional[str] = None, namespace: Optional[str] = DEF
     ns = normalize_namespace(namespace)
     pf = params_file
 
+    def given(**values) -> Tuple[Tuple[str, object], ...]:
+        return tuple((k, v) for k, v in values.items() if v is not None and v != "")
+
     def cam(role: str, image: str, info: Optional[str]) -> NodeSpec:
         return NodeSpec(
             name=f"{role}_encoder", executable=f"{role}_encoder", module=f"{PACKAGE}.nodes.{role}_encoder",
             namespace=ns, params_file=pf, respawn=respawn,
-            remappings=((f"{role}/image_raw", image), (f"{role}/camera_info", info or sibling_topic(image))))
+            remappings=((f"{role}/image_raw", image), (f"{role}/camera_info", info or sibling_topic(image))),
+            parameters=given(left_codec=left_codec, left_quality=left_quality) if role == "left" else ())
 
     return [
         cam("left", left_topic, left_info_topic),
         cam("right", right_topic, right_info_topic),
         NodeSpec(name="decoder", executable="decoder", module=f"{PACKAGE}.nodes.decoder", namespace=ns, params_file=pf,
-                 respawn=respawn),
+                 respawn=respawn, remappings=((COMPRESSED_LEFT_TOPIC, left_topic.rstrip("/") + "/compressed"),),
+                 parameters=given(left_input=left_input)),
     ]
 
 

@@ -1,4 +1,5 @@
 """pytest: make the checkout importable ahead of any installed copy (tests exercise the working tree)."""
+
 import os
 import sys
 

@@ -15,8 +15,14 @@ Importing the package is cheap: torch is imported on first use of a codec functi
 
 from dsc_core import container, errors  # noqa: F401  (torch-free)
 from dsc_core.errors import (  # noqa: F401
-    BitstreamError, DSCError, ImageFormatError, MissingSideInformationError, ModelMismatchError,
-    NonDeterminismError, UnsupportedVersionError)
+    BitstreamError,
+    DSCError,
+    ImageFormatError,
+    MissingSideInformationError,
+    ModelMismatchError,
+    NonDeterminismError,
+    UnsupportedVersionError,
+)
 from dsc_core.registry import DEFAULT_MODEL, list_models  # noqa: F401
 
 __version__ = "0.1.0"

@@ -24,6 +24,7 @@ import importlib.util
 import os
 import sys
 import types
+from typing import Any
 
 
 def _defer_scipy_stats() -> None:
@@ -31,8 +32,9 @@ def _defer_scipy_stats() -> None:
     if name in sys.modules or importlib.util.find_spec("scipy") is None:
         return
     real_spec = importlib.util.find_spec(name)
-    placeholder = types.ModuleType(name, "placeholder: the real scipy.stats loads on first use")
-    placeholder.__spec__ = real_spec        # what `import scipy.stats` checks; the module itself is not run
+    # Any: module objects built at run time, given attributes (and a PEP 562 __getattr__) that no stub declares.
+    placeholder: Any = types.ModuleType(name, "placeholder: the real scipy.stats loads on first use")
+    placeholder.__spec__ = real_spec  # what `import scipy.stats` checks; the module itself is not run
 
     def __getattr__(attr):
         if attr.startswith("__") and attr.endswith("__"):
@@ -40,7 +42,7 @@ def _defer_scipy_stats() -> None:
         if sys.modules.get(name) is placeholder:
             del sys.modules[name]
         real = importlib.import_module(name)
-        scipy = sys.modules["scipy"]
+        scipy: Any = sys.modules["scipy"]
         if scipy.__dict__.get("stats") is placeholder:
             scipy.stats = real
         placeholder.__dict__.update({k: v for k, v in real.__dict__.items() if k != "__getattr__"})
@@ -57,7 +59,7 @@ def _install() -> None:
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("compressai is not installed (see requirements.txt for the pinned version)")
     _defer_scipy_stats()
-    pkg = types.ModuleType("compressai")
+    pkg: Any = types.ModuleType("compressai")
     pkg.__spec__, pkg.__file__, pkg.__package__ = spec, spec.origin, "compressai"
     pkg.__path__ = list(spec.submodule_search_locations)
     pkg._entropy_coder = "ans"
@@ -65,11 +67,12 @@ def _install() -> None:
 
     def set_entropy_coder(entropy_coder):
         if entropy_coder not in pkg._available_entropy_coders:
-            raise ValueError(f'Invalid entropy coder "{entropy_coder}", choose from '
-                             f'({", ".join(pkg._available_entropy_coders)}).')
+            raise ValueError(
+                f'Invalid entropy coder "{entropy_coder}", choose from ({", ".join(pkg._available_entropy_coders)}).'
+            )
         pkg._entropy_coder = entropy_coder
 
-    def __getattr__(name):      # PEP 562: `compressai.zoo` etc. still work after a plain `import compressai`
+    def __getattr__(name):  # PEP 562: `compressai.zoo` etc. still work after a plain `import compressai`
         if name == "__version__":
             return importlib.import_module("compressai.version").__version__
         try:

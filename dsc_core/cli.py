@@ -54,8 +54,9 @@ def _cmd_encode(a) -> int:
     if a.left_codec != "level1" and a.left_rate is not None:
         raise SystemExit(f"dsc encode: --left-rate is level 1's; a {a.left_codec} left takes --left-quality (0-100)")
     if a.left_codec == "level1" and a.left_quality is not None:
-        raise SystemExit("dsc encode: --left-quality is a classical codec's (--left-codec avif|jxl|jpeg); "
-                         "level 1 takes --left-rate")
+        raise SystemExit(
+            "dsc encode: --left-quality is a classical codec's (--left-codec avif|jxl|jpeg); level 1 takes --left-rate"
+        )
     for view, path in (("left", a.left), ("right", a.right)):
         if not path:
             continue
@@ -108,8 +109,10 @@ def _cmd_models(a) -> int:
 
     for m in registry.list_models():
         status = "installed" if m.available else "MISSING"
-        print(f"{m.name:12s} {status:9s} weights={m.weights} head={m.head} "
-              f"default rates L{m.default_left_rate}/R{m.default_right_rate}")
+        print(
+            f"{m.name:12s} {status:9s} weights={m.weights} head={m.head} "
+            f"default rates L{m.default_left_rate}/R{m.default_right_rate}"
+        )
         print(f"    {m.summary}")
         if a.verbose:
             if m.card_path.exists():
@@ -129,9 +132,17 @@ def _cmd_train(a) -> int:
     if a.health_check_min:
         cfg["health_check_s"] = a.health_check_min * 60
     on_checkpoint = portable.every(Path(a.portable), a.portable_every_min * 60) if a.portable else None
-    loop.train(cfg, run_dir=run_dir, steps=a.steps, device=a.device, resume=not a.fresh,
-               progress=not a.no_progress, threads=a.threads,
-               max_seconds=a.max_minutes * 60 if a.max_minutes else None, on_checkpoint=on_checkpoint)
+    loop.train(
+        cfg,
+        run_dir=run_dir,
+        steps=a.steps,
+        device=a.device,
+        resume=not a.fresh,
+        progress=not a.no_progress,
+        threads=a.threads,
+        max_seconds=a.max_minutes * 60 if a.max_minutes else None,
+        on_checkpoint=on_checkpoint,
+    )
     if a.portable:
         portable.save_portable(run_dir / "last.pt", Path(a.portable), optimizer=False)
         print(f"[train] portable checkpoint (weights only) -> {a.portable}")
@@ -210,11 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default="dsc-default")
     e.add_argument("--left-rate", type=int, help="level-1 rate of the left (default: the model's)")
     e.add_argument("--right-rate", type=int)
-    e.add_argument("--left-codec", choices=("level1", "avif", "jxl", "jpeg"), default="level1",
-                   help="the left camera's codec: the learned level 1 (default) or a classical one; the "
-                   "decoder takes any of them as side information")
-    e.add_argument("--left-quality", type=int, metavar="Q",
-                   help="a classical left codec's own quality, 0-100 (default: the codec's, see docs)")
+    e.add_argument(
+        "--left-codec",
+        choices=("level1", "avif", "jxl", "jpeg"),
+        default="level1",
+        help="the left camera's codec: the learned level 1 (default) or a classical one; the "
+        "decoder takes any of them as side information",
+    )
+    e.add_argument(
+        "--left-quality",
+        type=int,
+        metavar="Q",
+        help="a classical left codec's own quality, 0-100 (default: the codec's, see docs)",
+    )
     e.add_argument("--device", default="auto")
     e.set_defaults(fn=_cmd_encode)
 
@@ -243,23 +262,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("--max-minutes", type=float, help="stop after this long (checkpoint + final.pt)")
-    t.add_argument("--portable", help="a committed campaign checkpoint (.pt.gz): resumed from when it is ahead "
-                   "of the run folder's, and kept fresh (weights only) while training")
+    t.add_argument(
+        "--portable",
+        help="a committed campaign checkpoint (.pt.gz): resumed from when it is ahead "
+        "of the run folder's, and kept fresh (weights only) while training",
+    )
     t.add_argument("--portable-every-min", type=float, default=10.0)
     t.add_argument("--health-check-min", type=float, help="log a health check after this long; stop if unhealthy")
     t.set_defaults(fn=_cmd_train)
 
     _add_eval(sub)
 
-    pd = sub.add_parser("prepare-data", help="collect offline, licensed photographs (scikit-image, PyPI sample "
-                        "data, Debian wallpapers), deduplicated, with a manifest")
+    pd = sub.add_parser(
+        "prepare-data",
+        help="collect offline, licensed photographs (scikit-image, PyPI sample "
+        "data, Debian wallpapers), deduplicated, with a manifest",
+    )
     pd.add_argument("--out")
     pd.add_argument("--no-debian", action="store_true", help="skip the Debian wallpaper packages")
     pd.add_argument("--no-wheels", action="store_true", help="skip the photographs inside PyPI wheels")
     pd.set_defaults(fn=_cmd_prepare)
 
-    sy = sub.add_parser("synth", help="write synthetic rectified stereo pairs (left/ right/ disparity/)",
-                        add_help=False)
+    sy = sub.add_parser(
+        "synth", help="write synthetic rectified stereo pairs (left/ right/ disparity/)", add_help=False
+    )
     sy.add_argument("args", nargs=argparse.REMAINDER)
     sy.set_defaults(fn=_cmd_synth)
 

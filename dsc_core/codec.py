@@ -34,8 +34,8 @@ class LeftState:
 
     image: np.ndarray
     header: container.Header
-    y_hat: torch.Tensor      # un-gained level-1 latent (1, M, Hp/16, Wp/16)
-    x_hat: torch.Tensor      # decoded image, padded, (1, 3, Hp, Wp) in [0, 1]
+    y_hat: torch.Tensor  # un-gained level-1 latent (1, M, Hp/16, Wp/16)
+    x_hat: torch.Tensor  # decoded image, padded, (1, 3, Hp, Wp) in [0, 1]
 
 
 @dataclass
@@ -68,8 +68,14 @@ class StereoCodec:
     ``max_pixels`` bounds what ``decode_*`` accepts (checked from the header, before any allocation).
     """
 
-    def __init__(self, model: str = registry.DEFAULT_MODEL, device=None, weights_path=None,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, side_info: str | None = None):
+    def __init__(
+        self,
+        model: str = registry.DEFAULT_MODEL,
+        device=None,
+        weights_path=None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        side_info: str | None = None,
+    ):
         self.max_pixels = int(max_pixels)
         self.info = registry.get(model)
         self.name = self.info.name
@@ -108,15 +114,25 @@ class StereoCodec:
     # ------------------------------------------------------------------ encoding
     def _header(self, role, rate, head_fp, h, w, encoding, shapes, crcs, payloads) -> bytes:
         hdr = container.Header(
-            role=role, rate=rate, family=self.family_fp, head=head_fp, height=h, width=w, encoding=encoding,
+            role=role,
+            rate=rate,
+            family=self.family_fp,
+            head=head_fp,
+            height=h,
+            width=w,
+            encoding=encoding,
             model=self.name,
-            strings=tuple(container.StringInfo(tuple(int(v) for v in s), int(c), len(p))
-                          for s, c, p in zip(shapes, crcs, payloads)))
+            strings=tuple(
+                container.StringInfo(tuple(int(v) for v in s), int(c), len(p))
+                for s, c, p in zip(shapes, crcs, payloads)
+            ),
+        )
         return container.pack(hdr, payloads)
 
     @torch.inference_mode()
-    def encode_left(self, image, encoding: str = "rgb8", rate: int | None = None, codec: str = "level1",
-                    quality: int | None = None) -> bytes:
+    def encode_left(
+        self, image, encoding: str = "rgb8", rate: int | None = None, codec: str = "level1", quality: int | None = None
+    ) -> bytes:
         """The left image's code (a DSCC container).
 
         ``codec="level1"`` (default): the learned level 1 at ``rate``. ``"avif"``, ``"jxl"``, ``"jpeg"``: a
@@ -142,9 +158,18 @@ class StereoCodec:
         rgb = images.check_image(image, encoding)
         h, w = rgb.shape[:2]
         payload = lc.encode(rgb, q, mono=encoding == "mono8")
-        hdr = container.Header(role="left", rate=q, family=self.family_fp, head=bytes(8), height=h, width=w,
-                               encoding=encoding, model=self.name, codec=codec,
-                               strings=(container.StringInfo(_classical_shape(encoding, h, w), 0, len(payload)),))
+        hdr = container.Header(
+            role="left",
+            rate=q,
+            family=self.family_fp,
+            head=bytes(8),
+            height=h,
+            width=w,
+            encoding=encoding,
+            model=self.name,
+            codec=codec,
+            strings=(container.StringInfo(_classical_shape(encoding, h, w), 0, len(payload)),),
+        )
         return container.pack(hdr, [payload])
 
     @torch.inference_mode()
@@ -155,28 +180,34 @@ class StereoCodec:
         h, w = rgb.shape[:2]
         y = self.level1.analysis(images.to_tensor(rgb, self.device))
         c = self.head.compress(y, r)
-        return self._header(self.right_role, r, self.head_fp, h, w, encoding, c["shapes"], c["index_crcs"],
-                            c["strings"])
+        return self._header(
+            self.right_role, r, self.head_fp, h, w, encoding, c["shapes"], c["index_crcs"], c["strings"]
+        )
 
     # ------------------------------------------------------------------ decoding
     def _check(self, hdr: container.Header, roles: tuple, payload_shapes: list) -> None:
         if hdr.height * hdr.width > self.max_pixels:
-            raise BitstreamError(f"code claims a {hdr.width}x{hdr.height} image ({hdr.height * hdr.width} pixels), "
-                                 f"over this decoder's budget of {self.max_pixels} (max_pixels)")
+            raise BitstreamError(
+                f"code claims a {hdr.width}x{hdr.height} image ({hdr.height * hdr.width} pixels), "
+                f"over this decoder's budget of {self.max_pixels} (max_pixels)"
+            )
         if hdr.role not in roles:
             raise ModelMismatchError(f"expected a {' or '.join(roles)} code, got a {hdr.role} code")
         if hdr.family != self.family_fp:
             raise ModelMismatchError(
                 f"code from model family {hdr.family.hex()} ({hdr.model!r}), but {self.name} is family "
-                f"{self.family_fp.hex()}: encoder and decoder must load the same weights")
+                f"{self.family_fp.hex()}: encoder and decoder must load the same weights"
+            )
         if hdr.role != "left" and hdr.head != self.head_fp:
             raise ModelMismatchError(
                 f"right code from head {hdr.head.hex()} ({hdr.model!r}), but {self.name}'s head is "
-                f"{self.head_fp.hex()}: decode it with the model that encoded it")
+                f"{self.head_fp.hex()}: decode it with the model that encoded it"
+            )
         got = [s.shape for s in hdr.strings]
         if got != payload_shapes:
-            raise BitstreamError(f"latent shapes {got} do not match a {hdr.width}x{hdr.height} image "
-                                 f"(expected {payload_shapes})")
+            raise BitstreamError(
+                f"latent shapes {got} do not match a {hdr.width}x{hdr.height} image (expected {payload_shapes})"
+            )
 
     def _latent_hw(self, h: int, w: int) -> tuple:
         hp, wp = images.padded_size(h, w)
@@ -193,8 +224,9 @@ class StereoCodec:
         hy, wy = self._latent_hw(hdr.height, hdr.width)
         hp, wp = images.padded_size(hdr.height, hdr.width)
         self._check(hdr, ("left",), [(self.level1.M, hy, wy), (self.level1.N, hp // Z_STRIDE, wp // Z_STRIDE)])
-        d = self.level1.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate,
-                                   [s.index_crc for s in hdr.strings])
+        d = self.level1.decompress(
+            payloads, [s.shape for s in hdr.strings], hdr.rate, [s.index_crc for s in hdr.strings]
+        )
         img = images.from_rgb(images.to_uint8(d["x_hat"], hdr.height, hdr.width), hdr.encoding)
         if not return_state:
             return img
@@ -226,7 +258,7 @@ class StereoCodec:
         step = self.side_info_step(side_info)
         hdr, payloads = container.unpack(data)
         hy, wy = self._latent_hw(hdr.height, hdr.width)
-        self._check(hdr, (self.right_role,), self.head.expected_shapes((hy, wy)))   # role first: a left is not a right
+        self._check(hdr, (self.right_role,), self.head.expected_shapes((hy, wy)))  # role first: a left is not a right
         if hdr.rate not in self.right_rates:
             raise BitstreamError(f"right rate {hdr.rate} does not exist in {self.name}")
         if isinstance(left, (bytes, bytearray, memoryview)):
@@ -239,11 +271,16 @@ class StereoCodec:
             if (left.header.height, left.header.width) != (hdr.height, hdr.width):
                 raise MissingSideInformationError(
                     f"left is {left.header.width}x{left.header.height} but right is {hdr.width}x{hdr.height}: "
-                    "not a pair from one rectified rig")
+                    "not a pair from one rectified rig"
+                )
         est = self.head.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate)
-        out = self.head.fuse(self.level1, est["y_hat"],
-                             left.y_hat if left is not None else None, left.x_hat if left is not None else None,
-                             side_info=step)
+        out = self.head.fuse(
+            self.level1,
+            est["y_hat"],
+            left.y_hat if left is not None else None,
+            left.x_hat if left is not None else None,
+            side_info=step,
+        )
         img = images.from_rgb(images.to_uint8(out["x_hat"], hdr.height, hdr.width), hdr.encoding)
         if return_info:
             return img, RightInfo(degraded=out["degraded"], header=hdr)
@@ -259,8 +296,16 @@ class StereoCodec:
         rgb = images.check_image(image, encoding)
         h, w = rgb.shape[:2]
         x = images.to_tensor(rgb, self.device)
-        hdr = container.Header(role="left", rate=0, family=self.family_fp, head=bytes(8), height=h, width=w,
-                               encoding=encoding, model=self.name)
+        hdr = container.Header(
+            role="left",
+            rate=0,
+            family=self.family_fp,
+            head=bytes(8),
+            height=h,
+            width=w,
+            encoding=encoding,
+            model=self.name,
+        )
         return LeftState(image=np.asarray(image), header=hdr, y_hat=self.level1.analysis(x), x_hat=x)
 
     def decode_pair(self, left_data, right_data) -> tuple:

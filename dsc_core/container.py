@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from dsc_core.errors import BitstreamError, UnsupportedVersionError
 
 MAGIC = b"DSCC"
-VERSION = 2                        # the newest version this build writes and reads
+VERSION = 2  # the newest version this build writes and reads
 READ_VERSIONS = (1, 2)
 #: the left codecs version 2 can name (byte 7); mirrors dsc_core.left_codecs.CODEC_IDS, which a test checks
 CODECS = {0: "level1", 1: "avif", 2: "jxl", 3: "jpeg"}
@@ -54,19 +54,19 @@ ENCODING_IDS = {v: k for k, v in ENCODINGS.items()}
 MAX_SIDE = 16384
 MAX_STRINGS = 4
 MAX_LATENT_CHANNELS = 1024
-MAX_CODE_BYTES = 64 << 20          # a 16384^2 frame at 2 bpp is 64 MiB: nothing legitimate is larger
+MAX_CODE_BYTES = 64 << 20  # a 16384^2 frame at 2 bpp is 64 MiB: nothing legitimate is larger
 
 _HEAD = struct.Struct("<4sBBBB8s8sHHBB16s")
 _STRING = struct.Struct("<HHHII")
 _CRC = struct.Struct("<I")
-HEADER_SIZE = _HEAD.size           # 46
+HEADER_SIZE = _HEAD.size  # 46
 MIN_SIZE = HEADER_SIZE + _STRING.size + _CRC.size
 
 
 @dataclass(frozen=True)
 class StringInfo:
-    shape: tuple            # (C, H, W) of the latent this string codes
-    index_crc: int          # CRC32 of the encoder's CDF-index map (0 when the entropy model has no indices)
+    shape: tuple  # (C, H, W) of the latent this string codes
+    index_crc: int  # CRC32 of the encoder's CDF-index map (0 when the entropy model has no indices)
     length: int
 
 
@@ -82,7 +82,7 @@ class Header:
     model: str
     strings: tuple = field(default_factory=tuple)
     version: int = 1
-    codec: str = "level1"           # the left's codec; "level1" for every right code
+    codec: str = "level1"  # the left's codec; "level1" for every right code
 
     @property
     def classical(self) -> bool:
@@ -95,16 +95,22 @@ class Header:
 
     def describe(self) -> str:
         what = f"codec={self.codec}  quality={self.rate}" if self.classical else f"rate={self.rate}"
-        lines = [f"DSCC v{self.version}  role={self.role}  model={self.model}  {what}",
-                 f"image {self.width}x{self.height} {self.encoding}",
-                 f"family {self.family.hex()}  head {self.head.hex()}"]
+        lines = [
+            f"DSCC v{self.version}  role={self.role}  model={self.model}  {what}",
+            f"image {self.width}x{self.height} {self.encoding}",
+            f"family {self.family.hex()}  head {self.head.hex()}",
+        ]
         for i, s in enumerate(self.strings):
             if self.classical:
-                lines.append(f"string {i}: {self.codec} bitstream of a {s.shape[2]}x{s.shape[1]}x{s.shape[0]} image  "
-                             f"{s.length} bytes")
+                lines.append(
+                    f"string {i}: {self.codec} bitstream of a {s.shape[2]}x{s.shape[1]}x{s.shape[0]} image  "
+                    f"{s.length} bytes"
+                )
                 continue
-            lines.append(f"string {i}: latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}  {s.length} bytes  "
-                         f"index-crc {s.index_crc:08x}")
+            lines.append(
+                f"string {i}: latent {s.shape[0]}x{s.shape[1]}x{s.shape[2]}  {s.length} bytes  "
+                f"index-crc {s.index_crc:08x}"
+            )
         return "\n".join(lines)
 
 
@@ -122,10 +128,22 @@ def pack(header: Header, payloads: list) -> bytes:
         raise ValueError("only a left code can use a classical codec")
     version = 2 if header.classical else 1
     name = header.model.encode("ascii", errors="replace")[:16]
-    out = bytearray(_HEAD.pack(MAGIC, version, ROLE_IDS[header.role], header.rate, CODEC_IDS[header.codec],
-                               header.family,
-                               header.head, header.height, header.width, ENCODING_IDS[header.encoding],
-                               len(payloads), name))
+    out = bytearray(
+        _HEAD.pack(
+            MAGIC,
+            version,
+            ROLE_IDS[header.role],
+            header.rate,
+            CODEC_IDS[header.codec],
+            header.family,
+            header.head,
+            header.height,
+            header.width,
+            ENCODING_IDS[header.encoding],
+            len(payloads),
+            name,
+        )
+    )
     for info, data in zip(header.strings, payloads):
         out += _STRING.pack(*info.shape, info.index_crc, len(data))
     for data in payloads:
@@ -152,14 +170,17 @@ def unpack(data) -> tuple:
     if data[4] not in READ_VERSIONS:
         raise UnsupportedVersionError(
             f"dsc container version {data[4]} is not supported by this build (reads versions "
-            f"{', '.join(map(str, READ_VERSIONS))}); decode with the dsc_ros version that encoded it")
+            f"{', '.join(map(str, READ_VERSIONS))}); decode with the dsc_ros version that encoded it"
+        )
     (want_crc,) = _CRC.unpack_from(data, len(data) - 4)
     got_crc = zlib.crc32(data[:-4]) & 0xFFFFFFFF
     if want_crc != got_crc:
-        raise BitstreamError(f"CRC mismatch ({got_crc:08x} != {want_crc:08x}): the code was corrupted "
-                             "or truncated in transit")
-    (_, version, role, rate, codec_id, family, head, height, width, encoding, n_strings,
-     model) = _HEAD.unpack_from(data, 0)
+        raise BitstreamError(
+            f"CRC mismatch ({got_crc:08x} != {want_crc:08x}): the code was corrupted or truncated in transit"
+        )
+    (_, version, role, rate, codec_id, family, head, height, width, encoding, n_strings, model) = _HEAD.unpack_from(
+        data, 0
+    )
     if role not in ROLES:
         raise BitstreamError(f"unknown role id {role}")
     if version == 1 and codec_id != 0:
@@ -177,8 +198,9 @@ def unpack(data) -> tuple:
     if not 1 <= n_strings <= MAX_STRINGS:
         raise BitstreamError(f"{n_strings} strings; a code holds 1..{MAX_STRINGS}")
     if classical and (n_strings != 1 or rate > 100):
-        raise BitstreamError(f"a {codec} left holds one string and a quality 0..100 "
-                             f"(got {n_strings} strings, quality {rate})")
+        raise BitstreamError(
+            f"a {codec} left holds one string and a quality 0..100 (got {n_strings} strings, quality {rate})"
+        )
     table_end = HEADER_SIZE + n_strings * _STRING.size
     if table_end + 4 > len(data):
         raise BitstreamError("string table runs past the end of the code")
@@ -194,21 +216,35 @@ def unpack(data) -> tuple:
         if not (1 <= c <= MAX_LATENT_CHANNELS and 1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
             raise BitstreamError(f"string {i}: latent shape {c}x{h}x{w} out of range")
         if classical and ((c, h, w) != (1 if ENCODINGS[encoding] == "mono8" else 3, height, width) or crc):
-            raise BitstreamError(f"a {codec} left's string must describe the {width}x{height} "
-                                 f"{ENCODINGS[encoding]} image it codes (got {c}x{h}x{w}, index CRC {crc:#x})")
+            raise BitstreamError(
+                f"a {codec} left's string must describe the {width}x{height} "
+                f"{ENCODINGS[encoding]} image it codes (got {c}x{h}x{w}, index CRC {crc:#x})"
+            )
         strings.append(StringInfo((c, h, w), crc, length))
         offset += length
     payload_size = len(data) - table_end - 4
     if offset - table_end != payload_size:
-        raise BitstreamError(f"string lengths add up to {offset - table_end} bytes but the payload holds "
-                             f"{payload_size}: the code was truncated or extended")
+        raise BitstreamError(
+            f"string lengths add up to {offset - table_end} bytes but the payload holds "
+            f"{payload_size}: the code was truncated or extended"
+        )
     payloads, pos = [], table_end
     for s in strings:
-        payloads.append(data[pos:pos + s.length])
+        payloads.append(data[pos : pos + s.length])
         pos += s.length
-    header = Header(role=ROLES[role], rate=rate, family=family, head=head, height=height, width=width,
-                    encoding=ENCODINGS[encoding], model=name, strings=tuple(strings), version=version,
-                    codec=codec)
+    header = Header(
+        role=ROLES[role],
+        rate=rate,
+        family=family,
+        head=head,
+        height=height,
+        width=width,
+        encoding=ENCODINGS[encoding],
+        model=name,
+        strings=tuple(strings),
+        version=version,
+        codec=codec,
+    )
     return header, payloads
 
 

@@ -24,10 +24,10 @@ import math
 import weakref
 import zlib
 
-from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
 import numpy as np
 import torch
 
+from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
 from dsc_core.errors import BitstreamError, NonDeterminismError
 
 #: Scale table shared by every Gaussian conditional (CompressAI's ``get_scale_table()``: 64 levels,
@@ -35,10 +35,10 @@ from dsc_core.errors import BitstreamError, NonDeterminismError
 SCALE_BOUND = 0.11
 SCALE_TABLE = torch.exp(torch.linspace(math.log(0.11), math.log(256.0), 64, dtype=torch.float64))
 
-_F64_CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = weakref.WeakKeyDictionary()
+_F64_CACHE: weakref.WeakKeyDictionary[torch.nn.Module, tuple] = weakref.WeakKeyDictionary()
 
 
-def full_precision(device) -> "torch.autocast":
+def full_precision(device) -> torch.autocast:
     """A region where autocast is off: entropy models compute likelihoods and rounding in float32 even
     when the surrounding transforms train under bf16 autocast (the GPU training kit)."""
     kind = device.type if isinstance(device, torch.device) else str(device).split(":")[0]
@@ -88,7 +88,8 @@ def check_index_crc(indexes: torch.Tensor, expected: int) -> None:
         raise NonDeterminismError(
             f"entropy-model indices differ from the encoder's (crc {got:08x} != {expected:08x}): the "
             "decoder computed the hyperprior differently from the encoder (other model weights or other "
-            "floating point). Refusing to decode garbage; check that both sides run the same model.")
+            "floating point). Refusing to decode garbage; check that both sides run the same model."
+        )
 
 
 class _CdfTables:
@@ -101,7 +102,7 @@ class _CdfTables:
         self.key = (module._quantized_cdf.data_ptr(), module._quantized_cdf._version)
 
 
-_CDF_CACHE: "weakref.WeakKeyDictionary[torch.nn.Module, _CdfTables]" = weakref.WeakKeyDictionary()
+_CDF_CACHE: weakref.WeakKeyDictionary[torch.nn.Module, _CdfTables] = weakref.WeakKeyDictionary()
 
 
 def _tables(module) -> _CdfTables:
@@ -114,15 +115,17 @@ def _tables(module) -> _CdfTables:
     return t
 
 
-def gaussian_encode(conditional, y_s: torch.Tensor, indexes: torch.Tensor,
-                    means: torch.Tensor) -> tuple[bytes, torch.Tensor]:
+def gaussian_encode(
+    conditional, y_s: torch.Tensor, indexes: torch.Tensor, means: torch.Tensor
+) -> tuple[bytes, torch.Tensor]:
     """rANS-encode ``round(y_s - means)`` with the CDFs chosen by ``indexes``; return (string, symbols)."""
     from compressai.ans import RansEncoder
 
     symbols = torch.round(y_s.detach().to(device="cpu", dtype=torch.float64) - means).to(torch.int32)
     t = _tables(conditional)
     string = RansEncoder().encode_with_indexes(
-        symbols.reshape(-1).tolist(), indexes.reshape(-1).tolist(), t.cdf, t.lengths, t.offsets)
+        symbols.reshape(-1).tolist(), indexes.reshape(-1).tolist(), t.cdf, t.lengths, t.offsets
+    )
     return string, symbols
 
 
@@ -162,7 +165,8 @@ def bottleneck_encode(bottleneck, w: torch.Tensor) -> tuple[bytes, torch.Tensor]
     indexes = _channel_indexes(symbols.shape)
     t = _tables(bottleneck)
     string = RansEncoder().encode_with_indexes(
-        symbols.reshape(-1).tolist(), indexes.reshape(-1).tolist(), t.cdf, t.lengths, t.offsets)
+        symbols.reshape(-1).tolist(), indexes.reshape(-1).tolist(), t.cdf, t.lengths, t.offsets
+    )
     return string, (symbols.to(torch.float64) + medians).to(torch.float32)
 
 

@@ -44,7 +44,7 @@ class ClassicalCodec:
     name: str
     pil_format: str
     default_quality: int
-    save_options: tuple = ()        # extra Pillow save options, as (key, value) pairs
+    save_options: tuple = ()  # extra Pillow save options, as (key, value) pairs
 
     def availability(self) -> tuple[bool, str]:
         """``(True, "")``, or ``(False, why)`` when this Python cannot encode and decode the format."""
@@ -56,7 +56,7 @@ class ClassicalCodec:
             if self.pil_format not in Image.SAVE or self.pil_format not in Image.OPEN:
                 hint = " (pip install pillow-jxl-plugin)" if self.name == "jxl" else ""
                 return False, f"Pillow {_pil_version()} cannot read and write {self.pil_format}{hint}"
-        except ImportError as exc:   # pragma: no cover - Pillow is a dependency
+        except ImportError as exc:  # pragma: no cover - Pillow is a dependency
             return False, str(exc)
         return True, ""
 
@@ -97,14 +97,15 @@ class ClassicalCodec:
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad input; all mean "corrupt"
             raise BitstreamError(f"left {self.name} stream cannot be read: {type(exc).__name__}: {exc}") from None
         if img.size != (width, height):
-            raise BitstreamError(f"left {self.name} stream declares {img.size[0]}x{img.size[1]}, the container "
-                                 f"{width}x{height}")
+            raise BitstreamError(
+                f"left {self.name} stream declares {img.size[0]}x{img.size[1]}, the container {width}x{height}"
+            )
         try:
             img.load()
-            out = np.array(img.convert("RGB"))     # a writable copy (torch.from_numpy warns on read-only)
+            out = np.array(img.convert("RGB"))  # a writable copy (torch.from_numpy warns on read-only)
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt payload
             raise BitstreamError(f"left {self.name} stream is corrupt: {type(exc).__name__}: {exc}") from None
-        if out.shape != (height, width, 3):   # pragma: no cover - convert("RGB") guarantees it
+        if out.shape != (height, width, 3):  # pragma: no cover - convert("RGB") guarantees it
             raise BitstreamError(f"left {self.name} stream decoded to shape {out.shape}")
         return out
 
@@ -121,8 +122,9 @@ CODECS: dict[str, ClassicalCodec] = {
 def get(name: str) -> ClassicalCodec:
     """The classical codec called ``name`` (``avif``, ``jxl``, ``jpeg``); ``ValueError`` names the choices."""
     if name not in CODECS:
-        raise ValueError(f"unknown classical left codec {name!r}; choose from {', '.join(CODECS)} "
-                         f"(or 'level1', the learned codec)")
+        raise ValueError(
+            f"unknown classical left codec {name!r}; choose from {', '.join(CODECS)} (or 'level1', the learned codec)"
+        )
     return CODECS[name]
 
 

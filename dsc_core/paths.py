@@ -2,6 +2,7 @@
 
 Stdlib only, so the ROS side (``dsc_ros.tools.demo``) can ask without importing the codec.
 """
+
 from __future__ import annotations
 
 import os

@@ -20,8 +20,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
-    weights: str              # file name in the weights folder
-    head: str                 # head name inside that file
+    weights: str  # file name in the weights folder
+    head: str  # head name inside that file
     default_left_rate: int
     default_right_rate: int
     summary: str
@@ -46,15 +46,26 @@ SIDE_INFO_MODES = ("matched", "learned")
 
 MODELS = {
     "dsc-default": ModelInfo(
-        "dsc-default", "dsc-small.pt", "dsc", 2, 2,
+        "dsc-default",
+        "dsc-small.pt",
+        "dsc",
+        2,
+        2,
         "level 1: variable-rate mean-scale hyperprior (N=64, M=96, 6 rates); right: entropy-coded level 2 "
         "(32 ch at 1/32, 6 rates; measured 0.046-0.11 bpp on KITTI-like scenes, 0.059-0.18 on Motorcycle; default 2) + "
         "row-attention fusion + matching refiner (disparity refined at 1/4 resolution, warped left), then "
-        "matched side information: the decoded left pasted where a full-range match finds the right"),
+        "matched side information: the decoded left pasted where a full-range match finds the right",
+    ),
     "dsc-paper": ModelInfo(
-        "dsc-paper", "dsc-small.pt", "paper", 2, 0,
+        "dsc-paper",
+        "dsc-small.pt",
+        "paper",
+        2,
+        0,
         "same level 1; right: the paper's fixed 4-bit level 2 (8 ch at 1/32, 0.03125 bpp, no entropy "
-        "coding) + concatenation fusion (Harel & Avidan, ICCP 2022)", side_info="learned"),
+        "coding) + concatenation fusion (Harel & Avidan, ICCP 2022)",
+        side_info="learned",
+    ),
 }
 
 DEFAULT_MODEL = "dsc-default"

@@ -4,15 +4,24 @@ Kept for code outside this repository that imports ``dsc_ros.conversions``; noth
 ``numpy_to_image`` and ``code_to_msg`` keep their old signatures here (they build the message when none
 is given), which is why this shim imports the ROS message types, lazily.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from dsc_ros.wire import (CHANNELS, MAX_SIDE, SUPPORTED_ENCODINGS, ImageConversionError,  # noqa: F401
-                          check_image_msg, image_to_numpy, msg_to_code, stamp_to_ns)
 from dsc_ros import wire
+from dsc_ros.wire import (  # noqa: F401
+    CHANNELS,
+    MAX_SIDE,
+    SUPPORTED_ENCODINGS,
+    ImageConversionError,
+    check_image_msg,
+    image_to_numpy,
+    msg_to_code,
+    stamp_to_ns,
+)
 
 
 def numpy_to_image(arr: np.ndarray, encoding: str, header: Any = None, msg: Any = None) -> Any:

@@ -27,6 +27,7 @@ exception is a CompressedImage (:func:`decode_image`, :func:`compressed_image_in
 * QoS: :func:`qos_policy`, the one description of what ``reliable`` / ``best_effort`` / ``sensor_data``
   mean (the nodes turn it into an rclpy ``QoSProfile`` in :mod:`dsc_ros.nodes.params`).
 """
+
 from __future__ import annotations
 
 import array
@@ -92,10 +93,20 @@ MAX_SIDE = 16384
 
 #: Every encoding the offline readers understand (lower case) -> (channels, numpy base dtype, channel order).
 ENCODINGS = {
-    "rgb8": (3, "u1", "rgb"), "bgr8": (3, "u1", "bgr"), "rgba8": (4, "u1", "rgb"), "bgra8": (4, "u1", "bgr"),
-    "mono8": (1, "u1", "mono"), "8uc1": (1, "u1", "mono"), "8uc3": (3, "u1", "bgr"), "8uc4": (4, "u1", "bgr"),
-    "mono16": (1, "u2", "mono"), "16uc1": (1, "u2", "mono"), "rgb16": (3, "u2", "rgb"), "bgr16": (3, "u2", "bgr"),
-    "rgba16": (4, "u2", "rgb"), "bgra16": (4, "u2", "bgr"),
+    "rgb8": (3, "u1", "rgb"),
+    "bgr8": (3, "u1", "bgr"),
+    "rgba8": (4, "u1", "rgb"),
+    "bgra8": (4, "u1", "bgr"),
+    "mono8": (1, "u1", "mono"),
+    "8uc1": (1, "u1", "mono"),
+    "8uc3": (3, "u1", "bgr"),
+    "8uc4": (4, "u1", "bgr"),
+    "mono16": (1, "u2", "mono"),
+    "16uc1": (1, "u2", "mono"),
+    "rgb16": (3, "u2", "rgb"),
+    "bgr16": (3, "u2", "bgr"),
+    "rgba16": (4, "u2", "rgb"),
+    "bgra16": (4, "u2", "bgr"),
 }
 
 
@@ -127,7 +138,8 @@ def check_image_msg(msg: ImageLike) -> int:
         raise ImageConversionError(
             "unsupported_encoding",
             f"unsupported image encoding {enc!r}; dsc_ros accepts {', '.join(SUPPORTED_ENCODINGS)} "
-            "(convert upstream, e.g. debayer with image_proc)")
+            "(convert upstream, e.g. debayer with image_proc)",
+        )
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
         raise ImageConversionError("zero_size", f"zero-size image {w}x{h}")
@@ -249,17 +261,24 @@ def parse_compressed_format(fmt: str) -> tuple[str, str]:
     encoding = head.strip() if sep else ""
     words = (rest if sep else text).replace(",", " ").split()
     if "compresseddepth" in words:
-        raise ImageConversionError("unsupported_format", f"compressed image format {fmt!r} is a compressedDepth "
-                                   "image; a left must be a jpeg or png camera image")
+        raise ImageConversionError(
+            "unsupported_format",
+            f"compressed image format {fmt!r} is a compressedDepth image; a left must be a jpeg or png camera image",
+        )
     codec = next((w for w in words if w in COMPRESSED_FORMATS), None)
     if codec is None:
-        raise ImageConversionError("unsupported_format", f"compressed image format {fmt!r} is not jpeg or png "
-                                   "(what compressed_image_transport publishes)")
+        raise ImageConversionError(
+            "unsupported_format",
+            f"compressed image format {fmt!r} is not jpeg or png (what compressed_image_transport publishes)",
+        )
     # "rgb8; jpeg compressed bgr8": the image was bgr8 before compression; the stream itself is a colour JPEG.
-    encoding = {"8uc1": "mono8", "8uc3": "bgr8"}.get(encoding, encoding)   # OpenCV's names of the same
+    encoding = {"8uc1": "mono8", "8uc3": "bgr8"}.get(encoding, encoding)  # OpenCV's names of the same
     if encoding and encoding not in CHANNELS:
-        raise ImageConversionError("unsupported_format", f"compressed image format {fmt!r}: the raw encoding "
-                                   f"{encoding!r} is not one of {', '.join(SUPPORTED_ENCODINGS)}")
+        raise ImageConversionError(
+            "unsupported_format",
+            f"compressed image format {fmt!r}: the raw encoding "
+            f"{encoding!r} is not one of {', '.join(SUPPORTED_ENCODINGS)}",
+        )
     return ("jpeg" if codec == "jpg" else codec), encoding or "rgb8"
 
 
@@ -278,8 +297,9 @@ def _open_compressed(data: bytes, fmt: str):
         except Image.DecompressionBombError:
             raise
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad input; all mean "corrupt"
-            raise ImageConversionError("corrupt_image", f"not a readable {fmt} stream: {type(exc).__name__}: "
-                                       f"{exc}") from None
+            raise ImageConversionError(
+                "corrupt_image", f"not a readable {fmt} stream: {type(exc).__name__}: {exc}"
+            ) from None
 
 
 def compressed_image_info(msg: Any, max_pixels: int | None = None) -> CompressedImageInfo:
@@ -291,7 +311,7 @@ def compressed_image_info(msg: Any, max_pixels: int | None = None) -> Compressed
     allocate gigabytes).
     """
     fmt, encoding = parse_compressed_format(msg.format)
-    data = msg_to_code(msg)   # the bytes of ``data`` (the same field type as StereoCode's)
+    data = msg_to_code(msg)  # the bytes of ``data`` (the same field type as StereoCode's)
     if not data:
         raise ImageConversionError("corrupt_image", f"empty {fmt} stream")
     try:
@@ -306,8 +326,9 @@ def compressed_image_info(msg: Any, max_pixels: int | None = None) -> Compressed
     if h > MAX_SIDE or w > MAX_SIDE:
         raise ImageConversionError("too_large", f"image {w}x{h} exceeds {MAX_SIDE} a side")
     if max_pixels is not None and h * w > max_pixels:
-        raise ImageConversionError("too_large", f"{fmt} stream declares a {w}x{h} image, over the budget of "
-                                   f"{max_pixels} pixels")
+        raise ImageConversionError(
+            "too_large", f"{fmt} stream declares a {w}x{h} image, over the budget of {max_pixels} pixels"
+        )
     return CompressedImageInfo(fmt=fmt, height=int(h), width=int(w), encoding=encoding)
 
 
@@ -320,20 +341,24 @@ def compressed_image_to_numpy(data: bytes, info: CompressedImageInfo) -> np.ndar
     try:
         with _open_compressed(bytes(data), info.fmt) as im:
             if im.size != (info.width, info.height):
-                raise ImageConversionError("corrupt_image", f"{info.fmt} stream declares {im.size[0]}x{im.size[1]}, "
-                                           f"checked as {info.width}x{info.height}")
+                raise ImageConversionError(
+                    "corrupt_image",
+                    f"{info.fmt} stream declares {im.size[0]}x{im.size[1]}, checked as {info.width}x{info.height}",
+                )
             im.load()
-            rgb = np.array(im.convert("RGB"))   # a writable copy
+            rgb = np.array(im.convert("RGB"))  # a writable copy
     except ImageConversionError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt payload
-        raise ImageConversionError("corrupt_image", f"{info.fmt} stream is corrupt: {type(exc).__name__}: "
-                                   f"{exc}") from None
+        raise ImageConversionError(
+            "corrupt_image", f"{info.fmt} stream is corrupt: {type(exc).__name__}: {exc}"
+        ) from None
     return np.ascontiguousarray(rgb)
 
 
-def compressed_image_from_numpy(arr: np.ndarray, encoding: str, msg: Any, header: Any = None, fmt: str = "jpeg",
-                                quality: int = 85) -> Any:
+def compressed_image_from_numpy(
+    arr: np.ndarray, encoding: str, msg: Any, header: Any = None, fmt: str = "jpeg", quality: int = 85
+) -> Any:
     """Fill the sensor_msgs/CompressedImage ``msg`` as compressed_image_transport would: ``arr`` in
     ``encoding`` (rgb8, bgr8, mono8) coded as ``fmt`` (jpeg or png), ``format`` = ``"<enc>; <fmt> compressed
     <enc>"``. For a camera that publishes its own JPEG (the demo's and the tests' left camera)."""
@@ -482,8 +507,7 @@ def match_stamps(left: Sequence[int], right: Sequence[int], slop_ns: int) -> lis
     return out
 
 
-def pair_stamps(left: Iterable[int], right: Iterable[int],
-                slop_ns: int) -> list[tuple[int | None, int | None]]:
+def pair_stamps(left: Iterable[int], right: Iterable[int], slop_ns: int) -> list[tuple[int | None, int | None]]:
     """Pair left and right stamps offline (:func:`match_stamps`), listing the unpaired ones too.
 
     Why not exact equality: kitti2bag stamps each camera from its own ``timestamps.txt``, so a KITTI pair's
@@ -579,8 +603,9 @@ def detect_stereo_topics(image_topics: Iterable[str]) -> tuple[str, str]:
     cands = [(t, partner_topic(t, "right")) for t in lefts if partner_topic(t, "right") in images]
     if len(cands) == 1:
         return cands[0]
-    raise TopicChoiceError("cannot tell the left and right image topics apart "
-                           f"(image topics: {', '.join(sorted(images)) or 'none'})")
+    raise TopicChoiceError(
+        f"cannot tell the left and right image topics apart (image topics: {', '.join(sorted(images)) or 'none'})"
+    )
 
 
 # ------------------------------------------------------------------------------------- QoS
@@ -595,9 +620,9 @@ class QosPolicy:
     ``durability`` "system_default" leaves it to the DDS implementation (the bag player's publishers have
     always done that); everything else is explicit."""
 
-    reliability: str   # "reliable" | "best_effort"
-    depth: int         # keep-last history depth
-    durability: str = "volatile"   # "volatile" | "system_default"
+    reliability: str  # "reliable" | "best_effort"
+    depth: int  # keep-last history depth
+    durability: str = "volatile"  # "volatile" | "system_default"
     history: str = "keep_last"
 
 
@@ -618,12 +643,50 @@ def qos_policy(reliability: str, depth: int, durability: str = "volatile") -> Qo
 
 
 __all__ = [
-    "IMAGE", "COMPRESSED_IMAGE", "CAMERA_INFO", "STEREO_CODE", "IMAGE_TYPES", "CHANNELS", "SUPPORTED_ENCODINGS",
-    "MAX_SIDE", "ENCODINGS", "ImageConversionError", "check_image_msg", "image_to_numpy", "image_to_array",
-    "image_from_msg", "to_rgb8", "decode_image", "rgb_to_encoding", "encoding_to_rgb", "numpy_to_image",
-    "code_to_msg", "msg_to_code", "stamp_to_ns", "header_stamp_ns", "ns_to_stamp", "message_stamp_ns",
-    "match_stamps", "pair_stamps", "KITTI_FRAMES", "KITTI_ENCODING", "kitti_topics", "KITTI2BAG_TOPICS",
-    "DEFAULT_LEFT_TOPIC", "DEFAULT_RIGHT_TOPIC", "KNOWN_STEREO_TOPICS", "sibling_topic", "absolute_topic",
-    "partner_topic", "TopicChoiceError", "detect_stereo_topics", "RELIABILITIES", "QosPolicy", "qos_policy",
-    "StampLike", "HeaderLike", "ImageLike", "ContainerHeaderLike",
+    "IMAGE",
+    "COMPRESSED_IMAGE",
+    "CAMERA_INFO",
+    "STEREO_CODE",
+    "IMAGE_TYPES",
+    "CHANNELS",
+    "SUPPORTED_ENCODINGS",
+    "MAX_SIDE",
+    "ENCODINGS",
+    "ImageConversionError",
+    "check_image_msg",
+    "image_to_numpy",
+    "image_to_array",
+    "image_from_msg",
+    "to_rgb8",
+    "decode_image",
+    "rgb_to_encoding",
+    "encoding_to_rgb",
+    "numpy_to_image",
+    "code_to_msg",
+    "msg_to_code",
+    "stamp_to_ns",
+    "header_stamp_ns",
+    "ns_to_stamp",
+    "message_stamp_ns",
+    "match_stamps",
+    "pair_stamps",
+    "KITTI_FRAMES",
+    "KITTI_ENCODING",
+    "kitti_topics",
+    "KITTI2BAG_TOPICS",
+    "DEFAULT_LEFT_TOPIC",
+    "DEFAULT_RIGHT_TOPIC",
+    "KNOWN_STEREO_TOPICS",
+    "sibling_topic",
+    "absolute_topic",
+    "partner_topic",
+    "TopicChoiceError",
+    "detect_stereo_topics",
+    "RELIABILITIES",
+    "QosPolicy",
+    "qos_policy",
+    "StampLike",
+    "HeaderLike",
+    "ImageLike",
+    "ContainerHeaderLike",
 ]

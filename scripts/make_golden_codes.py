@@ -47,7 +47,7 @@ OUT_DIR = ROOT / "test" / "data" / "golden"
 CROPS = {
     "moto_48x64": ((200, 300, 48, 64), "rgb8"),
     "moto_32x96": ((330, 120, 32, 96), "rgb8"),
-    "moto_mono_40x56": ((120, 520, 40, 56), "mono8"),    # not a multiple of 64: exercises the padding
+    "moto_mono_40x56": ((120, 520, 40, 56), "mono8"),  # not a multiple of 64: exercises the padding
 }
 
 #: (model, left rate, right rate) triples; each codes the left and the right of every crop. The right is
@@ -56,7 +56,7 @@ CASES = {
     "dsc-default": [(0, 0), (2, 2), (5, 5)],
     "dsc-paper": [(2, 0)],
 }
-DEGRADED = {"dsc-default": 2, "dsc-paper": 0}       # right rate also decoded without a left
+DEGRADED = {"dsc-default": 2, "dsc-paper": 0}  # right rate also decoded without a left
 
 
 def sha256(data) -> str:
@@ -98,8 +98,9 @@ def recording_rans():
     """Within the block, every rANS encode/decode of ``dsc_core.entropy`` is recorded (it imports
     ``RansEncoder``/``RansDecoder`` from ``compressai.ans`` at call time, so a wrapper placed there sees every
     string). Yields a :class:`_Recording` whose ``symbols`` lists one list of ints per coded string."""
-    from dsc_core import _compressai  # noqa: F401
     import compressai.ans as ans
+
+    from dsc_core import _compressai  # noqa: F401
 
     rec = _Recording()
     real_enc, real_dec = ans.RansEncoder, ans.RansDecoder
@@ -145,7 +146,7 @@ def load_inputs() -> dict:
     left, right, _ = skimage.data.stereo_motorcycle()
     out = {}
     for name, ((r, c, h, w), enc) in CROPS.items():
-        views = [np.ascontiguousarray(v[r:r + h, c:c + w]) for v in (left, right)]
+        views = [np.ascontiguousarray(v[r : r + h, c : c + w]) for v in (left, right)]
         if enc == "mono8":
             views = [np.asarray(Image.fromarray(v).convert("L")) for v in views]
         out[name] = (views[0], views[1], enc)
@@ -170,11 +171,17 @@ def generate() -> tuple[dict, dict]:
     arrays: dict = {}
     manifest = {
         "about": "golden codes of the shipped weights; regenerate with scripts/make_golden_codes.py "
-                 "only when the weights (or the bitstream format) change on purpose",
-        "environment": {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                        "threads": torch.get_num_threads(),
-                        "machine": platform.machine(), "python": platform.python_version()},
-        "models": {}, "inputs": {}, "codes": [],
+        "only when the weights (or the bitstream format) change on purpose",
+        "environment": {
+            "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+        },
+        "models": {},
+        "inputs": {},
+        "codes": [],
     }
     for name, (left, right, enc) in inputs.items():
         arrays[f"input/{name}/left"], arrays[f"input/{name}/right"] = left, right
@@ -206,10 +213,20 @@ def generate() -> tuple[dict, dict]:
                     arrays[f"code/{key}"] = np.frombuffer(data, np.uint8)
                     for i, s in enumerate(syms):
                         arrays[f"symbols/{key}/{i}"] = np.asarray(s, np.int32)
-                    entry = {"key": key, "model": model, "input": name, "role": role, "rate": rate,
-                             "left_rate": lr, "encoding": enc, "bytes": len(data), "sha256": sha256(data),
-                             "strings": len(syms), "decoded": {}}
-                    for kind, img in decoded.items():      # stored once per distinct image, as PNG
+                    entry = {
+                        "key": key,
+                        "model": model,
+                        "input": name,
+                        "role": role,
+                        "rate": rate,
+                        "left_rate": lr,
+                        "encoding": enc,
+                        "bytes": len(data),
+                        "sha256": sha256(data),
+                        "strings": len(syms),
+                        "decoded": {},
+                    }
+                    for kind, img in decoded.items():  # stored once per distinct image, as PNG
                         arrays.setdefault(f"image/{sha256(img)}", img)
                         entry["decoded"][kind] = sha256(img)
                     manifest["codes"].append(entry)
@@ -240,9 +257,11 @@ def main(argv=None) -> int:
     manifest, arrays = generate()
     write(args.out, manifest, arrays)
     size = sum(f.stat().st_size for f in args.out.iterdir())
-    print(f"wrote {len(manifest['codes'])} codes of {len(manifest['models'])} models to {args.out} "
-          f"({size / 1024:.0f} kB); fingerprints: " +
-          ", ".join(f"{m} {fp['family']}/{fp['head']}" for m, fp in manifest["models"].items()))
+    print(
+        f"wrote {len(manifest['codes'])} codes of {len(manifest['models'])} models to {args.out} "
+        f"({size / 1024:.0f} kB); fingerprints: "
+        + ", ".join(f"{m} {fp['family']}/{fp['head']}" for m, fp in manifest["models"].items())
+    )
     return 0
 
 

@@ -37,7 +37,7 @@ def log_facts(run: Path) -> dict:
             continue
         steps = max(steps, rec["step"])
         t = rec.get("time_s", 0.0)
-        if t < last_t:          # a resume started a new segment
+        if t < last_t:  # a resume started a new segment
             wall += segment
         segment, last_t = t, t
     return {"steps": steps, "wall_s": round(wall + segment), "last_val": vals[-1] if vals else None}
@@ -58,9 +58,13 @@ def export(run: Path, out: Path, extra_meta: dict) -> dict:
         # its provenance goes into the new file's meta; the trained state then replaces the rest
         stage.initialise()
     stage.load_state_dict(ck["model"])
-    meta = {"steps": int(ck["step"]), "config": cfg, "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}",
-            **extra_meta}
+    meta = {
+        "steps": int(ck["step"]),
+        "config": cfg,
+        "exported": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}",
+        **extra_meta,
+    }
     stage.export(out, meta=meta)
     return meta
 
@@ -71,22 +75,31 @@ def describe_family(weights: Path) -> list:
 
     fam = weights_io.read_family(weights)
     l1 = fam["level1"]["config"]
-    lines = [f"- Level 1: variable-rate mean-scale hyperprior, N={l1['N']}, M={l1['M']}, {len(l1['lambdas'])} rate "
-             f"points (gain vectors), lambdas {', '.join(str(v) for v in l1['lambdas'])}."]
+    lines = [
+        f"- Level 1: variable-rate mean-scale hyperprior, N={l1['N']}, M={l1['M']}, {len(l1['lambdas'])} rate "
+        f"points (gain vectors), lambdas {', '.join(str(v) for v in l1['lambdas'])}."
+    ]
     for name, h in fam["heads"].items():
         c = h["config"]
         if h["kind"] == "dsc":
-            ref = (c.get("refiner") or {})
-            refiner = ("matching refiner (disparity refined at 1/4 resolution, radius "
-                       f"{ref.get('radius')}, then the decoded left is warped and blended)"
-                       if ref.get("kind") == "match" else "pixel refinement with the latent-disparity-warped left")
-            lines.append(f"- Head `{name}` (model `dsc-default`): entropy-coded level 2 ({c['level2']['C']} ch at 1/32, "
-                         f"factorized), {len(c['level2']['lambdas'])} rate points, lambdas "
-                         f"{', '.join(str(v) for v in c['level2']['lambdas'])}; row-attention fusion over a "
-                         f"{c['fusion']['max_disparity']}-column disparity window; {refiner}.")
+            ref = c.get("refiner") or {}
+            refiner = (
+                "matching refiner (disparity refined at 1/4 resolution, radius "
+                f"{ref.get('radius')}, then the decoded left is warped and blended)"
+                if ref.get("kind") == "match"
+                else "pixel refinement with the latent-disparity-warped left"
+            )
+            lines.append(
+                f"- Head `{name}` (model `dsc-default`): entropy-coded level 2 ({c['level2']['C']} ch at "
+                f"1/32, factorized), {len(c['level2']['lambdas'])} rate points, lambdas "
+                f"{', '.join(str(v) for v in c['level2']['lambdas'])}; row-attention fusion over a "
+                f"{c['fusion']['max_disparity']}-column disparity window; {refiner}."
+            )
         else:
-            lines.append(f"- Head `{name}` (model `dsc-paper`): the paper's fixed 4-bit level 2 "
-                         f"({c['level2']['C']} ch at 1/32) + concatenation fusion.")
+            lines.append(
+                f"- Head `{name}` (model `dsc-paper`): the paper's fixed 4-bit level 2 "
+                f"({c['level2']['C']} ch at 1/32) + concatenation fusion."
+            )
     return lines
 
 
@@ -112,8 +125,9 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     weights = ROOT / "dsc_core" / "weights" / f"{a.name}.pt"
     facts = log_facts(a.run)
-    meta = export(a.run, weights, {"history": a.history, "wall_s": facts["wall_s"],
-                                   "last_validation": facts["last_val"]})
+    meta = export(
+        a.run, weights, {"history": a.history, "wall_s": facts["wall_s"], "last_validation": facts["last_val"]}
+    )
     print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB), step {meta['steps']}")
     if a.no_eval:
         return 0
@@ -128,28 +142,46 @@ def main(argv=None) -> int:
         buf = io.StringIO()
         t = time.time()
         with contextlib.redirect_stdout(buf):
-            run_eval(spec, models=["dsc-default", "dsc-paper"], json_path=figs / f"eval_{label}.json",
-                     plot_path=figs / f"rd_{label}.png", progress=False, threads=2)
+            run_eval(
+                spec,
+                models=["dsc-default", "dsc-paper"],
+                json_path=figs / f"eval_{label}.json",
+                plot_path=figs / f"rd_{label}.png",
+                progress=False,
+                threads=2,
+            )
         tables[label] = (spec, buf.getvalue(), time.time() - t)
         (figs / f"eval_{label}.txt").write_text(buf.getvalue())
         print(buf.getvalue())
-    card = [f"# Model card: {a.name}.pt (models `dsc-default` and `dsc-paper`)", "",
-            "## What it is",
-            *describe_family(weights),
-            "- Stored as float16 with the CDF tables (see `dsc_core/models/weights_io.py`).", "",
-            "## How it was trained",
-            f"- Hardware: {meta['hardware']} (no GPU was available).",
-            f"- Data: photographs from scikit-image and Debian wallpaper packages (`dsc prepare-data`; the "
-            "Motorcycle pair is never used) and synthetic street / layered stereo scenes textured with them "
-            "(`dsc_core/data/synthetic/`), 128x256 stereo crops and 128x128 photo crops.",
-            f"- Stages: {a.history}",
-            f"- Final stage `{meta['config']['stage']}` (`config/train_{meta['config']['name']}.yaml`): "
-            f"{meta['steps']} steps, {facts['wall_s'] / 60:.0f} min of wall time on the shared 2-core machine.",
-            f"- Exported {meta['exported']} with `scripts/release_weights.py`.", "",
-            "## Measured (real container bytes, same run for every codec)", ""]
-    for label, (spec, text, secs) in tables.items():
-        card += [f"### `dsc eval --pairs {spec} --models dsc-default,dsc-paper` ({secs:.0f} s)", "", "```",
-                 text.rstrip(), "```", ""]
+    card = [
+        f"# Model card: {a.name}.pt (models `dsc-default` and `dsc-paper`)",
+        "",
+        "## What it is",
+        *describe_family(weights),
+        "- Stored as float16 with the CDF tables (see `dsc_core/models/weights_io.py`).",
+        "",
+        "## How it was trained",
+        f"- Hardware: {meta['hardware']} (no GPU was available).",
+        "- Data: photographs from scikit-image and Debian wallpaper packages (`dsc prepare-data`; the "
+        "Motorcycle pair is never used) and synthetic street / layered stereo scenes textured with them "
+        "(`dsc_core/data/synthetic/`), 128x256 stereo crops and 128x128 photo crops.",
+        f"- Stages: {a.history}",
+        f"- Final stage `{meta['config']['stage']}` (`config/train_{meta['config']['name']}.yaml`): "
+        f"{meta['steps']} steps, {facts['wall_s'] / 60:.0f} min of wall time on the shared 2-core machine.",
+        f"- Exported {meta['exported']} with `scripts/release_weights.py`.",
+        "",
+        "## Measured (real container bytes, same run for every codec)",
+        "",
+    ]
+    for spec, text, secs in tables.values():
+        card += [
+            f"### `dsc eval --pairs {spec} --models dsc-default,dsc-paper` ({secs:.0f} s)",
+            "",
+            "```",
+            text.rstrip(),
+            "```",
+            "",
+        ]
     card += training_history()
     (weights.with_suffix(".md")).write_text("\n".join(card) + "\n")
     print(f"wrote {weights.with_suffix('.md')}")

@@ -1,4 +1,5 @@
 """Shared fixtures: the shipped codec loaded once, small real stereo crops (Motorcycle pair)."""
+
 import numpy as np
 import pytest
 

@@ -5,6 +5,7 @@ Why: the ROS tests run real processes over real Fast DDS. Each pytest session pi
 parallel sessions and other machines never see each other; the in-test node uses its own rclpy Context
 with that domain, so it does not depend on (or disturb) the global environment of the pytest process.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -29,18 +30,21 @@ DOMAIN_ID = int(os.environ.get("DSC_TEST_DOMAIN_ID") or random.SystemRandom().ra
 node_set.use_fastdds_profile()
 
 
-def ros_available() -> Optional[str]:
+def ros_available() -> str | None:
     """None if rclpy and the generated dsc_ros.msg import, else the reason (for pytest.skip)."""
     try:
         import rclpy  # noqa: F401
+
         from dsc_ros.msg import StereoCode  # noqa: F401
     except Exception as e:  # pragma: no cover
-        return (f"ROS 2 runtime or dsc_ros.msg not importable ({type(e).__name__}: {e}); "
-                "run scripts/setup.sh (or bash scripts/build_msgs.sh .venv)")
+        return (
+            f"ROS 2 runtime or dsc_ros.msg not importable ({type(e).__name__}: {e}); "
+            "run scripts/setup.sh (or bash scripts/build_msgs.sh .venv)"
+        )
     return None
 
 
-def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def node_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for node processes: this session's domain, localhost discovery, the working tree first."""
     env = dict(os.environ)
     env["ROS_DOMAIN_ID"] = str(DOMAIN_ID)
@@ -58,13 +62,19 @@ def node_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 class Process:
     """A child process (a node or the launcher) whose output goes to a log file we can search."""
 
-    def __init__(self, cmd: List[str], log_path: Path, env: Optional[Dict[str, str]] = None, nice: int = 5):
+    def __init__(self, cmd: list[str], log_path: Path, env: dict[str, str] | None = None, nice: int = 5):
         self.cmd = cmd
         self.log_path = Path(log_path)
         self._log = open(self.log_path, "wb")
         pre = ["nice", "-n", str(nice)] if nice else []
-        self.popen = subprocess.Popen(pre + cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env or node_env(),
-                                      cwd=str(ROOT), start_new_session=True)
+        self.popen = subprocess.Popen(
+            pre + cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env or node_env(),
+            cwd=str(ROOT),
+            start_new_session=True,
+        )
 
     def output(self) -> str:
         self._log.flush()
@@ -80,7 +90,7 @@ class Process:
             time.sleep(0.1)
         return False
 
-    def interrupt(self, timeout: float = 20.0) -> Optional[int]:
+    def interrupt(self, timeout: float = 20.0) -> int | None:
         """SIGINT, wait; SIGKILL if it does not exit. Returns the exit code (None if it had to be killed)."""
         if self.popen.poll() is None:
             os.kill(self.popen.pid, signal.SIGINT)
@@ -143,9 +153,9 @@ class RosTestNode:
     def publisher(self, msg_type, topic: str, depth: int = 50):
         return self.node.create_publisher(msg_type, topic, self.qos(depth))
 
-    def collect(self, msg_type, topic: str, depth: int = 100) -> List:
+    def collect(self, msg_type, topic: str, depth: int = 100) -> list:
         """Subscribe; every message lands (with its receipt time) in the returned list."""
-        got: List = []
+        got: list = []
 
         def cb(m):
             with self.lock:
@@ -188,8 +198,8 @@ class Diagnostics:
         from diagnostic_msgs.msg import DiagnosticArray
 
         self.tn = tn
-        self.latest: Dict[str, Dict[str, str]] = {}
-        self.levels: Dict[str, int] = {}
+        self.latest: dict[str, dict[str, str]] = {}
+        self.levels: dict[str, int] = {}
 
         def cb(arr):
             with tn.lock:
@@ -220,12 +230,12 @@ class Diagnostics:
 def synthetic_pair(h: int, w: int, seed: int, disparity: int = 6):
     """A KITTI-like rectified pair: smooth shading, edges and texture; right = left shifted by a disparity."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w + disparity].astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0 : w + disparity].astype(np.float32)
     base = 90 + 60 * np.sin(xx / (9 + 5 * rng.random())) * np.cos(yy / (7 + 4 * rng.random()))
     base += 40 * (yy / h)  # sky-to-road gradient
     for _ in range(6):  # a few "cars / buildings"
         y0, x0 = rng.integers(0, h // 2), rng.integers(0, w)
-        base[y0:y0 + rng.integers(8, h // 2), x0:x0 + rng.integers(10, w // 4)] += rng.integers(-60, 60)
+        base[y0 : y0 + rng.integers(8, h // 2), x0 : x0 + rng.integers(10, w // 4)] += rng.integers(-60, 60)
     img = np.stack([base, base * 0.9 + 10, base * 0.8 + 20], -1) + rng.normal(0, 4, base.shape + (3,))
     img = np.clip(img, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(img[:, disparity:]), np.ascontiguousarray(img[:, :w])
@@ -237,8 +247,9 @@ def to_encoding(rgb: np.ndarray, encoding: str) -> np.ndarray:
     if encoding == "bgr8":
         return np.ascontiguousarray(rgb[:, :, ::-1])
     if encoding == "mono8":
-        return np.ascontiguousarray((rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
-                                    .round().clip(0, 255).astype(np.uint8))
+        return np.ascontiguousarray(
+            (rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).round().clip(0, 255).astype(np.uint8)
+        )
     raise ValueError(encoding)
 
 
@@ -309,10 +320,24 @@ class LaunchedRig:
     nodes, see ``node_env``), then wait for the nodes (``_wait_ready``). ``close`` restores torch's threads.
     """
 
-    def _launch(self, cfg: Path, log: Path, node_name: str, ns: str, left_in: str, right_in: str,
-                stamp0_ns: int) -> None:
-        self.proc = Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", ns,
-                             "--left-topic", left_in, "--right-topic", right_in], log)
+    def _launch(
+        self, cfg: Path, log: Path, node_name: str, ns: str, left_in: str, right_in: str, stamp0_ns: int
+    ) -> None:
+        self.proc = Process(
+            [
+                sys.executable,
+                "-m",
+                "dsc_ros.tools.launcher",
+                str(cfg),
+                "--namespace",
+                ns,
+                "--left-topic",
+                left_in,
+                "--right-topic",
+                right_in,
+            ],
+            log,
+        )
         self.tn = RosTestNode(node_name)
         self._stamp = stamp0_ns
 
@@ -360,7 +385,7 @@ class LaunchedRig:
             self.proc.close()
 
 
-def write_report(res: dict, out: Optional[Path]) -> int:
+def write_report(res: dict, out: Path | None) -> int:
     """Print the JSON summary of a soak/fault run, also to ``out``; exit code 0 when ``res['ok']``."""
     text = json.dumps(res, indent=1)
     print(text)

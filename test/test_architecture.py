@@ -22,8 +22,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 INTERNALS = ("dsc_core.models", "dsc_core.train", "dsc_core.data", "dsc_core.eval")
 
@@ -123,20 +121,25 @@ def test_wire_is_numpy_and_stdlib_only():
     bad = _violations_of_the_wire_rule(WIRE)
     assert not bad, f"dsc_ros.wire must import only the standard library, numpy and Pillow, not {bad}"
     # and at run time, where ROS, torch and dsc_core cannot be imported at all
-    p = _run_blocked({"rclpy", "torch", "compressai", "sensor_msgs", "std_msgs", "builtin_interfaces",
-                      "rosbags", "dsc_core"}, """
+    p = _run_blocked(
+        {"rclpy", "torch", "compressai", "sensor_msgs", "std_msgs", "builtin_interfaces", "rosbags", "dsc_core"},
+        """
         import dsc_ros.wire
         print(sorted(m for m in sys.modules if m.split('.')[0] in ('rclpy', 'torch', 'dsc_core')))
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == "[]"
 
 
 def test_container_and_errors_import_without_torch_compressai_or_rclpy():
-    p = _run_blocked({"torch", "compressai", "rclpy"}, """
+    p = _run_blocked(
+        {"torch", "compressai", "rclpy"},
+        """
         import dsc_core.container, dsc_core.errors
         print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'compressai', 'rclpy')))
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == "[]"
 
@@ -147,11 +150,14 @@ def test_no_dsc_core_module_imports_rclpy():
     assert not bad, f"dsc_core must not speak ROS: {bad}"
     # and at run time: every module of the package imports in an interpreter without rclpy
     names = [".".join(f.relative_to(ROOT).with_suffix("").parts) for f in files if f.name != "__main__.py"]
-    p = _run_blocked({"rclpy"}, f"""
+    p = _run_blocked(
+        {"rclpy"},
+        f"""
         import importlib
         for name in {names!r}:
             importlib.import_module(name.removesuffix('.__init__'))
-    """)
+    """,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
 
 
@@ -164,12 +170,15 @@ def test_the_rule_checks_catch_planted_violations(tmp_path):
     # A node module that speaks ROS and imports a model inside a function: the rule must see it.
     planted = tmp_path / "planted.py"
     planted.write_text("import rclpy\n\ndef f():\n    from dsc_core.models.level1 import Level1Codec\n")
-    assert _violations_of_the_node_rule([planted]) == [f"{planted}: rclpy and dsc_core.models.level1, "
-                                                       "dsc_core.models.level1.Level1Codec"]
+    assert _violations_of_the_node_rule([planted]) == [
+        f"{planted}: rclpy and dsc_core.models.level1, dsc_core.models.level1.Level1Codec"
+    ]
     # A dsc_core module that takes more of dsc_ros than the wire format (lazily, inside a function).
     core = tmp_path / "core_module.py"
-    core.write_text("from dsc_ros import wire\n\ndef f():\n    from dsc_ros import node_set, wire\n"
-                    "    import dsc_ros.tools.bags.player\n")
+    core.write_text(
+        "from dsc_ros import wire\n\ndef f():\n    from dsc_ros import node_set, wire\n"
+        "    import dsc_ros.tools.bags.player\n"
+    )
     assert _violations_of_the_core_rule([core]) == [f"{core}: dsc_ros.node_set, dsc_ros.tools.bags.player"]
     # A node module that reaches for a launcher's names (as node_base once took its markers from node_set).
     node = tmp_path / "node_module.py"
@@ -177,8 +186,10 @@ def test_the_rule_checks_catch_planted_violations(tmp_path):
     assert _violations_of_the_runtime_rule([node]) == [f"{node}: dsc_ros.tools"]
     # A wire module that grew an rclpy, torch or dsc_core import, even a lazy one.
     wire = tmp_path / "wire.py"
-    wire.write_text("import array\nimport numpy as np\n\ndef f():\n    import rclpy\n"
-                    "    from torch import nn\n    from dsc_core.models import level1\n")
+    wire.write_text(
+        "import array\nimport numpy as np\n\ndef f():\n    import rclpy\n"
+        "    from torch import nn\n    from dsc_core.models import level1\n"
+    )
     assert _violations_of_the_wire_rule(wire) == ["dsc_core", "rclpy", "torch"]
     # A module that imports torch fails where torch is blocked, as a container that grew one would.
     p = _run_blocked({"torch"}, "import dsc_core.container, torch")

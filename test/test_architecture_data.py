@@ -41,6 +41,7 @@ def _data_import_graph(data_dir: Path) -> dict[str, set[str]]:
     A package stands for its ``__init__.py``. Imports of a module's own ancestor packages are left out: Python
     has imported those before the module runs, so they order nothing (``from dsc_core.data import synthetic``
     in ``pairs.py`` is an edge to ``synthetic``, not to ``dsc_core.data``)."""
+
     def name_of(f: Path) -> str:
         parts = ("dsc_core", "data") + f.relative_to(data_dir).with_suffix("").parts
         return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -52,8 +53,7 @@ def _data_import_graph(data_dir: Path) -> dict[str, set[str]]:
         for imp in _imports(f):
             parts = imp.split(".")
             # the longest prefix that is one of our modules (``a.b.Name`` -> ``a.b``)
-            target = next((".".join(parts[:k]) for k in range(len(parts), 0, -1) if ".".join(parts[:k]) in files),
-                          None)
+            target = next((".".join(parts[:k]) for k in range(len(parts), 0, -1) if ".".join(parts[:k]) in files), None)
             if target and target != mod and not mod.startswith(target + "."):
                 deps.add(target)
         graph[mod] = deps
@@ -81,7 +81,7 @@ def _data_rule_violations(data_dir: Path, pending=frozenset()) -> list[str]:
         path.append(m)
         for d in sorted(edges.get(m, ())):
             if state.get(d) == 1:
-                bad.append("import cycle: " + " -> ".join(path[path.index(d):] + [d]))
+                bad.append("import cycle: " + " -> ".join(path[path.index(d) :] + [d]))
             elif d not in state:
                 visit(d)
         path.pop()
@@ -99,8 +99,9 @@ def test_data_loaders_do_not_import_pairs_and_data_has_no_import_cycle(tmp_path)
     assert not bad, "; ".join(bad)
     graph = _data_import_graph(data)
     still = {m for m in DATA_PAIRS_IMPORT_PENDING if "dsc_core.data.pairs" in graph.get(m, ())}
-    assert still == DATA_PAIRS_IMPORT_PENDING, \
+    assert still == DATA_PAIRS_IMPORT_PENDING, (
         f"{sorted(DATA_PAIRS_IMPORT_PENDING - still)} no longer import pairs.py: drop from DATA_PAIRS_IMPORT_PENDING"
+    )
     # The check catches a planted violation: a loader that imports pairs.py again (lazily, in a function),
     # which is also a cycle with pairs.py's lazy import of the loaders.
     planted = tmp_path / "data"

@@ -8,10 +8,10 @@ once, a right that never gets its left and a left that never gets its right, eac
 and a good pair afterwards that still decodes. The doc itself is checked too: every counter a node can
 produce has a row, and every test the table names exists.
 """
+
 from __future__ import annotations
 
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -31,8 +31,10 @@ def _reasons_in_code() -> set:
     """Every counter key (``dropped.<reason>``) the nodes can produce, read from their source."""
     src = {p.name: p.read_text() for p in (ROOT / "dsc_ros").rglob("*.py")}
     conv = src["wire.py"]
-    check = conv[conv.index("def check_image_msg"):conv.index("def image_to_numpy")]  # what the encoder counts
+    check = conv[conv.index("def check_image_msg") : conv.index("def image_to_numpy")]  # what the encoder counts
     reasons = set(re.findall(r'ImageConversionError\(\s*"(\w+)"', check))
+    compressed = conv[conv.index("def parse_compressed_format") : conv.index("def rgb_to_encoding")]  # the decoder's
+    reasons |= set(re.findall(r'ImageConversionError\(\s*"(\w+)"', compressed))  # CompressedImage left
     reasons |= set(re.findall(r'"\w+Error": "(\w+)"', src["node_base.py"]))
     reasons |= {"codec_error"}  # dsc_error_reason's fallback for a DSCError subclass it does not know
     for name in ("decoder.py", "encoder.py"):
@@ -85,7 +87,7 @@ def _msg(data: bytes, good: bytes, side: str, stamp_ns: int):
 def test_code_of_another_container_version_is_counted_and_never_paired(make_node):
     d = make_node()
     good = d.fake._pack("right", 4, 6, "rgb8")
-    d._on_code("right", _msg(_resealed(good, 4, 3), good, "right", 10**9))   # this build reads 1 and 2
+    d._on_code("right", _msg(_resealed(good, 4, 3), good, "right", 10**9))  # this build reads 1 and 2
     assert d.stats["right"].dropped["unsupported_version"] == 1
     assert d.sync.pending("right") == 0 and len(d._queue) == 0
     # and the node goes on: a good pair after it decodes
@@ -110,8 +112,9 @@ def _index_map(codec, left_code: bytes):
     from dsc_core import container, entropy
 
     hdr, payloads = container.unpack(left_code)
-    z_hat = entropy.bottleneck_decode(codec.level1.entropy_bottleneck, payloads[1],
-                                      (1, codec.level1.N) + tuple(hdr.strings[1].shape[1:]))
+    z_hat = entropy.bottleneck_decode(
+        codec.level1.entropy_bottleneck, payloads[1], (1, codec.level1.N) + tuple(hdr.strings[1].shape[1:])
+    )
     return entropy.scale_indexes(entropy.exact_hyper_params(codec.level1.h_s, z_hat)[0])
 
 
@@ -126,14 +129,14 @@ def test_perturbed_hyper_synthesis_is_refused_never_garbage(codec, small_pair):
 
     left, _ = small_pair
     code = codec.encode_left(left)
-    other = StereoCodec("dsc-default", device="cpu")   # its own copy of the weights (not the cached codec)
+    other = StereoCodec("dsc-default", device="cpu")  # its own copy of the weights (not the cached codec)
     assert np.array_equal(other.decode_left(code), codec.decode_left(code))  # same weights: same image
     base = _index_map(other, code)
-    w = other.level1.h_s[-1].weight                     # last conv; output channel 0 is a scale channel
+    w = other.level1.h_s[-1].weight  # last conv; output channel 0 is a scale channel
     changed = 0
     for delta in (1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0):
         with torch.no_grad():
-            w[0, 0, 1, 1] += delta                      # in place: bumps the version the float64 cache keys on
+            w[0, 0, 1, 1] += delta  # in place: bumps the version the float64 cache keys on
         changed = int((_index_map(other, code) != base).sum())
         if changed:
             break
@@ -153,8 +156,10 @@ def _cuda_reason():
     except Exception as e:  # pragma: no cover
         return f"torch not importable: {e}"
     if not torch.cuda.is_available():
-        return ("no CUDA device here: CPU-encode -> CUDA-decode bit-exactness can only be checked on a GPU "
-                "machine (this test runs there)")
+        return (
+            "no CUDA device here: CPU-encode -> CUDA-decode bit-exactness can only be checked on a GPU "
+            "machine (this test runs there)"
+        )
     return None
 
 
@@ -176,14 +181,16 @@ def test_cpu_encode_cuda_decode_is_bit_exact_or_refused(codec, motorcycle):
     outcome = {"exact": 0, "refused": 0}
     for enc, dec in ((codec, gpu), (gpu, codec)):
         for y, x, h, w in crops:
-            img = np.ascontiguousarray(L[y:y + h, x:x + w])
+            img = np.ascontiguousarray(L[y : y + h, x : x + w])
             data = enc.encode_left(img)
-            ref = enc.level1.compress(images.to_tensor(images.check_image(img, "rgb8"), enc.device),
-                                      enc.info.default_left_rate)["symbols"]
+            ref = enc.level1.compress(
+                images.to_tensor(images.check_image(img, "rgb8"), enc.device), enc.info.default_left_rate
+            )["symbols"]
             hdr, payloads = container.unpack(data)
             try:
-                d = dec.level1.decompress(payloads, [s.shape for s in hdr.strings], hdr.rate,
-                                          [s.index_crc for s in hdr.strings])
+                d = dec.level1.decompress(
+                    payloads, [s.shape for s in hdr.strings], hdr.rate, [s.index_crc for s in hdr.strings]
+                )
             except NonDeterminismError:
                 outcome["refused"] += 1
                 with pytest.raises(NonDeterminismError):
@@ -191,11 +198,13 @@ def test_cpu_encode_cuda_decode_is_bit_exact_or_refused(codec, motorcycle):
                 continue
             assert torch.equal(d["symbols"].cpu(), ref.cpu()), (enc.device, dec.device, h, w)
             outcome["exact"] += 1
-            right = dec.decode_right(enc.encode_right(np.ascontiguousarray(R[y:y + h, x:x + w])),
-                                     left=dec.decode_left(data, return_state=True))
+            right = dec.decode_right(
+                enc.encode_right(np.ascontiguousarray(R[y : y + h, x : x + w])),
+                left=dec.decode_left(data, return_state=True),
+            )
             assert right.shape == img.shape
     print(f"cross-device: {outcome}")
-    assert outcome["exact"] >= 1   # refusing everything would be safe but useless
+    assert outcome["exact"] >= 1  # refusing everything would be safe but useless
 
 
 # ------------------------------------------------------------------------------------------- over Fast DDS
@@ -224,8 +233,9 @@ class Rig(rh.LaunchedRig):
         self.out = {s: self.tn.collect(Image, f"{NS}/{s}/image_decoded") for s in ("left", "right")}
         self.diag = rh.Diagnostics(self.tn)
         self._load_codec()
-        self._wait_ready(list(self.img_pub.values()) + list(self.code_pub.values()),
-                         "a node's subscription never matched")
+        self._wait_ready(
+            list(self.img_pub.values()) + list(self.code_pub.values()), "a node's subscription never matched"
+        )
         m = re.search(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.decoder", self.proc.output())
         self.decoder_pid = int(m.group(1)) if m else None
 
@@ -280,7 +290,6 @@ def rig(tmp_path_factory):
         r.close()
 
 
-
 def test_dds_left_and_right_of_different_sizes(rig):
     L, _ = rh.synthetic_pair(H // 2, W // 2, seed=1)
     _, R = rh.synthetic_pair(H, W, seed=1)
@@ -292,8 +301,9 @@ def test_dds_left_and_right_of_different_sizes(rig):
     assert rig.proc.wait_output("[side_info_mismatch]", 1, 5)  # the log line names the problem
     assert rig.stamps("left")[st].height == H // 2
     # the right goes out at its own size, decoded without side information (bit-exact to the library's)
-    np.testing.assert_array_equal(rh.image_array(rig.stamps("right")[st]),
-                                  rig.codec.decode_right(rig.codec.encode_right(R), left=None))
+    np.testing.assert_array_equal(
+        rh.image_array(rig.stamps("right")[st]), rig.codec.decode_right(rig.codec.encode_right(R), left=None)
+    )
 
 
 def test_dds_duplicate_and_out_of_order_stamps(rig):
@@ -305,10 +315,10 @@ def test_dds_duplicate_and_out_of_order_stamps(rig):
         rig.send_code("left", codes[i][0], t[i])
         rig.send_code("right", codes[i][1], t[i])
         assert rig.wait_out("right", [t[i]], 30), rig.proc.output()[-3000:]
-    rig.send_code("left", codes[1][0], t[1])       # a left again, after its pair was made
-    rig.send_code("right", codes[0][1], t[0])      # a right again
+    rig.send_code("left", codes[1][0], t[1])  # a left again, after its pair was made
+    rig.send_code("right", codes[0][1], t[0])  # a right again
     rig.send_code("left", codes[3][0], t[3])
-    rig.send_code("left", codes[3][0], t[3])       # twice while pending
+    rig.send_code("left", codes[3][0], t[3])  # twice while pending
     rig.send_code("right", codes[3][1], t[3])
     assert rig.wait_out("left", t, 30) and rig.wait_out("right", t, 30), rig.proc.output()[-3000:]
     assert rig.diag.wait_value(DEC_L, "dropped.duplicate", lambda v: v >= dup_l + 2, 10)
@@ -320,13 +330,14 @@ def test_dds_duplicate_and_out_of_order_stamps(rig):
         right = rig.codec.decode_right(dr, left=state)
         assert np.abs(rh.image_array(outs_r[t[i]]).astype(int) - right).max() <= 1, i
     with rig.tn.lock:  # exactly one output per stamp: the duplicates were not decoded a second time
-        counts = [sum(1 for _, m in rig.out["left"] if (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec) == s)
-                  for s in t]
+        counts = [
+            sum(1 for _, m in rig.out["left"] if (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec) == s) for s in t
+        ]
     assert counts == [1, 1, 1, 1]
 
 
 def test_dds_burst_faster_than_the_decoder_is_bounded_counted_and_flat(rig):
-    L, R = rh.synthetic_pair(192, 640, seed=21)   # ~10x the pixels of the other tests: slow to decode
+    L, R = rh.synthetic_pair(192, 640, seed=21)  # ~10x the pixels of the other tests: slow to decode
     dl, dr = rig.codec.encode_left(L), rig.codec.encode_right(R)
     warm = [rig.stamp() for _ in range(2)]
     for st in warm:  # the first frames of a new size allocate the decoder's buffers: not a leak
@@ -363,9 +374,11 @@ def test_dds_burst_faster_than_the_decoder_is_bounded_counted_and_flat(rig):
     assert qmax <= DEC_QUEUE, f"work queue reported {qmax} items, bound {DEC_QUEUE}"
     assert stamps[-1] in rig.stamps("left") and stamps[-1] in rig.stamps("right")  # drop-OLDEST: newest kept
     rss1 = rig.rss_mb()
-    print(f"burst of {n} pairs: decoded {rig.v(DEC_R, 'frames_out') - before[DEC_R]['frames_out']:.0f}, "
-          f"queue_overflow {rig.v(DEC_R, 'dropped.queue_overflow') - before[DEC_R]['dropped.queue_overflow']:.0f} "
-          f"per side, max queue {qmax:.0f}, decoder RSS {rss0:.0f} -> {rss1:.0f} MB")
+    print(
+        f"burst of {n} pairs: decoded {rig.v(DEC_R, 'frames_out') - before[DEC_R]['frames_out']:.0f}, "
+        f"queue_overflow {rig.v(DEC_R, 'dropped.queue_overflow') - before[DEC_R]['dropped.queue_overflow']:.0f} "
+        f"per side, max queue {qmax:.0f}, decoder RSS {rss0:.0f} -> {rss1:.0f} MB"
+    )
     assert rss1 - rss0 < 60, f"decoder RSS {rss0:.0f} -> {rss1:.0f} MB over a burst"
 
 
@@ -378,7 +391,7 @@ def test_dds_right_that_never_gets_a_left_and_left_that_never_gets_a_right(rig):
     rig.send_code("right", dr, t_r)
     rig.send_code("left", dl, t_l)
     assert rig.wait_out("right", [t_r], TIMEOUT_MS / 1e3 + 20) and rig.wait_out("left", [t_l], 20)
-    assert time.monotonic() - t0 >= TIMEOUT_MS / 1e3 * 0.9   # both waited for their partner first
+    assert time.monotonic() - t0 >= TIMEOUT_MS / 1e3 * 0.9  # both waited for their partner first
     assert rig.diag.wait_value(DEC_R, "degraded", lambda v: v >= deg + 1, 10)
     expect, info = rig.codec.decode_right(dr, left=None, return_info=True)
     assert info.degraded

@@ -82,9 +82,12 @@ def test_raw_drive_to_mcap(raw_drive, tmp_path):
     assert (out / "metadata.yaml").is_file() and list(out.glob("*.mcap"))
     topics, msgs = _read(out)
     t = kitti_topics("color")
-    assert topics == {t["left"]: ("sensor_msgs/msg/Image", 3), t["right"]: ("sensor_msgs/msg/Image", 3),
-                      t["left_info"]: ("sensor_msgs/msg/CameraInfo", 3),
-                      t["right_info"]: ("sensor_msgs/msg/CameraInfo", 3)}
+    assert topics == {
+        t["left"]: ("sensor_msgs/msg/Image", 3),
+        t["right"]: ("sensor_msgs/msg/Image", 3),
+        t["left_info"]: ("sensor_msgs/msg/CameraInfo", 3),
+        t["right_info"]: ("sensor_msgs/msg/CameraInfo", 3),
+    }
     assert kitti_to_bag.parse_timestamps(drive / "image_02" / "timestamps.txt")[0] == 1317042145964389445
     for side, cam, frame in (("left", "02", "camera_color_left"), ("right", "03", "camera_color_right")):
         want = kitti_to_bag.parse_timestamps(drive / f"image_{cam}" / "timestamps.txt")  # each camera its own

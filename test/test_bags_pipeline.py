@@ -34,7 +34,7 @@ def _write(path, t0, ros1, seed, right_offset_ns=0):
 
 def _psnr(a, b):
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def _stamp(m):
@@ -57,20 +57,47 @@ def test_bags_through_the_node_set(tmp_path):
     got = {side: tn.collect(Image, f"{NS}/{side}/image_decoded") for side in ("left", "right")}
     infos = tn.collect(CameraInfo, f"{NS}/left/camera_info")
     diag = DiagnosticsWatch(tn.node)
-    launch = Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", NS, "--bag",
-                      str(tmp_path / "kitti.bag"), "--player-arg=--rate=0.25", "--player-arg=--no-progress"],
-                     tmp_path / "launch.log", env=node_env())
+    launch = Process(
+        [
+            sys.executable,
+            "-m",
+            "dsc_ros.tools.launcher",
+            str(cfg),
+            "--namespace",
+            NS,
+            "--bag",
+            str(tmp_path / "kitti.bag"),
+            "--player-arg=--rate=0.25",
+            "--player-arg=--no-progress",
+        ],
+        tmp_path / "launch.log",
+        env=node_env(),
+    )
     player = None
     try:
+
         def have(frames):
             return all({f[0][s] for f in frames} <= {_stamp(m) for _, m in got[s]} for s in ("left", "right"))
 
         assert tn.wait_for(lambda: have(ros1), 120), launch.output()[-4000:]
         assert launch.wait_output("published 4 stereo frames", 1, 15), launch.output()[-3000:]  # ROS 1 path
-        player = Process([sys.executable, "-m", "dsc_ros.tools.bags.player", str(tmp_path / "mcap"), "--rate", "0.25",
-                          "--no-progress", "--left-topic", "/kitti/camera_color_left/image_raw",
-                          "--right-topic", "/kitti/camera_color_right/image_raw"], tmp_path / "play.log",
-                         env=node_env())
+        player = Process(
+            [
+                sys.executable,
+                "-m",
+                "dsc_ros.tools.bags.player",
+                str(tmp_path / "mcap"),
+                "--rate",
+                "0.25",
+                "--no-progress",
+                "--left-topic",
+                "/kitti/camera_color_left/image_raw",
+                "--right-topic",
+                "/kitti/camera_color_right/image_raw",
+            ],
+            tmp_path / "play.log",
+            env=node_env(),
+        )
         assert tn.wait_for(lambda: have(mcap), 60), (player.output(), launch.output()[-3000:])
         # every right was decoded *with* its left (the ROS 1 pairs are stamped 51 us apart: within the slop)
         assert tn.wait_for(lambda: diag.value("right decode", "frames_out") == str(2 * N), 5), diag.latest

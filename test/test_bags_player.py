@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from dsc_ros.tools.bags import StereoBagWriter, default_kitti_calib, ros1_typestore
+from dsc_ros.tools.bags import StereoBagWriter, default_kitti_calib
 from dsc_ros.tools.bags.player import PlayerError, detect_stereo_topics
 from dsc_ros.wire import image_from_msg
 from ros_helpers import Process, RosTestNode, node_env, ros_available
@@ -24,8 +24,10 @@ DT = 100_000_000  # 10 Hz
 
 def _frames():
     rng = np.random.default_rng(7)
-    return [(T0 + i * DT, rng.integers(0, 256, (H, W, 3), dtype=np.uint8), rng.integers(0, 256, (H, W, 3),
-             dtype=np.uint8)) for i in range(N)]
+    return [
+        (T0 + i * DT, rng.integers(0, 256, (H, W, 3), dtype=np.uint8), rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+        for i in range(N)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +56,13 @@ def tn():
 def _collect(tn, prefix):
     from sensor_msgs.msg import CameraInfo, Image
 
-    return {k: tn.collect(CameraInfo if "info" in k else Image, f"{prefix}/{k.split('_')[0]}/"
-                          + ("camera_info" if "info" in k else "image_raw"))
-            for k in ("left", "right", "left_info", "right_info")}
+    return {
+        k: tn.collect(
+            CameraInfo if "info" in k else Image,
+            f"{prefix}/{k.split('_')[0]}/" + ("camera_info" if "info" in k else "image_raw"),
+        )
+        for k in ("left", "right", "left_info", "right_info")
+    }
 
 
 def _player(bag, tmp_path, *args, name="player"):
@@ -71,16 +77,26 @@ def _stamp(m):
 # ----------------------------------------------------------------------------------------------- pure
 def test_detect_topics():
     img = "sensor_msgs/msg/Image"
-    kitti = {"/kitti/camera_color_left/image_raw": img, "/kitti/camera_color_right/image_raw": img,
-             "/kitti/camera_gray_left/image_raw": img, "/kitti/camera_gray_right/image_raw": img,
-             "/kitti/oxts/imu": "sensor_msgs/msg/Imu"}
+    kitti = {
+        "/kitti/camera_color_left/image_raw": img,
+        "/kitti/camera_color_right/image_raw": img,
+        "/kitti/camera_gray_left/image_raw": img,
+        "/kitti/camera_gray_right/image_raw": img,
+        "/kitti/oxts/imu": "sensor_msgs/msg/Imu",
+    }
     assert detect_stereo_topics(kitti) == ("/kitti/camera_color_left/image_raw", "/kitti/camera_color_right/image_raw")
-    assert detect_stereo_topics(kitti, "kitti/camera_gray_left/image_raw", "/kitti/camera_gray_right/image_raw") == \
-        ("/kitti/camera_gray_left/image_raw", "/kitti/camera_gray_right/image_raw")
-    assert detect_stereo_topics({"/camera2/left/image_raw": img, "/camera3/right/image_raw": img}) == \
-        ("/camera2/left/image_raw", "/camera3/right/image_raw")
-    assert detect_stereo_topics({"/rig/cam_left/image": img, "/rig/cam_right/image": img}) == \
-        ("/rig/cam_left/image", "/rig/cam_right/image")
+    assert detect_stereo_topics(kitti, "kitti/camera_gray_left/image_raw", "/kitti/camera_gray_right/image_raw") == (
+        "/kitti/camera_gray_left/image_raw",
+        "/kitti/camera_gray_right/image_raw",
+    )
+    assert detect_stereo_topics({"/camera2/left/image_raw": img, "/camera3/right/image_raw": img}) == (
+        "/camera2/left/image_raw",
+        "/camera3/right/image_raw",
+    )
+    assert detect_stereo_topics({"/rig/cam_left/image": img, "/rig/cam_right/image": img}) == (
+        "/rig/cam_left/image",
+        "/rig/cam_right/image",
+    )
     with pytest.raises(PlayerError, match="--left-in"):
         detect_stereo_topics({"/a/image": img, "/b/image": img})
     with pytest.raises(PlayerError, match="not in the bag"):
@@ -151,8 +167,20 @@ def test_play_ros1_kitti2bag_topics_rate_start_limit(bags, tn, tmp_path):
     """ROS 1 path (ros1_to_cdr on the ROS 2 typestore), own output topics, --rate 2, --start, --limit."""
     paths, frames = bags
     got = _collect(tn, "/stereo")
-    p = _player(paths["ros1.bag"], tmp_path, "--rate", "2", "--start", "0.15", "--limit", "3",
-                "--left-topic", "/stereo/left/image_raw", "--right-topic", "/stereo/right/image_raw")
+    p = _player(
+        paths["ros1.bag"],
+        tmp_path,
+        "--rate",
+        "2",
+        "--start",
+        "0.15",
+        "--limit",
+        "3",
+        "--left-topic",
+        "/stereo/left/image_raw",
+        "--right-topic",
+        "/stereo/right/image_raw",
+    )
     try:
         assert p.popen.wait(60) == 0, p.output()
     finally:
@@ -186,10 +214,15 @@ def test_loop_sensor_data_qos_and_clean_ctrl_c(bags, tn, tmp_path):
     paths, frames = bags
     got = []
     for side in ("left", "right"):  # the player waits for a subscriber on both image topics
-        tn.node.create_subscription(Image, f"{side}/image_raw", lambda m, side=side: side == "left" and
-                                    got.append(_stamp(m)), tn.qos(50, reliable=False))
-    p = _player(paths["mcap"], tmp_path, "--loop", "--rate", "4", "--no-camera-info", "--qos", "sensor_data",
-                name="loop")
+        tn.node.create_subscription(
+            Image,
+            f"{side}/image_raw",
+            lambda m, side=side: side == "left" and got.append(_stamp(m)),
+            tn.qos(50, reliable=False),
+        )
+    p = _player(
+        paths["mcap"], tmp_path, "--loop", "--rate", "4", "--no-camera-info", "--qos", "sensor_data", name="loop"
+    )
     try:
         assert tn.wait_for(lambda: len(got) >= N + 3, 30), (len(got), p.output())
         os.kill(p.popen.pid, signal.SIGINT)
@@ -199,4 +232,4 @@ def test_loop_sensor_data_qos_and_clean_ctrl_c(bags, tn, tmp_path):
     out = p.log_path.read_text()
     assert rc == 130, out
     assert "interrupted after" in out and "Traceback" not in out, out
-    assert got[N:N + 3] == [f[0] for f in frames[:3]] or len(set(got)) == N  # it started over
+    assert got[N : N + 3] == [f[0] for f in frames[:3]] or len(set(got)) == N  # it started over

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dsc_ros.wire import encoding_to_rgb
 from dsc_ros.tools.bags.recorder import TopicStats, decode_bag, decode_main, read_codes
+from dsc_ros.wire import encoding_to_rgb
 from ros_helpers import Process, RosTestNode, node_env, ros_available, synthetic_pair, to_encoding
 
 T0 = 1_317_046_945_000_000_000
@@ -70,8 +70,21 @@ def test_record_code_topics_and_decode_offline(codes, codec, tmp_path):
     try:
         pubs = {s: tn.publisher(StereoCode, f"{s}/dsc_code") for s in ("left", "right")}
         # No --type: the recorder learns dsc_ros/msg/StereoCode from the ROS graph (our publishers).
-        rec = Process([sys.executable, "-m", "dsc_ros.tools.bags.recorder", str(bag), "--topics", "left/dsc_code",
-                       "right/dsc_code", "--json", str(js)], tmp_path / "rec.log", env=node_env())
+        rec = Process(
+            [
+                sys.executable,
+                "-m",
+                "dsc_ros.tools.bags.recorder",
+                str(bag),
+                "--topics",
+                "left/dsc_code",
+                "right/dsc_code",
+                "--json",
+                str(js),
+            ],
+            tmp_path / "rec.log",
+            env=node_env(),
+        )
         assert rec.wait_output("all topics subscribed", 1, 60), rec.output()
         assert all(tn.wait_matched(p, 1, 30) for p in pubs.values()), rec.output()
         time.sleep(0.3)
@@ -141,8 +154,12 @@ def test_pair_stamps_tolerates_kitti_camera_offsets():
 
     left = [0, 100_000_000, 200_000_000]
     right = [37_000, 100_041_000, 350_000_000]  # kitti2bag: each camera its own timestamps.txt
-    assert pair_stamps(left, right, 10_000_000) == [(0, 37_000), (100_000_000, 100_041_000), (200_000_000, None),
-                                                     (None, 350_000_000)]
+    assert pair_stamps(left, right, 10_000_000) == [
+        (0, 37_000),
+        (100_000_000, 100_041_000),
+        (200_000_000, None),
+        (None, 350_000_000),
+    ]
 
 
 def test_code_bag_written_without_rclpy_decodes(codec, tmp_path):
@@ -166,16 +183,25 @@ def test_code_bag_written_without_rclpy_decodes(codec, tmp_path):
                 hdr = dsc_core.container.parse(data)
                 stamp = T0 + i * 100_000_000 + off
                 msg = T[STEREO_CODE](
-                    header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](
-                        sec=stamp // 10**9, nanosec=stamp % 10**9), frame_id=f"camera_color_{side}"),
-                    role=hdr.role, model=hdr.model, rate=hdr.rate, height=hdr.height, width=hdr.width,
-                    encoding=hdr.encoding, data=np.frombuffer(data, np.uint8))
+                    header=T["std_msgs/msg/Header"](
+                        stamp=T["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
+                        frame_id=f"camera_color_{side}",
+                    ),
+                    role=hdr.role,
+                    model=hdr.model,
+                    rate=hdr.rate,
+                    height=hdr.height,
+                    width=hdr.width,
+                    encoding=hdr.encoding,
+                    data=np.frombuffer(data, np.uint8),
+                )
                 w.write(conns[side], stamp, store.serialize_cdr(msg, STEREO_CODE))
                 frames.append(data)
     rep = decode_bag(tmp_path / "codes", tmp_path / "png")
     assert (rep["pairs"], rep["left_only"], rep["right_only"]) == (2, 0, 0)
     assert not any(f["degraded"] for f in rep["frames"])
     state = codec.decode_left(frames[2], return_state=True)
-    np.testing.assert_array_equal(np.asarray(Image.open(rep["frames"][1]["right"])),
-                                  codec.decode_right(frames[3], left=state))
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(rep["frames"][1]["right"])), codec.decode_right(frames[3], left=state)
+    )
     assert Path(rep["frames"][1]["right"]).name == f"{T0 + 100_041_000}_right.png"

@@ -30,10 +30,12 @@ def test_classical_left_round_trip_and_side_information(codec, small_pair, right
     state = codec.decode_left(data, return_state=True)
     assert state.image.shape == left.shape and psnr(left, state.image) > 30
     assert np.array_equal(codec.decode_left(data), state.image)
-    with_left = psnr(right, codec.decode_right(right_code, left=data))     # bytes work like a level-1 left
+    with_left = psnr(right, codec.decode_right(right_code, left=data))  # bytes work like a level-1 left
     assert with_left == psnr(right, codec.decode_right(right_code, left=state))
     no_left = psnr(right, codec.decode_right(right_code, left=None))
-    assert with_left > no_left + 0.5, f"a {name} left at quality 90 must help the right ({with_left:.2f} vs {no_left:.2f})"
+    assert with_left > no_left + 0.5, (
+        f"a {name} left at quality 90 must help the right ({with_left:.2f} vs {no_left:.2f})"
+    )
     back_l, back_r = codec.decode_pair(data, right_code)
     assert np.array_equal(back_l, state.image) and psnr(right, back_r) == with_left
 
@@ -67,20 +69,29 @@ def test_bad_classical_lefts_are_clear_errors(codec, small_pair, right_code, one
         h = container.Header(**{**hdr.__dict__, **kw})
         return container.pack(h, [p])
 
-    with pytest.raises(BitstreamError):                      # truncated stream, container re-sealed
-        codec.decode_left(repack(payload[: len(payload) // 2],
-                                 strings=(container.StringInfo(hdr.strings[0].shape, 0, len(payload) // 2),)))
-    with pytest.raises(BitstreamError, match="declares"):    # the stream's own size disagrees with the header
-        codec.decode_left(repack(payload, width=hdr.width + 1,
-                                 strings=(container.StringInfo((3, hdr.height, hdr.width + 1), 0, len(payload)),)))
-    with pytest.raises(BitstreamError):                      # a JPEG stream labelled as AVIF
+    with pytest.raises(BitstreamError):  # truncated stream, container re-sealed
+        codec.decode_left(
+            repack(
+                payload[: len(payload) // 2],
+                strings=(container.StringInfo(hdr.strings[0].shape, 0, len(payload) // 2),),
+            )
+        )
+    with pytest.raises(BitstreamError, match="declares"):  # the stream's own size disagrees with the header
+        codec.decode_left(
+            repack(
+                payload,
+                width=hdr.width + 1,
+                strings=(container.StringInfo((3, hdr.height, hdr.width + 1), 0, len(payload)),),
+            )
+        )
+    with pytest.raises(BitstreamError):  # a JPEG stream labelled as AVIF
         codec.decode_left(repack(payload, codec="avif"))
-    with pytest.raises(ModelMismatchError):                  # another family
+    with pytest.raises(ModelMismatchError):  # another family
         codec.decode_left(repack(payload, family=bytes(8)))
     small = type(codec)(codec.name, device="cpu", max_pixels=hdr.height * hdr.width - 1)
     with pytest.raises(BitstreamError, match="budget"):
         small.decode_left(data)
-    with pytest.raises(ModelMismatchError):                  # a classical left is still not a right code
+    with pytest.raises(ModelMismatchError):  # a classical left is still not a right code
         codec.decode_right(data)
 
 
@@ -92,15 +103,40 @@ def test_cli_encode_decode_info_with_any_left_codec(tmp_path, small_pair, left_c
 
     for view, img in zip(("left", "right"), small_pair):
         Image.fromarray(img).save(tmp_path / f"{view}.png")
-    args = ["encode", "--left", str(tmp_path / "left.png"), "--right", str(tmp_path / "right.png"),
-            "--out", str(tmp_path / "codes"), "--device", "cpu", "--left-codec", left_codec]
+    args = [
+        "encode",
+        "--left",
+        str(tmp_path / "left.png"),
+        "--right",
+        str(tmp_path / "right.png"),
+        "--out",
+        str(tmp_path / "codes"),
+        "--device",
+        "cpu",
+        "--left-codec",
+        left_codec,
+    ]
     if left_codec != "level1":
         args += ["--left-quality", "70"]
     assert main(args) == 0
-    assert main(["decode", "--left", str(tmp_path / "codes" / "left.dsc"), "--right",
-                 str(tmp_path / "codes" / "right.dsc"), "--out", str(tmp_path / "dec"), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "decode",
+                "--left",
+                str(tmp_path / "codes" / "left.dsc"),
+                "--right",
+                str(tmp_path / "codes" / "right.dsc"),
+                "--out",
+                str(tmp_path / "dec"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     right = np.asarray(Image.open(tmp_path / "dec" / "right.png"))
-    assert right.shape == small_pair[1].shape and psnr(small_pair[1], right) > 17   # a 128x192 crop, 0.1 bpp
+    assert right.shape == small_pair[1].shape and psnr(small_pair[1], right) > 17  # a 128x192 crop, 0.1 bpp
     assert main(["info", str(tmp_path / "codes" / "left.dsc")]) == 0
     out = capsys.readouterr().out
     assert ("codec=avif  quality=70" in out) if left_codec == "avif" else ("DSCC v1  role=left" in out)

@@ -2,6 +2,7 @@
 
 These run on real codes produced by the shipped model; the parser itself needs no torch.
 """
+
 import re
 import struct
 import zlib
@@ -71,20 +72,23 @@ def test_payload_bit_flip_is_caught_by_the_crc(codes):
         container.unpack(bytes(b))
 
 
-@pytest.mark.parametrize("offset,fmt,value,exc,msg", [
-    (4, "<B", 3, UnsupportedVersionError, "version"),
-    (4, "<B", 0, UnsupportedVersionError, "version"),
-    (5, "<B", 9, BitstreamError, "role"),
-    (7, "<B", 1, BitstreamError, "reserved byte 7"),
-    (24, "<H", 0, BitstreamError, "size"),
-    (26, "<H", 0, BitstreamError, "size"),
-    (24, "<H", 20000, BitstreamError, "size"),
-    (28, "<B", 7, BitstreamError, "encoding"),
-    (29, "<B", 0, BitstreamError, "strings"),
-    (29, "<B", 200, BitstreamError, "strings"),
-    (46, "<H", 0, BitstreamError, "latent shape"),
-    (46 + 10, "<I", 1 << 30, BitstreamError, "add up"),
-])
+@pytest.mark.parametrize(
+    "offset,fmt,value,exc,msg",
+    [
+        (4, "<B", 3, UnsupportedVersionError, "version"),
+        (4, "<B", 0, UnsupportedVersionError, "version"),
+        (5, "<B", 9, BitstreamError, "role"),
+        (7, "<B", 1, BitstreamError, "reserved byte 7"),
+        (24, "<H", 0, BitstreamError, "size"),
+        (26, "<H", 0, BitstreamError, "size"),
+        (24, "<H", 20000, BitstreamError, "size"),
+        (28, "<B", 7, BitstreamError, "encoding"),
+        (29, "<B", 0, BitstreamError, "strings"),
+        (29, "<B", 200, BitstreamError, "strings"),
+        (46, "<H", 0, BitstreamError, "latent shape"),
+        (46 + 10, "<I", 1 << 30, BitstreamError, "add up"),
+    ],
+)
 def test_resealed_out_of_range_fields_raise_specific_errors(codes, offset, fmt, value, exc, msg):
     with pytest.raises(exc, match=msg):
         container.unpack(_set(codes[0], offset, fmt, value))
@@ -93,7 +97,7 @@ def test_resealed_out_of_range_fields_raise_specific_errors(codes, offset, fmt, 
 def test_non_ascii_model_name_is_refused(codes):
     with pytest.raises(BitstreamError, match="ASCII"):
         container.unpack(_set(codes[0], 30, "<B", 0xFF))
-    with pytest.raises(BitstreamError, match="ASCII"):   # a NUL inside the name, not only as padding
+    with pytest.raises(BitstreamError, match="ASCII"):  # a NUL inside the name, not only as padding
         container.unpack(_set(codes[0], 31, "<B", 0))
 
 
@@ -109,17 +113,17 @@ def test_not_bytes_is_refused():
 
 def test_resealed_semantic_corruptions_are_refused_by_the_codec(codec, codes):
     left, right = codes
-    with pytest.raises(ModelMismatchError):           # another family
+    with pytest.raises(ModelMismatchError):  # another family
         codec.decode_left(_set(left, 8, "<Q", 0x1234))
-    with pytest.raises(ModelMismatchError):           # another right head
+    with pytest.raises(ModelMismatchError):  # another right head
         codec.decode_right(_set(right, 16, "<Q", 0x1234))
-    with pytest.raises(ModelMismatchError):           # a left code given as right
+    with pytest.raises(ModelMismatchError):  # a left code given as right
         codec.decode_right(left)
     with pytest.raises(BitstreamError, match="rate"):
         codec.decode_left(_set(left, 6, "<B", 99))
     with pytest.raises(BitstreamError, match="latent shapes"):  # size no longer matches the latents
         codec.decode_left(_set(left, 24, "<H", 1000))
-    with pytest.raises(NonDeterminismError):           # the y string's index map no longer matches
+    with pytest.raises(NonDeterminismError):  # the y string's index map no longer matches
         codec.decode_left(_set(left, 46 + 6, "<I", 0xDEADBEEF))
 
 
@@ -143,8 +147,23 @@ def test_docs_table_matches_the_struct_layout():
     fields = [(int(o), int(s), n) for o, s, n in rows]
     sizes = [4, 1, 1, 1, 1, 8, 8, 2, 2, 1, 1, 16]
     expect, off = [], 0
-    for size, name in zip(sizes, ["magic", "version", "role", "rate", "codec", "family", "head", "height",
-                                  "width", "encoding", "n_strings", "model"]):
+    for size, name in zip(
+        sizes,
+        [
+            "magic",
+            "version",
+            "role",
+            "rate",
+            "codec",
+            "family",
+            "head",
+            "height",
+            "width",
+            "encoding",
+            "n_strings",
+            "model",
+        ],
+    ):
         expect.append((off, size, name))
         off += size
     assert fields == expect

@@ -55,12 +55,25 @@ def _write_ros2(path: Path, storage: str, topics, frames, jitter_ns=0, drop_righ
                 stamp = 1_000_000_000 * (100 + i) + (jitter_ns if cam else 0)
                 data, step = _payload(_frame(i, cam), enc, pad=3)
                 msg = T["sensor_msgs/msg/Image"](
-                    header=T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](
-                        sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000), frame_id=f"cam{cam}"),
-                    height=H, width=W, encoding=enc, is_bigendian=0, step=step, data=data)
+                    header=T["std_msgs/msg/Header"](
+                        stamp=T["builtin_interfaces/msg/Time"](
+                            sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000
+                        ),
+                        frame_id=f"cam{cam}",
+                    ),
+                    height=H,
+                    width=W,
+                    encoding=enc,
+                    is_bigendian=0,
+                    step=step,
+                    data=data,
+                )
                 w.write(conn, stamp + 5_000_000, ts.serialize_cdr(msg, "sensor_msgs/msg/Image"))
-            w.write(extra, 1_000_000_000 * (100 + i), ts.serialize_cdr(T["std_msgs/msg/String"](data="x"),
-                                                                       "std_msgs/msg/String"))
+            w.write(
+                extra,
+                1_000_000_000 * (100 + i),
+                ts.serialize_cdr(T["std_msgs/msg/String"](data="x"), "std_msgs/msg/String"),
+            )
     return path
 
 
@@ -79,17 +92,34 @@ def _write_ros1(path: Path, frames: int):
                 stamp = 1_317_000_000_000_000_000 + i * 100_000_000 + cam * 1_000  # 1 us apart, like KITTI
                 data, step = _payload(_frame(i, cam), enc, pad=0)
                 msg = T["sensor_msgs/msg/Image"](
-                    header=T["std_msgs/msg/Header"](seq=i, stamp=T["builtin_interfaces/msg/Time"](
-                        sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000), frame_id="camera"),
-                    height=H, width=W, encoding=enc, is_bigendian=0, step=step, data=data)
+                    header=T["std_msgs/msg/Header"](
+                        seq=i,
+                        stamp=T["builtin_interfaces/msg/Time"](
+                            sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000
+                        ),
+                        frame_id="camera",
+                    ),
+                    height=H,
+                    width=W,
+                    encoding=enc,
+                    is_bigendian=0,
+                    step=step,
+                    data=data,
+                )
                 w.write(conn, stamp, ts.serialize_ros1(msg, "sensor_msgs/msg/Image"))
     return path
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 def test_ros2_bag_autodetect_pairing_and_encodings(tmp_path, storage):
-    path = _write_ros2(tmp_path / "b2", storage, ("/stereo/left/image_raw", "/stereo/right/image_raw"), 5,
-                       jitter_ns=2_000_000, drop_right=(2,))
+    path = _write_ros2(
+        tmp_path / "b2",
+        storage,
+        ("/stereo/left/image_raw", "/stereo/right/image_raw"),
+        5,
+        jitter_ns=2_000_000,
+        drop_right=(2,),
+    )
     assert bags.is_bag(path)
     with bags.bag_pairs(path) as seq:
         assert seq.info["topics"] == ("/stereo/left/image_raw", "/stereo/right/image_raw")
@@ -169,8 +199,9 @@ def test_image_to_array_step_endianness_encodings():
     assert wire.image_to_array(_msg(little, "16UC1", 1, 3, 6))[0, :, 0].tolist() == v[0].tolist()
     assert wire.to_rgb8(a, "mono16")[0, 1].tolist() == [0xA0] * 3
     bgra = np.array([[[1, 2, 3, 4], [5, 6, 7, 8]]], np.uint8)
-    assert wire.to_rgb8(wire.image_to_array(_msg(bgra.tobytes(), "bgra8", 1, 2, 8)), "bgra8").tolist() == \
-        [[[3, 2, 1], [7, 6, 5]]]
+    assert wire.to_rgb8(wire.image_to_array(_msg(bgra.tobytes(), "bgra8", 1, 2, 8)), "bgra8").tolist() == [
+        [[3, 2, 1], [7, 6, 5]]
+    ]
     with pytest.raises(ValueError, match="unsupported image encoding"):
         wire.image_to_array(_msg(b"\0" * 4, "bayer_rggb8", 2, 2, 2))
     with pytest.raises(ValueError, match="step"):

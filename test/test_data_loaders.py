@@ -136,17 +136,21 @@ def test_dsin_split_file(tmp_path):
     split = tmp_path / "kitti" / "KITTI_stereo_test.txt"
     split.write_text(
         "data_scene_flow_multiview/testing/image_2/000001_10.png\n"
-        "data_scene_flow_multiview/testing/image_3/000001_10.png\n"   # DSIN style: right line after left
+        "data_scene_flow_multiview/testing/image_3/000001_10.png\n"  # DSIN style: right line after left
         "\n"
-        "./data_scene_flow/training/image_2/000000_10.png\n"          # a lone left line
-        "data_stereo_flow/training/colored_1/000000_10.png\n"          # a lone right line
-        "data_scene_flow_multiview/testing/image_2/000001_10.png\n")  # duplicate
+        "./data_scene_flow/training/image_2/000000_10.png\n"  # a lone left line
+        "data_stereo_flow/training/colored_1/000000_10.png\n"  # a lone right line
+        "data_scene_flow_multiview/testing/image_2/000001_10.png\n"
+    )  # duplicate
     rel = kitti.read_split(split)
-    assert rel == [("data_scene_flow_multiview/testing/image_2/000001_10.png",
-                    "data_scene_flow_multiview/testing/image_3/000001_10.png"),
-                   ("data_scene_flow/training/image_2/000000_10.png", "data_scene_flow/training/image_3/000000_10.png"),
-                   ("data_stereo_flow/training/colored_0/000000_10.png",
-                    "data_stereo_flow/training/colored_1/000000_10.png")]
+    assert rel == [
+        (
+            "data_scene_flow_multiview/testing/image_2/000001_10.png",
+            "data_scene_flow_multiview/testing/image_3/000001_10.png",
+        ),
+        ("data_scene_flow/training/image_2/000000_10.png", "data_scene_flow/training/image_3/000000_10.png"),
+        ("data_stereo_flow/training/colored_0/000000_10.png", "data_stereo_flow/training/colored_1/000000_10.png"),
+    ]
     seq = kitti.kitti_split_pairs(split, center_crop=(16, 32))  # root found next to the split file
     assert len(seq) == 3 and seq[1].disparity is not None and seq[1].left.shape == (16, 32, 3)
     for p in seq:

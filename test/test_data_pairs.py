@@ -78,8 +78,10 @@ def test_synthetic_folder_roundtrip(tmp_path):
 def test_split_file_spec(tmp_path):
     root = make_kitti(tmp_path / "kitti")
     split = tmp_path / "KITTI_stereo_val.txt"
-    split.write_text("data_scene_flow_multiview/training/image_2/000001_09.png\n"
-                     "data_scene_flow_multiview/training/image_3/000001_09.png\n")
+    split.write_text(
+        "data_scene_flow_multiview/training/image_2/000001_09.png\n"
+        "data_scene_flow_multiview/training/image_3/000001_09.png\n"
+    )
     seq = open_pairs(str(split), kitti_root=root)
     assert seq.names == ["data_scene_flow_multiview/training/image_2/000001_09.png"]
     assert len(open_pairs(str(root), split=split)) == 1
@@ -152,7 +154,6 @@ def test_pairs_re_exports_the_pair_types():
     import dsc_core.data
     from dsc_core.data import pairs, types
 
-    for name in ("PairSequence", "StereoPair", "from_list", "parse_crop", "center_crop_array", "crop_pair",
-                 "load_rgb"):
+    for name in ("PairSequence", "StereoPair", "from_list", "parse_crop", "center_crop_array", "crop_pair", "load_rgb"):
         assert getattr(pairs, name) is getattr(types, name), name
     assert dsc_core.data.StereoPair is types.StereoPair and dsc_core.data.PairSequence is types.PairSequence

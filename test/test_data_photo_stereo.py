@@ -135,8 +135,7 @@ def test_fill_is_content_not_black_or_smear(samples):
     assert len(vals) > 100
     assert vals.mean() > 0.05
     # a smear (repeating the border pixel along the row) would have almost no horizontal variation
-    dx = np.concatenate([np.abs(np.diff(s.right_clean, axis=1))[s.filled[:, 1:] & s.filled[:, :-1]]
-                         for s in samples])
+    dx = np.concatenate([np.abs(np.diff(s.right_clean, axis=1))[s.filled[:, 1:] & s.filled[:, :-1]] for s in samples])
     assert dx.mean() > 0.005
 
 
@@ -183,8 +182,7 @@ def test_rejects_bad_arguments(photos, tmp_path):
 def test_save_examples(photos, tmp_path):
     files = save_examples(tmp_path / "ex", n=1, photos=photos, size=(48, 96), seed=0)
     names = sorted(p.name for p in files)
-    assert names == ["000_check.png", "000_disparity.png", "000_left.png", "000_occlusion.png",
-                     "000_right.png"]
+    assert names == ["000_check.png", "000_disparity.png", "000_left.png", "000_occlusion.png", "000_right.png"]
     assert all(p.stat().st_size > 0 for p in files)
 
 

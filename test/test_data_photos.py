@@ -1,6 +1,7 @@
 """The training-photo pool: perceptual de-duplication, the non-photo filter, the Motorcycle exclusion, the
 name-hash split and the manifest. No network: small generated images and scikit-image's samples only
 (``prepare_photos`` runs with ``debian=False, wheels=False``)."""
+
 import io
 import json
 from pathlib import Path
@@ -10,9 +11,20 @@ import pytest
 from PIL import Image
 
 from dsc_core.data import photos
-from dsc_core.data.photos import (DUPLICATE_BITS, group_duplicates, hamming, is_held_out, list_photos,
-                                  non_photo_reason, phash, photo_name, prepare_photos, read_manifest,
-                                  split_photos, write_manifest)
+from dsc_core.data.photos import (
+    DUPLICATE_BITS,
+    group_duplicates,
+    hamming,
+    is_held_out,
+    list_photos,
+    non_photo_reason,
+    phash,
+    photo_name,
+    prepare_photos,
+    read_manifest,
+    split_photos,
+    write_manifest,
+)
 
 
 def _skimage(name):
@@ -22,7 +34,7 @@ def _skimage(name):
 
 
 def _reencode(img: Image.Image, scale: float, quality: int) -> Image.Image:
-    small = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
+    small = img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     small.save(buf, format="JPEG", quality=quality)
     return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
@@ -30,8 +42,10 @@ def _reencode(img: Image.Image, scale: float, quality: int) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def samples():
-    return {n: Image.fromarray(_skimage(n)).convert("RGB")
-            for n in ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel")}
+    return {
+        n: Image.fromarray(_skimage(n)).convert("RGB")
+        for n in ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +71,7 @@ def test_hash_separates_different_photos(samples):
     hashes = {n: phash(img) for n, img in samples.items()}
     names = sorted(hashes)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             assert hamming(hashes[a], hashes[b]) > DUPLICATE_BITS, (a, b)
 
 
@@ -109,7 +123,7 @@ def test_motorcycle_is_recognised_by_name_and_by_content(samples):
     for view in (left, right):
         img = Image.fromarray(view)
         assert is_held_out(img)
-        assert is_held_out(_reencode(img, 0.5, 70))             # a renamed, resized, re-encoded copy
+        assert is_held_out(_reencode(img, 0.5, 70))  # a renamed, resized, re-encoded copy
         assert is_held_out(img.crop((0, 0, img.width, img.height - 8)))
     for name, img in samples.items():
         assert not is_held_out(img), name
@@ -143,14 +157,25 @@ def test_split_is_stable_when_the_pool_grows():
 
 
 def test_names_are_content_derived():
-    assert photo_name("debian", "Bridge_by_Sander Klootwijk", "0123456789abcdef") == \
-        "debian_bridge-by-sander-klootwijk_01234567.png"
+    assert (
+        photo_name("debian", "Bridge_by_Sander Klootwijk", "0123456789abcdef")
+        == "debian_bridge-by-sander-klootwijk_01234567.png"
+    )
 
 
 # ------------------------------------------------------------------------------------------ manifest
 def test_manifest_round_trip(tmp_path):
-    entries = [{"file": "skimage_a_00000001.png", "source": "pypi", "package": "scikit-image",
-                "original": "skimage/data/a.png", "licence": "CC0-1.0", "width": 3, "height": 2}]
+    entries = [
+        {
+            "file": "skimage_a_00000001.png",
+            "source": "pypi",
+            "package": "scikit-image",
+            "original": "skimage/data/a.png",
+            "licence": "CC0-1.0",
+            "width": 3,
+            "height": 2,
+        }
+    ]
     excluded = [{"source": "debian", "package": "p", "original": "x.png", "reason": "duplicate of y"}]
     write_manifest(tmp_path, entries, excluded, max_side=7)
     doc = read_manifest(tmp_path)

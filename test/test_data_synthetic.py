@@ -194,8 +194,13 @@ def test_kitti_size(mode, textures):
 
 def test_write_pairs_layout(tmp_path, textures):
     out = synthetic.write_pairs(tmp_path / "syn", 2, seed=1, size=(40, 80), mode="street", textures=textures)
-    for sub, ext in (("left", "png"), ("right", "png"), ("disparity", "npy"), ("disparity_left", "npy"),
-                     ("occlusion", "png")):
+    for sub, ext in (
+        ("left", "png"),
+        ("right", "png"),
+        ("disparity", "npy"),
+        ("disparity_left", "npy"),
+        ("occlusion", "png"),
+    ):
         assert sorted(p.name for p in (out / sub).iterdir()) == [f"00000{i}.{ext}" for i in range(2)]
     ref = SyntheticStereo(textures=textures, size=(40, 80), mode="street").render(pair_rng(1, 1))
     np.testing.assert_array_equal(np.load(out / "disparity" / "000001.npy"), ref[2])
@@ -207,8 +212,12 @@ def test_cli_main(tmp_path, textures):
     photo_dir.mkdir()
     for p in textures[:2]:
         (photo_dir / p.name).write_bytes(p.read_bytes())
-    assert synthetic.main([str(tmp_path / "o"), "-n", "1", "--size", "32x64", "--mode", "layered",
-                           "--textures", str(photo_dir)]) == 0
+    assert (
+        synthetic.main(
+            [str(tmp_path / "o"), "-n", "1", "--size", "32x64", "--mode", "layered", "--textures", str(photo_dir)]
+        )
+        == 0
+    )
     assert (tmp_path / "o" / "left" / "000000.png").is_file()
 
 
@@ -220,9 +229,24 @@ def test_python_dash_m_runs_the_cli(tmp_path, textures):
     photo_dir = tmp_path / "photos"
     photo_dir.mkdir()
     (photo_dir / textures[0].name).write_bytes(textures[0].read_bytes())
-    r = subprocess.run([sys.executable, "-m", "dsc_core.data.synthetic", str(tmp_path / "o"), "-n", "1", "--size",
-                        "24x48", "--textures", str(photo_dir)], capture_output=True, text=True, timeout=300,
-                       cwd=Path(__file__).resolve().parents[1])
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dsc_core.data.synthetic",
+            str(tmp_path / "o"),
+            "-n",
+            "1",
+            "--size",
+            "24x48",
+            "--textures",
+            str(photo_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "[synthetic] 1/1" in r.stdout and (tmp_path / "o" / "right" / "000000.png").is_file()
 

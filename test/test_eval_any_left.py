@@ -19,9 +19,18 @@ def result(small_pair, codec, tmp_path_factory):
     import io
 
     out = io.StringIO()
-    res = run_any_left([small_pair], codecs=("avif",), qualities={"avif": (30, 80)}, right_rates=[0, 2],
-                       level1_rates=[0, 3], json_path=d / "r.json", plot_path=d / "r.png", threads=1,
-                       progress=False, out=out)
+    res = run_any_left(
+        [small_pair],
+        codecs=("avif",),
+        qualities={"avif": (30, 80)},
+        right_rates=[0, 2],
+        level1_rates=[0, 3],
+        json_path=d / "r.json",
+        plot_path=d / "r.png",
+        threads=1,
+        progress=False,
+        out=out,
+    )
     return res, out.getvalue(), d
 
 
@@ -32,7 +41,9 @@ def test_every_left_with_every_right_rate(result, small_pair):
     for p in res["right_with"]:
         assert np.isfinite(p["right_psnr"]) and p["right_bpp"] > 0 and p["left_bpp"] > 0
         assert p["gain_db"] == pytest.approx(p["right_psnr"] - p["right_psnr_no_left"])
-    lowest = {p["right_rate"]: p["right_psnr"] for p in res["right_with"] if p["left_codec"] == "level1" and p["left_q"] == 0}
+    lowest = {
+        p["right_rate"]: p["right_psnr"] for p in res["right_with"] if p["left_codec"] == "level1" and p["left_q"] == 0
+    }
     for p in res["right_with"]:
         assert p["vs_lowest_level1_left_db"] == pytest.approx(p["right_psnr"] - lowest[p["right_rate"]])
     # the same right code with every left: the right's bits do not depend on the left
@@ -44,7 +55,7 @@ def test_pairs_count_both_views(result, small_pair):
     res, text, d = result
     h, w = small_pair[0].shape[:2]
     assert set(res["pairs"]) == {"level1 left + our right", "level 1 on both", "avif left + our right", "avif on both"}
-    for scheme, pts in res["pairs"].items():
+    for pts in res["pairs"].values():
         for p in pts:
             assert p["pair_bpp"] == pytest.approx((p["left_bpp"] + p["right_bpp"]) / 2)
             assert p["mean_psnr"] == pytest.approx((p["left_psnr"] + p["right_psnr"]) / 2)

@@ -1,4 +1,5 @@
 """Baselines: real files (whole bytes counted), rate search that lands below the target or says it cannot."""
+
 import io
 
 import numpy as np
@@ -41,7 +42,7 @@ def test_bpp_is_the_whole_file(name, img):
     data = b.encode(img, r.quality_param)
     assert r.nbytes == len(data) and r.bpp == len(data) * 8 / (64 * 96)
     if name == "hevc":
-        assert data[:4] == b"\x00\x00\x00\x01"          # Annex-B stream from the first start code
+        assert data[:4] == b"\x00\x00\x00\x01"  # Annex-B stream from the first start code
     else:
         assert Image.open(io.BytesIO(data)).format == {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}[name]
     dec = b.decode(data, img)

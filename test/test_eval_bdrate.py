@@ -1,4 +1,5 @@
 """Bjøntegaard deltas: exact known cases, the classic formula, and honest None where undefined."""
+
 import math
 
 import numpy as np
@@ -10,9 +11,17 @@ RATE = np.array([0.05, 0.1, 0.2, 0.4, 0.8])
 PSNR = np.array([26.0, 28.4, 30.9, 33.1, 35.6])
 
 
-@pytest.mark.parametrize("n,method,expect_method", [(5, "auto", "cubic"), (4, "cubic", "cubic"),
-                                                    (3, "auto", "pchip"), (2, "auto", "linear"),
-                                                    (5, "pchip", "pchip"), (3, "cubic", "pchip")])
+@pytest.mark.parametrize(
+    "n,method,expect_method",
+    [
+        (5, "auto", "cubic"),
+        (4, "cubic", "cubic"),
+        (3, "auto", "pchip"),
+        (2, "auto", "linear"),
+        (5, "pchip", "pchip"),
+        (3, "cubic", "pchip"),
+    ],
+)
 def test_half_the_rate_is_minus_fifty_percent(n, method, expect_method):
     r, p = RATE[:n], PSNR[:n]
     res = bd_rate(r, p, 0.5 * r, p, method=method)
@@ -48,7 +57,7 @@ def test_matches_the_classic_vceg_m33_formula():
     c1, c2 = np.polyint(np.polyfit(p1, l1, 3)), np.polyint(np.polyfit(p2, l2, 3))
     lo, hi = max(min(p1), min(p2)), min(max(p1), max(p2))
     avg = ((np.polyval(c2, hi) - np.polyval(c2, lo)) - (np.polyval(c1, hi) - np.polyval(c1, lo))) / (hi - lo)
-    assert bd_rate(r1, p1, r2, p2).value == pytest.approx((10 ** avg - 1) * 100, abs=1e-9)
+    assert bd_rate(r1, p1, r2, p2).value == pytest.approx((10**avg - 1) * 100, abs=1e-9)
     q1, q2 = np.polyint(np.polyfit(l1, p1, 3)), np.polyint(np.polyfit(l2, p2, 3))
     lo, hi = max(min(l1), min(l2)), min(max(l1), max(l2))
     dp = ((np.polyval(q2, hi) - np.polyval(q2, lo)) - (np.polyval(q1, hi) - np.polyval(q1, lo))) / (hi - lo)

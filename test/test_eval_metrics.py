@@ -1,4 +1,5 @@
 """Metrics every comparison rests on: PSNR, MS-SSIM (against pytorch_msssim), bpp, small images, speed."""
+
 import math
 import time
 
@@ -7,7 +8,6 @@ import pytest
 import torch
 
 from dsc_core.eval import metrics
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -31,13 +31,13 @@ def test_identical_images_give_inf_and_one(photo):
 def test_psnr_of_known_error():
     rng = np.random.default_rng(1)
     a = rng.integers(10, 200, (40, 50, 3), dtype=np.uint8)
-    b = a + np.uint8(5)                      # every sample off by exactly 5 -> MSE 25
+    b = a + np.uint8(5)  # every sample off by exactly 5 -> MSE 25
     assert metrics.mse(a, b) == 25.0
-    assert metrics.psnr(a, b) == pytest.approx(10 * math.log10(255 ** 2 / 25))
-    assert metrics.psnr(a[:, :, 1], b[:, :, 1]) == pytest.approx(10 * math.log10(255 ** 2 / 25))  # mono
+    assert metrics.psnr(a, b) == pytest.approx(10 * math.log10(255**2 / 25))
+    assert metrics.psnr(a[:, :, 1], b[:, :, 1]) == pytest.approx(10 * math.log10(255**2 / 25))  # mono
     c = a.copy()
-    c[0, 0, 0] += 51                         # one sample: MSE 51^2 / 6000
-    assert metrics.psnr(a, c) == pytest.approx(10 * math.log10(255 ** 2 * 6000 / 51 ** 2))
+    c[0, 0, 0] += 51  # one sample: MSE 51^2 / 6000
+    assert metrics.psnr(a, c) == pytest.approx(10 * math.log10(255**2 * 6000 / 51**2))
 
 
 def test_ms_ssim_matches_pytorch_msssim_in_float64(photo):
@@ -47,8 +47,9 @@ def test_ms_ssim_matches_pytorch_msssim_in_float64(photo):
     win = metrics._gauss_1d(11, 1.5).view(1, 1, 11).repeat(3, 1, 1, 1)  # float64 window: a float64 reference
     for sd in (3, 30):
         b = _noisy(photo, sd, seed=sd)
-        ref = pytorch_msssim.ms_ssim(*(torch.from_numpy(v).permute(2, 0, 1)[None].double() for v in (photo, b)),
-                                     data_range=255, win=win)
+        ref = pytorch_msssim.ms_ssim(
+            *(torch.from_numpy(v).permute(2, 0, 1)[None].double() for v in (photo, b)), data_range=255, win=win
+        )
         assert metrics.ms_ssim(photo, b) == pytest.approx(float(ref), abs=2e-6)
 
 
@@ -58,8 +59,19 @@ def test_ms_ssim_decreases_with_noise(photo):
     assert vals == sorted(vals, reverse=True)
 
 
-@pytest.mark.parametrize("shape,scales", [((161, 400), 5), ((160, 400), 4), ((64, 128), 3), ((41, 50), 3),
-                                          ((40, 50), 2), ((11, 30), 1), ((5, 7), 1), ((1, 1), 1)])
+@pytest.mark.parametrize(
+    "shape,scales",
+    [
+        ((161, 400), 5),
+        ((160, 400), 4),
+        ((64, 128), 3),
+        ((41, 50), 3),
+        ((40, 50), 2),
+        ((11, 30), 1),
+        ((5, 7), 1),
+        ((1, 1), 1),
+    ],
+)
 def test_scales_for_small_images(shape, scales):
     assert metrics.ms_ssim_scales(shape) == scales
     rng = np.random.default_rng(2)
@@ -83,7 +95,7 @@ def test_bad_inputs_are_refused(photo):
 
 def test_bpp_counts_bytes_over_pixels():
     assert metrics.bpp(100, (10, 20)) == 4.0
-    assert metrics.bpp(100, np.zeros((10, 20, 3), np.uint8)) == 4.0   # channels are not pixels
+    assert metrics.bpp(100, np.zeros((10, 20, 3), np.uint8)) == 4.0  # channels are not pixels
     with pytest.raises(ValueError):
         metrics.bpp(1, (0, 5))
 

@@ -1,4 +1,5 @@
 """``dsc eval --single``: level 1 against classical codecs, every number from real container bytes."""
+
 import argparse
 import io
 import json
@@ -48,7 +49,7 @@ class _Padded:
         return self.c.encode_left(img, encoding, rate) + bytes(self.PAD)
 
     def decode_left(self, data):
-        return self.c.decode_left(data[:-self.PAD])
+        return self.c.decode_left(data[: -self.PAD])
 
 
 def test_curve_counts_every_byte_on_the_wire(codec, crop, monkeypatch, one_thread):
@@ -78,8 +79,25 @@ def _parse(argv):
 
 def test_cli_single_prints_a_table_with_bd_rates(tmp_path, codec, capsys):
     js, png = tmp_path / "s.json", tmp_path / "s.png"
-    args = _parse(["--single", "motorcycle", "--center-crop", "64x96", "--baselines", "jpeg", "--level1-rates",
-                   "0,2,5", "--json", str(js), "--plot", str(png), "--no-progress", "--threads", "1"])
+    args = _parse(
+        [
+            "--single",
+            "motorcycle",
+            "--center-crop",
+            "64x96",
+            "--baselines",
+            "jpeg",
+            "--level1-rates",
+            "0,2,5",
+            "--json",
+            str(js),
+            "--plot",
+            str(png),
+            "--no-progress",
+            "--threads",
+            "1",
+        ]
+    )
     assert main_eval(args) == 0
     out = capsys.readouterr().out
     back = json.loads(js.read_text())
@@ -90,8 +108,9 @@ def test_cli_single_prints_a_table_with_bd_rates(tmp_path, codec, capsys):
     assert "== dsc-default: level 1" in out and "BD-rate of level 1 vs each anchor" in out
     med = m["median"]["bd_rate"]["jpeg"]["psnr"]
     assert med["value"] is not None
-    assert any(line.startswith("JPEG") and "median" in line and f"{med['value']:+.1f}" in line
-               for line in out.splitlines())
+    assert any(
+        line.startswith("JPEG") and "median" in line and f"{med['value']:+.1f}" in line for line in out.splitlines()
+    )
     for e in m["per_image"]:  # a number or the reason, never a silent blank
         for v in e["bd_rate"]["jpeg"].values():
             assert (v["value"] is None) == bool(v["reason"])
@@ -114,8 +133,7 @@ def test_cli_pairs_and_single_are_exclusive(capsys):
 def test_unavailable_baseline_is_said_not_dropped(crop, monkeypatch, codec):
     monkeypatch.setenv("DSC_FFMPEG", "/nonexistent/ffmpeg")
     out = io.StringIO()
-    res = single.run_single({"crop": crop}, baselines=("hevc",), rates=[0, 5], progress=False, out=out,
-                            threads=1)
+    res = single.run_single({"crop": crop}, baselines=("hevc",), rates=[0, 5], progress=False, out=out, threads=1)
     assert res["baselines"]["hevc"]["available"] is False
     assert "HEVC-intra" in out.getvalue() and "unavailable: ffmpeg not found" in out.getvalue()
 
@@ -158,7 +176,7 @@ def test_spec_held_out_photos(tmp_path, monkeypatch):
     from dsc_core.data import photos
 
     paths = []
-    for i in range(48):           # about one in eight is held out (by a hash of the name)
+    for i in range(48):  # about one in eight is held out (by a hash of the name)
         _png(tmp_path / f"p{i:02d}.png", 24, 24, seed=i)
         paths.append(tmp_path / f"p{i:02d}.png")
     monkeypatch.setattr(photos, "list_photos", lambda *a, **k: list(paths))

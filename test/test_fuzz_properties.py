@@ -6,6 +6,7 @@ decode path. Properties: only ``dsc_core.errors.DSCError`` subclasses escape; wi
 changed code is refused (the CRC); a decoded image has exactly the shape and dtype its header claims.
 Also the regression inputs the atheris harnesses found (hex literals, see test/fuzz/README.md).
 """
+
 from __future__ import annotations
 
 import collections
@@ -19,15 +20,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsc_core import container
 from dsc_core.errors import BitstreamError, DSCError
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def reseal(data: bytes) -> bytes:
@@ -44,10 +48,13 @@ def codes(codec, paper_codec, motorcycle, one_thread):
     """name -> (code, codec that decodes it); plus left states by crop for the side-information path."""
     L, R = motorcycle
     out, states = {}, {}
-    for name, (y, x, h, w), enc in (("a", (200, 300, 32, 48), "rgb8"), ("b", (120, 400, 32, 64), "mono8"),
-                                    ("c", (40, 40, 1, 3), "bgr8")):
-        l = np.ascontiguousarray(L[y:y + h, x:x + w])
-        r = np.ascontiguousarray(R[y:y + h, x:x + w])
+    for name, (y, x, h, w), enc in (
+        ("a", (200, 300, 32, 48), "rgb8"),
+        ("b", (120, 400, 32, 64), "mono8"),
+        ("c", (40, 40, 1, 3), "bgr8"),
+    ):
+        l = np.ascontiguousarray(L[y : y + h, x : x + w])
+        r = np.ascontiguousarray(R[y : y + h, x : x + w])
         if enc == "mono8":
             l, r = l.mean(2).astype(np.uint8), r.mean(2).astype(np.uint8)
         elif enc == "bgr8":
@@ -85,14 +92,14 @@ def apply(data: bytes, muts) -> bytes:
         elif kind == "set" and b:
             b[m[1] % n] = m[2]
         elif kind == "truncate":
-            del b[m[1] % (len(b) + 1):]
+            del b[m[1] % (len(b) + 1) :]
         elif kind == "extend":
             b += m[1]
         elif kind == "insert":
-            b[m[1] % (len(b) + 1):m[1] % (len(b) + 1)] = m[2]
+            b[m[1] % (len(b) + 1) : m[1] % (len(b) + 1)] = m[2]
         elif kind == "delete" and b:
             i = m[1] % n
-            del b[i:i + m[2]]
+            del b[i : i + m[2]]
     return bytes(b)
 
 
@@ -207,8 +214,12 @@ def test_full_decode_raises_only_dsc_errors_and_keeps_the_header_shape(codes, co
     seen = collections.Counter()
 
     @settings(max_examples=200, **SETTINGS)
-    @given(op=st.sampled_from(OPS), crop=st.sampled_from("abc"), muts=MUTATIONS,
-           mode=st.sampled_from(["raw", "sealed", "payload", "payload"]))
+    @given(
+        op=st.sampled_from(OPS),
+        crop=st.sampled_from("abc"),
+        muts=MUTATIONS,
+        mode=st.sampled_from(["raw", "sealed", "payload", "payload"]),
+    )
     def one(op, crop, muts, mode):
         original = all_codes[f"{crop}_{_source(op)}"]
         if mode == "payload":
@@ -239,8 +250,9 @@ def test_forged_image_size_with_consistent_latent_shapes(codes, codec, paper_cod
     seen = collections.Counter()
 
     @settings(max_examples=40, **SETTINGS)
-    @given(name=st.sampled_from(["a_left", "a_right", "b_right", "a_paper"]), h=st.integers(1, 130),
-           w=st.integers(1, 130))
+    @given(
+        name=st.sampled_from(["a_left", "a_right", "b_right", "a_paper"]), h=st.integers(1, 130), w=st.integers(1, 130)
+    )
     def one(name, h, w):
         data = force_size(codes[0][name], h, w)
         assert container.parse(data).height == h
@@ -259,7 +271,8 @@ FORGED_HUGE_RIGHT = bytes.fromhex(
     "44534343010200005c3a557fb9dc3a92134ca565f783b7137b3aed2d02016473632d64656661756c7400000000002000"
     "d4017001000000005c000000f741b4ef03c93500bb3ed638583d57e71228130efe405a3e8e3fac37404008d6bf3ecfeb"
     "334373933d42d2a633416df25b3a4c29644016422a42f3dcc43f13bff7326720043b2a5b7e3b1b28933e3a4e634020f1"
-    "5a3b6525ba40f4d8c9d4c604")
+    "5a3b6525ba40f4d8c9d4c604"
+)
 
 #: the same harness, op 3 (decode_pair), a second run: a 358-byte left code claiming 1933x12726 (latents
 #: 96x796x124 and 64x199x31) grew the RSS by > 200 MB in decode_left, before the index-CRC check can refuse
@@ -272,7 +285,8 @@ FORGED_LARGE_LEFT = bytes.fromhex(
     "38a26d726e2d0100abe1f01fee1235ecfe95c17332c72c3be47e1a53d49987669c25466c2ef495562763d0bb569f1f14"
     "a31ad1f58d973f000e432e16c6852fd1b2462f4ac2a8bacf813038b81f247baf5036658982dc215d170656914f0934bf"
     "b7348409d7ac8889aba6e66c2feb509a697851af70e2fdff7312f8458f55273014b15682399586593354e171e8112f00"
-    "1151180024495adaf2cd450000000bbd18bc5aeb28ac")
+    "1151180024495adaf2cd450000000bbd18bc5aeb28ac"
+)
 
 # One process loads the model, then forks one child per finding: the child decodes under 4 CPU seconds and
 # at most 2 GiB more address space than the loaded model, and reports. Fingerprints (bytes 8..24) are
@@ -333,8 +347,9 @@ def huge_findings():
     assert [s.shape for s in container.parse(codes["left"]).strings] == [(96, 1024, 1024), (64, 256, 256)]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     argv = [x for side, c in codes.items() for x in (side, c.hex())]
-    r = subprocess.run([sys.executable, "-c", _HUGE_SCRIPT, *argv], capture_output=True, text=True, timeout=240,
-                       env=env)
+    r = subprocess.run(
+        [sys.executable, "-c", _HUGE_SCRIPT, *argv], capture_output=True, text=True, timeout=240, env=env
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 

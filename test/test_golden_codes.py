@@ -76,8 +76,10 @@ def _fingerprint_problems(manifest) -> list:
     for model, recorded in manifest["models"].items():
         now = gen.fingerprints(dsc_core.load_codec(model, device="cpu"))
         if now != recorded:
-            problems.append(f"{model}: weights {now['family']}/{now['head']}, golden codes made with "
-                            f"{recorded['family']}/{recorded['head']}")
+            problems.append(
+                f"{model}: weights {now['family']}/{now['head']}, golden codes made with "
+                f"{recorded['family']}/{recorded['head']}"
+            )
     return problems
 
 
@@ -88,9 +90,12 @@ def codecs(golden, one_thread):
     manifest, _ = golden
     problems = _fingerprint_problems(manifest)
     if problems:
-        pytest.fail("the shipped weights are not the ones the golden codes were made with ("
-                    + "; ".join(problems) + "). A new weights release changes the bitstream on purpose: "
-                    f"regenerate the golden codes with `{REGENERATE}` and commit test/data/golden/.")
+        pytest.fail(
+            "the shipped weights are not the ones the golden codes were made with ("
+            + "; ".join(problems)
+            + "). A new weights release changes the bitstream on purpose: "
+            f"regenerate the golden codes with `{REGENERATE}` and commit test/data/golden/."
+        )
     return {m: dsc_core.load_codec(m, device="cpu") for m in manifest["models"]}
 
 
@@ -115,8 +120,11 @@ def _compare_image(got: np.ndarray, want: np.ndarray, what: str, matched: bool) 
     if not diff.any():
         return
     over = float((diff > 1).mean())
-    warnings.warn(f"{what}: decoded image differs from the golden one on {int((diff > 0).sum())} values "
-                  f"(max {int(diff.max())}); float rounding of another CPU?")
+    warnings.warn(
+        f"{what}: decoded image differs from the golden one on {int((diff > 0).sum())} values "
+        f"(max {int(diff.max())}); float rounding of another CPU?",
+        stacklevel=2,
+    )
     if matched:
         assert over <= PIXEL_TOLERANCE, f"{what}: {over:.2%} of the values differ by more than 1"
     else:
@@ -127,9 +135,12 @@ def test_shipped_weights_match_the_golden_codes(golden):
     """(c) A new weights release must regenerate the golden codes (on purpose, with the script)."""
     manifest, _ = golden
     problems = _fingerprint_problems(manifest)
-    assert not problems, ("the shipped weights are not the ones the golden codes were made with ("
-                          + "; ".join(problems) + f"): regenerate them with `{REGENERATE}` and commit "
-                          "test/data/golden/.")
+    assert not problems, (
+        "the shipped weights are not the ones the golden codes were made with ("
+        + "; ".join(problems)
+        + f"): regenerate them with `{REGENERATE}` and commit "
+        "test/data/golden/."
+    )
 
 
 def test_golden_codes_decode_to_the_committed_symbols_and_images(golden, codecs):
@@ -153,9 +164,12 @@ def test_golden_codes_decode_to_the_committed_symbols_and_images(golden, codecs)
         assert gen.stream_symbols(codec, data, rec.symbols) == want, f"{key}: decoded symbols differ"
         _compare_image(right, _image(arrays, entry["decoded"]["decoded"]), key, matched=True)
         if "decoded_degraded" in entry["decoded"]:
-            _compare_image(codec.decode_right(data, left=None),
-                           _image(arrays, entry["decoded"]["decoded_degraded"]), key + " (no left)",
-                           matched=False)
+            _compare_image(
+                codec.decode_right(data, left=None),
+                _image(arrays, entry["decoded"]["decoded_degraded"]),
+                key + " (no left)",
+                matched=False,
+            )
 
 
 def test_golden_inputs_encode_to_the_committed_bytes(golden, codecs):
@@ -176,8 +190,11 @@ def test_golden_inputs_encode_to_the_committed_bytes(golden, codecs):
         differ = sum(int(a != b) for g, w in zip(got, want) for a, b in zip(g, w))
         mismatched.append(f"{key}: {differ} of {n} symbols differ")
         assert not STRICT, f"{key}: re-encoded bytes differ from the golden code ({differ} of {n} symbols)"
-        assert differ <= SYMBOL_TOLERANCE * n, \
+        assert differ <= SYMBOL_TOLERANCE * n, (
             f"{key}: re-encoded code differs in {differ} of {n} symbols (more than {SYMBOL_TOLERANCE:.1%})"
+        )
     if mismatched:
-        warnings.warn("re-encoding differs within tolerance (float rounding of another CPU?): "
-                      + "; ".join(mismatched))
+        warnings.warn(
+            "re-encoding differs within tolerance (float rounding of another CPU?): " + "; ".join(mismatched),
+            stacklevel=2,
+        )

@@ -26,8 +26,14 @@ def kit_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("kit_out")
     run_dir = tmp_path_factory.mktemp("kit_run")
     env = dict(os.environ, OUT=str(out), PY=sys.executable)
-    p = subprocess.run(["bash", "scripts/gpu_kit.sh", "--dry-run", "--minutes", "0.15", "--run-dir", str(run_dir)],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        ["bash", "scripts/gpu_kit.sh", "--dry-run", "--minutes", "0.15", "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return p, out, run_dir
 
 
@@ -39,7 +45,7 @@ def test_dry_run_writes_everything_the_device_returns(kit_run):
         assert name in files, files
     # the device tool returns at most 8 files of at most 16 MiB each
     assert len(files) <= 8
-    assert all((out / f).stat().st_size <= 16 * 2 ** 20 for f in files)
+    assert all((out / f).stat().st_size <= 16 * 2**20 for f in files)
     kit = json.loads((out / "kit.json").read_text())
     assert kit["env"]["rans_round_trip"] == "ok" and kit["env"]["compressai"]
     assert kit["last_step"] > kit["first_step"] >= 0 and kit["steps_per_s"] > 0
@@ -60,7 +66,7 @@ def test_dry_run_checkpoint_resumes(kit_run, tmp_path):
     assert portable.step_of(out / "level1_campaign.pt.gz") == kit["last_step"]
     last = tmp_path / "last.pt"
     assert portable.restore_if_ahead(out / "level1_campaign.pt.gz", last)
-    assert not portable.restore_if_ahead(out / "level1_campaign.pt.gz", last)    # not ahead any more
+    assert not portable.restore_if_ahead(out / "level1_campaign.pt.gz", last)  # not ahead any more
     ck = torch.load(last, weights_only=False)
     assert ck["step"] == kit["last_step"] and ck["optim"]["state"]
 
@@ -73,7 +79,7 @@ def test_merge_keeps_weights_only_and_adds_a_ledger_row(kit_run, tmp_path):
     res = gpu_kit.merge(out, checkpoints=tmp_path / "ck", ledger_path=book, note="dry run")
     with gzip.open(res["checkpoint"], "rb") as f:
         ck = torch.load(io.BytesIO(f.read()), weights_only=False)
-    assert ck["optim"] is None and ck["model"]          # git keeps weights only
+    assert ck["optim"] is None and ck["model"]  # git keeps weights only
     rows = ledger.rows(book)
     assert len(rows) == 1 and rows[0][5] == "dry run" and rows[0][6].startswith("M ")
 
@@ -93,8 +99,14 @@ def test_kit_fails_fast_with_one_line_when_compressai_is_missing(tmp_path):
     fake.mkdir()
     (fake / "__init__.py").write_text("raise ImportError('not installed here')\n")
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{ROOT}")
-    p = subprocess.run([sys.executable, "-m", "dsc_core.train.gpu_kit", "run", "--dry-run", "--out",
-                        str(tmp_path / "out")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "dsc_core.train.gpu_kit", "run", "--dry-run", "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 3
     assert "FAILED before training" in p.stderr and "compressai" in p.stderr
 
@@ -103,10 +115,13 @@ def test_ledger_last_segment_follows_resumes(tmp_path):
     from dsc_core.train import ledger
 
     log = tmp_path / "log.jsonl"
-    recs = [{"step": 50, "time_s": 10, "loss": 1}, {"step": 100, "time_s": 20, "loss": 1},
-            {"step": 150, "start_step": 120, "time_s": 5, "loss": 1}, {"step": 200, "start_step": 120,
-                                                                       "time_s": 15, "loss": 1},
-            {"step": 200, "val": {}}]
+    recs = [
+        {"step": 50, "time_s": 10, "loss": 1},
+        {"step": 100, "time_s": 20, "loss": 1},
+        {"step": 150, "start_step": 120, "time_s": 5, "loss": 1},
+        {"step": 200, "start_step": 120, "time_s": 15, "loss": 1},
+        {"step": 200, "val": {}},
+    ]
     log.write_text("\n".join(json.dumps(r) for r in recs))
     assert ledger.last_segment(log) == (120, 200, 15.0)
 
@@ -166,7 +181,7 @@ def test_entropy_models_stay_float32_under_bf16_autocast():
     from dsc_core.models.level2 import Level2Codec
 
     torch.manual_seed(0)
-    m1, m2 = Level1Codec(N=16, M=16).eval(), Level2Codec(M=16, N=16, C=8).eval()   # eval: no noise
+    m1, m2 = Level1Codec(N=16, M=16).eval(), Level2Codec(M=16, N=16, C=8).eval()  # eval: no noise
     x = torch.rand(1, 3, 64, 64)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         o1 = m1(x, torch.tensor([0]))
@@ -184,16 +199,39 @@ def test_sigterm_stops_a_run_gracefully_with_a_checkpoint_and_an_export(tmp_path
 
     import yaml
 
-    cfg = {"name": "sigterm", "stage": "level1", "model": {"level1": {"N": 8, "M": 8, "lambdas": [0.01, 0.02]}},
-           "data": {"crop": [64, 64], "batch": 2}, "optim": {"steps": 100000, "warmup": 5},
-           "checkpoint_every": 10 ** 6, "val_every": 10 ** 6, "val_images": 1, "val_crop": [64, 64]}
+    cfg = {
+        "name": "sigterm",
+        "stage": "level1",
+        "model": {"level1": {"N": 8, "M": 8, "lambdas": [0.01, 0.02]}},
+        "data": {"crop": [64, 64], "batch": 2},
+        "optim": {"steps": 100000, "warmup": 5},
+        "checkpoint_every": 10**6,
+        "val_every": 10**6,
+        "val_images": 1,
+        "val_crop": [64, 64],
+    }
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     run = tmp_path / "run"
-    p = subprocess.Popen([sys.executable, "-m", "dsc_core.cli", "train", str(tmp_path / "cfg.yaml"), "--run-dir",
-                          str(run), "--no-progress", "--threads", "1"], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dsc_core.cli",
+            "train",
+            str(tmp_path / "cfg.yaml"),
+            "--run-dir",
+            str(run),
+            "--no-progress",
+            "--threads",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.time() + 120
-    while not (run / "log.jsonl").exists() and time.time() < deadline:   # 50 steps done
+    while not (run / "log.jsonl").exists() and time.time() < deadline:  # 50 steps done
         time.sleep(0.5)
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=120)
@@ -206,13 +244,28 @@ def test_sigterm_stops_a_run_gracefully_with_a_checkpoint_and_an_export(tmp_path
 def test_dry_run_of_the_head_campaign_renders_its_pool_and_validates_the_right(tmp_path):
     out, run_dir = tmp_path / "out", tmp_path / "run"
     env = dict(os.environ, OUT=str(out), PY=sys.executable)
-    p = subprocess.run(["bash", "scripts/gpu_kit.sh", "--dry-run", "--minutes", "0.1", "--run-dir", str(run_dir),
-                        "--config", "config/train_head_campaign.yaml"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [
+            "bash",
+            "scripts/gpu_kit.sh",
+            "--dry-run",
+            "--minutes",
+            "0.1",
+            "--run-dir",
+            str(run_dir),
+            "--config",
+            "config/train_head_campaign.yaml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    assert "training pairs on" in p.stdout                       # the pool was rendered in parallel
+    assert "training pairs on" in p.stdout  # the pool was rendered in parallel
     val = json.loads((out / "val.json").read_text())
-    assert val["after"]["q0"] == val["before"]["q0"]             # level 1 is frozen in this stage
+    assert val["after"]["q0"] == val["before"]["q0"]  # level 1 is frozen in this stage
     for r in ("r0", "r5"):
         m = val["right_after"][r]
         assert 0 < m["bpp"] < 1 and m["matched"] > m["no_left"]

@@ -6,6 +6,7 @@ pairs with side information, no route between the cameras, no shared-memory tran
 removed afterwards. Skipped where namespaces cannot be created (not root, no CAP_SYS_ADMIN/CAP_NET_ADMIN,
 e.g. an unprivileged container).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,25 @@ pytestmark = pytest.mark.skipif(_why is not None, reason=f"network namespaces te
 
 def test_cameras_in_separate_namespaces_cannot_talk_but_pairs_decode(tmp_path):
     env = rh.node_env()
-    r = subprocess.run([sys.executable, str(NETNS / "run_isolated.py"), "--keep", str(tmp_path), "--pairs", "3",
-                        "--frames", "5", "--timeout", "50"], capture_output=True, text=True, timeout=170,
-                       env=env, cwd=str(ROOT))
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(NETNS / "run_isolated.py"),
+            "--keep",
+            str(tmp_path),
+            "--pairs",
+            "3",
+            "--frames",
+            "5",
+            "--timeout",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env=env,
+        cwd=str(ROOT),
+    )
     try:
         res = json.loads(r.stdout)
     except json.JSONDecodeError:
@@ -38,13 +55,18 @@ def test_cameras_in_separate_namespaces_cannot_talk_but_pairs_decode(tmp_path):
     logs = {p.name: p.read_text(errors="replace")[-1500:] for p in tmp_path.glob("*.log")}
     assert res.get("cleaned_up"), res
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not [n for n in left.split() if n.startswith(("dscL_", "dscR_", "dscP_"))
-                and n.endswith("_" + res["namespaces"]["P"].split("_")[-1])], left
+    assert not [
+        n
+        for n in left.split()
+        if n.startswith(("dscL_", "dscR_", "dscP_")) and n.endswith("_" + res["namespaces"]["P"].split("_")[-1])
+    ], left
     assert "error" not in res, (res, logs)
     checks = res["checks"]
     failed = [k for k, ok in checks.items() if not ok]
     assert not failed, (failed, res, logs)
     assert res["reach"] == {"L->R": False, "R->L": False, "P->L": True, "P->R": True}
     assert res["pairs_decoded"] >= 3 and res["decoder_right"]["degraded"] == "0"
-    print(f"netns: {res['pairs_decoded']} pairs decoded, nodes ready after {res['nodes_ready_s']} s, "
-          f"total {res['total_s']} s")
+    print(
+        f"netns: {res['pairs_decoded']} pairs decoded, nodes ready after {res['nodes_ready_s']} s, "
+        f"total {res['total_s']} s"
+    )

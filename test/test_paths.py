@@ -1,18 +1,19 @@
 """dsc_core.paths.data_root: $DSC_DATA, else a checkout's data/, else the user's cache; never inside an
 installed package (site-packages or /opt/ros may be read-only, and pip/apt would not know the files)."""
+
 import os
 import subprocess
 import sys
 
-from ros_helpers import ROOT
-
 from dsc_core import paths
+from ros_helpers import ROOT
 
 
 def _data_root_of(package_parent, env):
     code = "import sys; sys.path.insert(0, sys.argv[1]); from dsc_core.paths import data_root; print(data_root())"
-    out = subprocess.run([sys.executable, "-c", code, str(package_parent)], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(package_parent)], env=env, capture_output=True, text=True, check=True
+    )
     return out.stdout.strip()
 
 

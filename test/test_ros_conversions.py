@@ -1,4 +1,5 @@
 """dsc_ros.wire: Image <-> numpy with row padding, the three encodings, and clear rejects."""
+
 import array
 
 import numpy as np
@@ -59,19 +60,22 @@ def test_extra_trailing_data_is_ignored():
     np.testing.assert_array_equal(image_to_numpy(m)[0], a)
 
 
-@pytest.mark.parametrize("mutate,reason", [
-    (lambda m: setattr(m, "encoding", "bgra8"), "unsupported_encoding"),
-    (lambda m: setattr(m, "encoding", "16UC1"), "unsupported_encoding"),
-    (lambda m: setattr(m, "encoding", "bayer_rggb8"), "unsupported_encoding"),
-    (lambda m: setattr(m, "step", m.width * 3 - 1), "bad_step"),
-    (lambda m: setattr(m, "step", 0), "bad_step"),
-    (lambda m: setattr(m, "height", 0), "zero_size"),
-    (lambda m: setattr(m, "width", 0), "zero_size"),
-    (lambda m: setattr(m, "height", m.height + 1), "short_data"),
-    (lambda m: setattr(m, "data", array.array("B", bytes(m.data)[:-1])), "short_data"),
-    (lambda m: setattr(m, "is_bigendian", 2), "bad_endianness"),
-    (lambda m: (setattr(m, "width", 20000), setattr(m, "step", 60000)), "too_large"),
-])
+@pytest.mark.parametrize(
+    "mutate,reason",
+    [
+        (lambda m: setattr(m, "encoding", "bgra8"), "unsupported_encoding"),
+        (lambda m: setattr(m, "encoding", "16UC1"), "unsupported_encoding"),
+        (lambda m: setattr(m, "encoding", "bayer_rggb8"), "unsupported_encoding"),
+        (lambda m: setattr(m, "step", m.width * 3 - 1), "bad_step"),
+        (lambda m: setattr(m, "step", 0), "bad_step"),
+        (lambda m: setattr(m, "height", 0), "zero_size"),
+        (lambda m: setattr(m, "width", 0), "zero_size"),
+        (lambda m: setattr(m, "height", m.height + 1), "short_data"),
+        (lambda m: setattr(m, "data", array.array("B", bytes(m.data)[:-1])), "short_data"),
+        (lambda m: setattr(m, "is_bigendian", 2), "bad_endianness"),
+        (lambda m: (setattr(m, "width", 20000), setattr(m, "step", 60000)), "too_large"),
+    ],
+)
 def test_rejects_with_reason(mutate, reason):
     m = image_msg(rand((4, 5, 3)), "rgb8", 0, "c")
     mutate(m)
@@ -89,13 +93,16 @@ def test_unsupported_encoding_message_names_the_supported_ones():
         image_to_numpy(m)
 
 
-@pytest.mark.parametrize("arr,enc,reason", [
-    (np.zeros((2, 2, 3), np.float32), "rgb8", "bad_dtype"),
-    (np.zeros((2, 2), np.uint8), "rgb8", "bad_shape"),
-    (np.zeros((2, 2, 3), np.uint8), "mono8", "bad_shape"),
-    (np.zeros((0, 2, 3), np.uint8), "rgb8", "zero_size"),
-    (np.zeros((2, 2, 3), np.uint8), "yuv422", "unsupported_encoding"),
-])
+@pytest.mark.parametrize(
+    "arr,enc,reason",
+    [
+        (np.zeros((2, 2, 3), np.float32), "rgb8", "bad_dtype"),
+        (np.zeros((2, 2), np.uint8), "rgb8", "bad_shape"),
+        (np.zeros((2, 2, 3), np.uint8), "mono8", "bad_shape"),
+        (np.zeros((0, 2, 3), np.uint8), "rgb8", "zero_size"),
+        (np.zeros((2, 2, 3), np.uint8), "yuv422", "unsupported_encoding"),
+    ],
+)
 def test_numpy_to_image_rejects(arr, enc, reason):
     with pytest.raises(ImageConversionError) as e:
         numpy_to_image(arr, enc)

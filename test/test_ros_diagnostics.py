@@ -1,12 +1,12 @@
 """dsc_ros.nodes.diagnostics: rolling statistics (bounded), and their DiagnosticStatus form."""
+
 import math
 
 import pytest
 
-from ros_helpers import ros_available
-
 from dsc_ros.nodes import diagnostics  # noqa: E402
 from dsc_ros.nodes.diagnostics import StreamStats, percentile  # noqa: E402
+from ros_helpers import ros_available
 
 
 class Clock:

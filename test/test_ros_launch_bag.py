@@ -5,6 +5,7 @@ by ``dsc_ros.tools.bags.player``, which the launcher starts only after every nod
 KITTI default topics the node set remaps the encoders to; every frame must come out decoded (stamps and
 frame ids of the bag, camera_info beside it), and the launcher must end by itself when the bag is done.
 """
+
 import sys
 
 import pytest
@@ -18,7 +19,9 @@ FRAMES = 4
 
 
 def test_launcher_plays_a_bag_through_the_pipeline(tmp_path):
-    synth = pytest.importorskip("dsc_ros.tools.bags.synth_bag", reason="the bag tools (dsc_ros.tools.bags) are not present")
+    synth = pytest.importorskip(
+        "dsc_ros.tools.bags.synth_bag", reason="the bag tools (dsc_ros.tools.bags) are not present"
+    )
     pytest.importorskip("dsc_ros.tools.bags.player", reason="the bag player (dsc_ros.tools.bags.player) is not present")
     from sensor_msgs.msg import CameraInfo, Image
 
@@ -30,8 +33,23 @@ def test_launcher_plays_a_bag_through_the_pipeline(tmp_path):
     tn = rh.RosTestNode("dsc_bag_test")
     out = {s: tn.collect(Image, f"{NS}/{s}/image_decoded") for s in ("left", "right")}
     info = {s: tn.collect(CameraInfo, f"{NS}/{s}/camera_info") for s in ("left", "right")}
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--bag", str(bag), "--namespace", NS,
-                       "--exit-with-bag", "--drain", "5", "--player-arg=--no-progress"], tmp_path / "launch.log")
+    proc = rh.Process(
+        [
+            sys.executable,
+            "-m",
+            "dsc_ros.tools.launcher",
+            str(cfg),
+            "--bag",
+            str(bag),
+            "--namespace",
+            NS,
+            "--exit-with-bag",
+            "--drain",
+            "5",
+            "--player-arg=--no-progress",
+        ],
+        tmp_path / "launch.log",
+    )
     try:
         rc = proc.popen.wait(150)
         log = proc.output()

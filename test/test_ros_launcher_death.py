@@ -1,5 +1,6 @@
 """A launcher killed with SIGKILL takes its nodes with it (PR_SET_PDEATHSIG), instead of leaving orphans that
 keep publishing into the domain. Real processes; the nodes are the real three."""
+
 import os
 import re
 import signal
@@ -30,13 +31,16 @@ def test_sigkilled_launcher_leaves_no_nodes(tmp_path):
     if not sys.platform.startswith("linux"):
         pytest.skip("PR_SET_PDEATHSIG is Linux-only")
     cfg = rh.write_test_config(tmp_path)
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", "dsc_death"],
-                      tmp_path / "launch.log", nice=0)
+    proc = rh.Process(
+        [sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", "dsc_death"],
+        tmp_path / "launch.log",
+        nice=0,
+    )
     try:
         assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
         pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", proc.output())]
         assert len(pids) == 3 and all(_alive(p) for p in pids)
-        os.kill(proc.popen.pid, signal.SIGKILL)          # the launcher alone, not its nodes' sessions
+        os.kill(proc.popen.pid, signal.SIGKILL)  # the launcher alone, not its nodes' sessions
         proc.popen.wait(10)
         end = time.monotonic() + 20
         while time.monotonic() < end and any(_alive(p) for p in pids):
@@ -53,12 +57,17 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
     if reason:
         pytest.skip(reason)
     cfg = rh.write_test_config(tmp_path)
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", "dsc_respawn"],
-                      tmp_path / "launch.log", nice=0)
+    proc = rh.Process(
+        [sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", "dsc_respawn"],
+        tmp_path / "launch.log",
+        nice=0,
+    )
     try:
         assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
-        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)",
-                                                           proc.output()))
+        started = dict(
+            (m, int(p))
+            for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)", proc.output())
+        )
         victim = started["right_encoder"]
         t_kill = time.monotonic()
         os.kill(victim, signal.SIGKILL)
@@ -71,7 +80,7 @@ def test_a_node_that_dies_is_respawned_and_the_launcher_shuts_down_cleanly(tmp_p
         pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", proc.output())]
         assert proc.interrupt(30) is not None
         assert not any(_alive(p) for p in pids), "nodes outlived their launcher"
-        assert proc.output().count("respawning in") == 1        # nothing respawned during the shutdown
+        assert proc.output().count("respawning in") == 1  # nothing respawned during the shutdown
     finally:
         proc.close()
 
@@ -86,14 +95,18 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         pytest.skip(reason)
     cfg = rh.write_test_config(tmp_path)
     ns = "dsc_standby"
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", ns, "--standby"],
-                      tmp_path / "launch.log", nice=0)
+    proc = rh.Process(
+        [sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", ns, "--standby"],
+        tmp_path / "launch.log",
+        nice=0,
+    )
     tn = rh.RosTestNode("dsc_standby_probe")
     try:
         assert proc.wait_output(node_set.READY_MARKER, 3, 120), proc.output()[-3000:]
         assert proc.wait_output(node_set.STANDBY_MARKER, 3, 120), proc.output()[-3000:]
-        standby = dict((m, int(p)) for p, m in re.findall(r"standby started with pid \[(\d+)\] for (\w+)",
-                                                          proc.output()))
+        standby = dict(
+            (m, int(p)) for p, m in re.findall(r"standby started with pid \[(\d+)\] for (\w+)", proc.output())
+        )
         assert set(standby) == {"left_encoder", "right_encoder", "decoder"}
 
         def ours():
@@ -107,27 +120,36 @@ def test_standby_takes_over_a_dead_node(tmp_path):
         time.sleep(1.0)
         assert ours() == ["decoder", "left_encoder", "right_encoder"]
         # ... and that participant exists before the promotion (rclpy.init alone does not create one)
-        assert tn.wait_for(lambda: placeholders() == sorted(f"_dsc_standby_{p}" for p in standby.values()), 10), \
+        assert tn.wait_for(lambda: placeholders() == sorted(f"_dsc_standby_{p}" for p in standby.values()), 10), (
             placeholders()
-        started = dict((m, int(p)) for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)",
-                                                           proc.output()))
+        )
+        started = dict(
+            (m, int(p))
+            for p, m in re.findall(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)", proc.output())
+        )
         t_kill = time.monotonic()
         os.kill(started["left_encoder"], signal.SIGKILL)
-        assert proc.wait_output(f"standby with pid [{standby['left_encoder']}] takes over as left_encoder", 1, 20), \
+        assert proc.wait_output(f"standby with pid [{standby['left_encoder']}] takes over as left_encoder", 1, 20), (
             proc.output()[-3000:]
+        )
         assert proc.wait_output(node_set.READY_MARKER, 4, 60), proc.output()[-3000:]
         ready_s = time.monotonic() - t_kill
         # no fresh process for the left encoder: the standby became it
-        assert len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.nodes\.left_encoder", proc.output())) == 1
+        assert (
+            len(re.findall(r"process started with pid \[\d+\]: \S+ -m dsc_ros\.nodes\.left_encoder", proc.output()))
+            == 1
+        )
         assert _alive(standby["left_encoder"])
         # the promoted standby dropped its placeholder once the real node held the participant
         promoted = f"_dsc_standby_{standby['left_encoder']}"
         assert tn.wait_for(lambda: promoted not in placeholders(), 10), placeholders()
-        assert re.search(r"model \S+ loaded on \S+ in 0\.[0-2] s", proc.output().split("takes over")[-1]), \
+        assert re.search(r"model \S+ loaded on \S+ in 0\.[0-2] s", proc.output().split("takes over")[-1]), (
             "the promoted standby loaded its model again"
+        )
         assert ready_s < 10, ready_s  # a sanity bound only; the no-reload check above is what tells a standby
-        assert proc.wait_output("standby started with pid", 4, node_set.STANDBY_RESTART_DELAY_S + 30), \
-            proc.output()[-3000:]
+        assert proc.wait_output("standby started with pid", 4, node_set.STANDBY_RESTART_DELAY_S + 30), proc.output()[
+            -3000:
+        ]
         pids = [int(p) for p in re.findall(r"(?:process|standby) started with pid \[(\d+)\]", proc.output())]
         assert proc.interrupt(30) is not None
         assert not any(_alive(p) for p in pids), "nodes or standbys outlived their launcher"

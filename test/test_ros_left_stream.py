@@ -10,6 +10,7 @@ run time) and the decoded lefts are bit-exact to the library's; the JPEG left pa
 encoder's codes and the decoded right is bit-exact to the library's decode with that JPEG as side information;
 corrupt, unsupported and wrong-size CompressedImages are counted and the decoder keeps serving.
 """
+
 from __future__ import annotations
 
 import io
@@ -58,18 +59,20 @@ def test_left_encoder_passes_the_codec_and_quality_read_at_every_frame(make_node
     e = make_node("left", left_codec="jpeg", left_quality=70, warmup=False)
     e._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", 10**9, "cam_left"))
     assert wait(lambda: e.stats.frames_out == 1)
-    assert e.fake.left_options_seen[-1] == (None, "jpeg", 70)       # a classical left takes no rate
+    assert e.fake.left_options_seen[-1] == (None, "jpeg", 70)  # a classical left takes no rate
     assert e.set_parameters([Parameter("left_quality", Parameter.Type.INTEGER, -1)])[0].successful
     e._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", 2 * 10**9, "cam_left"))
     assert wait(lambda: e.stats.frames_out == 2)
-    assert e.fake.left_options_seen[-1] == (None, "jpeg", None)     # -1: the codec's own default
+    assert e.fake.left_options_seen[-1] == (None, "jpeg", None)  # -1: the codec's own default
     assert e.set_parameters([Parameter("left_codec", Parameter.Type.STRING, "level1")])[0].successful
     e._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", 3 * 10**9, "cam_left"))
     assert wait(lambda: e.stats.frames_out == 3)
     assert e.fake.left_options_seen[-1][0] is None and len(e.fake.left_options_seen[-1]) == 3
     # bad values are refused at set time, with the reason, and change nothing
-    for name, kind, value, why in (("left_quality", Parameter.Type.INTEGER, 101, "0..100"),
-                                   ("left_codec", Parameter.Type.STRING, "webp", "must be one of")):
+    for name, kind, value, why in (
+        ("left_quality", Parameter.Type.INTEGER, 101, "0..100"),
+        ("left_codec", Parameter.Type.STRING, "webp", "must be one of"),
+    ):
         res = e.set_parameters([Parameter(name, kind, value)])[0]
         assert not res.successful and why in res.reason
     assert e.p["left_codec"] == "level1" and e.p["left_quality"] == -1
@@ -99,8 +102,8 @@ def test_compressed_left_pairs_with_a_right_code_and_counts_its_real_bytes(make_
     d._on_compressed_left(compressed_msg(data, 10**9))
     d._on_code("right", code_msg(d.fake._pack, "right", 10**9))
     assert wait(lambda: d.stats["right"].frames_out == 1 and d.stats["left"].frames_out == 1)
-    assert d.stats["right"].degraded == 0                     # the JPEG was the side information
-    assert d.stats["left"].snapshot()["bits_per_frame"] == 8 * len(data)   # the left's real bytes: the JPEG's
+    assert d.stats["right"].degraded == 0  # the JPEG was the side information
+    assert d.stats["left"].snapshot()["bits_per_frame"] == 8 * len(data)  # the left's real bytes: the JPEG's
 
 
 def test_bad_compressed_lefts_are_counted_and_the_right_still_decodes(make_node):
@@ -108,17 +111,17 @@ def test_bad_compressed_lefts_are_counted_and_the_right_still_decodes(make_node)
     h, w = 32, 48
     good = jpeg_bytes(_image(h, w))
     st = d.stats["left"]
-    d._on_compressed_left(compressed_msg(b"\x00garbage" * 8, 1 * 10**9))                     # not a JPEG at all
+    d._on_compressed_left(compressed_msg(b"\x00garbage" * 8, 1 * 10**9))  # not a JPEG at all
     assert st.dropped["corrupt_image"] == 1
     d._on_compressed_left(compressed_msg(good, 2 * 10**9, fmt="16UC1; compressedDepth png"))  # depth, not a camera
     d._on_compressed_left(compressed_msg(good, 3 * 10**9, fmt="h264"))
     assert st.dropped["unsupported_format"] == 2
-    d._on_compressed_left(compressed_msg(good, 4 * 10**9, fmt="png"))                         # a JPEG called png
+    d._on_compressed_left(compressed_msg(good, 4 * 10**9, fmt="png"))  # a JPEG called png
     assert st.dropped["corrupt_image"] == 2
-    big = jpeg_bytes(_image(200, 300))      # more than limits.max_pixels: refused from its header, no pixels
+    big = jpeg_bytes(_image(200, 300))  # more than limits.max_pixels: refused from its header, no pixels
     d._on_compressed_left(compressed_msg(big, 5 * 10**9))
     assert st.dropped["too_large"] == 1
-    assert d.sync.pending("left") == 0 and len(d._queue) == 0   # none of them took a slot
+    assert d.sync.pending("left") == 0 and len(d._queue) == 0  # none of them took a slot
     # truncated: the header reads, the pixels do not -> counted by the worker, the right goes out degraded
     d._on_compressed_left(compressed_msg(good[: len(good) // 2], 6 * 10**9))
     d._on_code("right", code_msg(d.fake._pack, "right", 6 * 10**9, h=h, w=w))
@@ -151,8 +154,8 @@ def test_compressed_format_strings_as_image_transport_writes_them():
 
 
 # ------------------------------------------------------------------------------------------- over Fast DDS
-NS = "/dsc_ls"                      # the three nodes under dsc-launch
-JPEG_NS = "/dsc_ls_jpeg"            # a second decoder that takes the left camera's CompressedImage
+NS = "/dsc_ls"  # the three nodes under dsc-launch
+JPEG_NS = "/dsc_ls_jpeg"  # a second decoder that takes the left camera's CompressedImage
 LEFT_IN, RIGHT_IN = "/ls_cam/left/image_raw", "/ls_cam/right/image_raw"
 H, W = 64, 128
 JPEG_L, JPEG_R = "dsc_ros/jpeg_decoder: left decode", "dsc_ros/jpeg_decoder: right decode"
@@ -172,10 +175,25 @@ class LeftStreamRig(rh.LaunchedRig):
         cfg.write_text(yaml.safe_dump(doc))
         self._launch(cfg, tmp / "launch.log", "dsc_left_stream_test", NS, LEFT_IN, RIGHT_IN, 1_900_000_000 * 10**9)
         # The JPEG decoder pairs the camera's CompressedImage with the codes of the launched right encoder.
-        self.jpeg_proc = rh.Process([sys.executable, "-m", "dsc_ros.nodes.decoder", "--ros-args",
-                                     "-r", "__node:=jpeg_decoder", "-r", f"__ns:={JPEG_NS}", "--params-file", str(cfg),
-                                     "-r", f"left/image_raw/compressed:={LEFT_IN}/compressed",
-                                     "-r", f"right/dsc_code:={NS}/right/dsc_code"], tmp / "jpeg_decoder.log")
+        self.jpeg_proc = rh.Process(
+            [
+                sys.executable,
+                "-m",
+                "dsc_ros.nodes.decoder",
+                "--ros-args",
+                "-r",
+                "__node:=jpeg_decoder",
+                "-r",
+                f"__ns:={JPEG_NS}",
+                "--params-file",
+                str(cfg),
+                "-r",
+                f"left/image_raw/compressed:={LEFT_IN}/compressed",
+                "-r",
+                f"right/dsc_code:={NS}/right/dsc_code",
+            ],
+            tmp / "jpeg_decoder.log",
+        )
         self.img_pub = {"left": self.tn.publisher(Image, LEFT_IN), "right": self.tn.publisher(Image, RIGHT_IN)}
         self.jpeg_pub = self.tn.publisher(CompressedImage, f"{LEFT_IN}/compressed")
         self.out = {s: self.tn.collect(Image, f"{NS}/{s}/image_decoded") for s in ("left", "right")}
@@ -194,8 +212,12 @@ class LeftStreamRig(rh.LaunchedRig):
 
         cli = self.tn.node.create_client(SetParameters, f"{NS}/left_encoder/set_parameters")
         assert cli.wait_for_service(timeout_sec=30)
-        req = SetParameters.Request(parameters=[Parameter("left_codec", value=codec).to_parameter_msg(),
-                                                Parameter("left_quality", value=quality).to_parameter_msg()])
+        req = SetParameters.Request(
+            parameters=[
+                Parameter("left_codec", value=codec).to_parameter_msg(),
+                Parameter("left_quality", value=quality).to_parameter_msg(),
+            ]
+        )
         fut = cli.call_async(req)
         self.tn.wait_for(fut.done, 20)
         assert fut.done() and all(r.successful for r in fut.result().results), fut.result()
@@ -242,8 +264,10 @@ def test_dds_every_left_codec_round_trips_through_the_nodes(rig):
         rig.set_left_codec(codec, quality)
         st = rig.stamp()
         rig.send_images(st, L, R)
-        assert rig.wait_stamps(rig.out["left"], [st], 60) and rig.wait_stamps(rig.out["right"], [st], 60), \
-            (codec, rig.proc.output()[-3000:])
+        assert rig.wait_stamps(rig.out["left"], [st], 60) and rig.wait_stamps(rig.out["right"], [st], 60), (
+            codec,
+            rig.proc.output()[-3000:],
+        )
         kw = {} if codec == "level1" else {"codec": codec, "quality": quality}
         left_code = rig.codec.encode_left(L, **kw)
         got = rig.stamped(rig.out["left"])[st]
@@ -252,7 +276,8 @@ def test_dds_every_left_codec_round_trips_through_the_nodes(rig):
         np.testing.assert_array_equal(
             rh.image_array(rig.stamped(rig.out["right"])[st]),
             rig.codec.decode_right(right_code, left=rig.codec.decode_left(left_code, return_state=True)),
-            err_msg=codec)
+            err_msg=codec,
+        )
     assert rig.diag.value("dsc_ros/decoder: right decode", "degraded.side_info_mismatch") == 0
 
 
@@ -267,12 +292,14 @@ def test_dds_compressed_image_left_pairs_with_right_codes(rig):
         st = rig.stamp()
         rig.send_jpeg(st, jpeg)
         rig.send_images(st, None, R)
-        assert rig.wait_stamps(rig.jpeg_out["left"], [st], 60) and rig.wait_stamps(rig.jpeg_out["right"], [st], 60), \
+        assert rig.wait_stamps(rig.jpeg_out["left"], [st], 60) and rig.wait_stamps(rig.jpeg_out["right"], [st], 60), (
             rig.jpeg_proc.output()[-3000:]
+        )
         decoded_jpeg = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
         np.testing.assert_array_equal(rh.image_array(rig.stamped(rig.jpeg_out["left"])[st]), decoded_jpeg)
-        expected = rig.codec.decode_right(rig.codec.encode_right(R),
-                                          left=rig.codec.left_state_from_image(decoded_jpeg, "rgb8"))
+        expected = rig.codec.decode_right(
+            rig.codec.encode_right(R), left=rig.codec.left_state_from_image(decoded_jpeg, "rgb8")
+        )
         np.testing.assert_array_equal(rh.image_array(rig.stamped(rig.jpeg_out["right"])[st]), expected)
     assert rig.diag.wait_value(JPEG_L, "frames_out", lambda v: v >= 2, 10)
     assert rig.diag.value(JPEG_L, "dropped") == 0
@@ -296,7 +323,9 @@ def test_dds_bad_compressed_lefts_are_counted_and_the_decoder_keeps_serving(rig)
     assert rig.diag.wait_value(JPEG_L, "dropped.corrupt_image", lambda v: v >= 1, 15)
     assert rig.diag.wait_value(JPEG_L, "dropped.unsupported_format", lambda v: v >= 1, 15)
     assert rig.diag.wait_value(JPEG_R, "degraded.side_info_mismatch", lambda v: v >= 1, 15)
-    assert rig.jpeg_proc.wait_output("[corrupt_image]", 1, 5) and rig.jpeg_proc.wait_output("[unsupported_format]", 1, 5)
+    assert rig.jpeg_proc.wait_output("[corrupt_image]", 1, 5) and rig.jpeg_proc.wait_output(
+        "[unsupported_format]", 1, 5
+    )
     assert rig.stamped(rig.jpeg_out["left"])[stamps[2]].height == H // 2
     # and the node survives: a good pair afterwards decodes with its left
     st = rig.stamp()

@@ -2,9 +2,11 @@
 
 Why: the end-to-end test proves the real pipeline; this one reaches the branches that would need
 several differently-configured nodes there (publish_degraded false, wrong role, pairing-buffer
-overflow and duplicates, work-queue overflow, codec errors, a bad rate parameter) in a fraction of a second. The stand-in produces real DSCC
-containers (``dsc_core.container.pack``), so the node's parsing and checks run as in production.
+overflow and duplicates, work-queue overflow, codec errors, a bad rate parameter) in a fraction of a second.
+The stand-in produces real DSCC containers (``dsc_core.container.pack``), so the node's parsing
+and checks run as in production.
 """
+
 import threading
 import time
 from types import SimpleNamespace
@@ -30,16 +32,24 @@ class FakeCodec:
     def __init__(self):
         self.delay = 0.0
         self.side_info_seen: list = []
-        self.left_options_seen: list = []   # (rate, codec, quality) of every encode_left
+        self.left_options_seen: list = []  # (rate, codec, quality) of every encode_left
         self.gate = threading.Event()
         self.gate.set()
 
     def _pack(self, role, h, w, encoding, family=FAMILY, head=HEAD, model="dsc-default"):
         from dsc_core import container
 
-        hdr = container.Header(role=role, rate=0, family=family, head=bytes(8) if role == "left" else head,
-                               height=h, width=w, encoding=encoding, model=model,
-                               strings=(container.StringInfo((1, 1, 1), 0, 3),))
+        hdr = container.Header(
+            role=role,
+            rate=0,
+            family=family,
+            head=bytes(8) if role == "left" else head,
+            height=h,
+            width=w,
+            encoding=encoding,
+            model=model,
+            strings=(container.StringInfo((1, 1, 1), 0, 3),),
+        )
         return container.pack(hdr, [b"abc"])
 
     def encode_left(self, img, encoding="rgb8", rate=None, codec="level1", quality=None):
@@ -73,8 +83,9 @@ class FakeCodec:
         from dsc_core import container
 
         h, w = image.shape[:2]
-        hdr = container.Header(role="left", rate=0, family=FAMILY, head=bytes(8), height=h, width=w,
-                               encoding=encoding, model=self.name)
+        hdr = container.Header(
+            role="left", rate=0, family=FAMILY, head=bytes(8), height=h, width=w, encoding=encoding, model=self.name
+        )
         return SimpleNamespace(image=image, header=hdr)
 
     def decode_right(self, data, left=None, return_info=False, side_info=None):
@@ -84,8 +95,9 @@ class FakeCodec:
         self.side_info_seen.append(side_info)
         hdr = container.parse(data)
         if left is not None and (left.header.height, left.header.width) != (hdr.height, hdr.width):
-            raise MissingSideInformationError(f"left is {left.header.width}x{left.header.height} but right is "
-                                              f"{hdr.width}x{hdr.height}")
+            raise MissingSideInformationError(
+                f"left is {left.header.width}x{left.header.height} but right is {hdr.width}x{hdr.height}"
+            )
         img = self._img(hdr, 20 if left is not None else 30)
         return (img, SimpleNamespace(degraded=left is None, header=hdr)) if return_info else img
 
@@ -109,8 +121,12 @@ def make_node(monkeypatch):
         from dsc_ros.nodes.decoder import DecoderNode
         from dsc_ros.nodes.encoder import EncoderNode
 
-        types = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER, float: Parameter.Type.DOUBLE,
-                 str: Parameter.Type.STRING}
+        types = {
+            bool: Parameter.Type.BOOL,
+            int: Parameter.Type.INTEGER,
+            float: Parameter.Type.DOUBLE,
+            str: Parameter.Type.STRING,
+        }
         ps = [Parameter(k, types[type(v)], v) for k, v in overrides.items()]
         if kind == "decoder":
             n = DecoderNode(context=ctx, parameter_overrides=ps)
@@ -156,14 +172,14 @@ def test_pair_and_degraded_paths(make_node):
     d._on_code("left", code_msg(f, "left", 1_000_000_000))
     d._on_code("right", code_msg(f, "right", 1_000_000_000))
     assert wait(lambda: d.stats["right"].frames_out == 1 and d.stats["left"].frames_out == 1)
-    assert d.fake.side_info_seen[-1] is None          # side_info "" = the model's own default
+    assert d.fake.side_info_seen[-1] is None  # side_info "" = the model's own default
     d._on_code("right", code_msg(f, "right", 2_000_000_000))
     time.sleep(0.08)
     d._expire()
     assert wait(lambda: d.stats["right"].frames_out == 2)
     assert d.stats["right"].degraded == 1 and d.sync.counts["right_only"] == 1
     assert d.stats["right"].degraded_by["no_left"] == 1
-    d._on_code("left", code_msg(f, "left", 3_000_000_000))        # a left whose right never comes
+    d._on_code("left", code_msg(f, "left", 3_000_000_000))  # a left whose right never comes
     time.sleep(0.08)
     d._expire()
     assert wait(lambda: d.stats["left"].frames_out == 2)
@@ -327,7 +343,7 @@ def test_throttled_encoders_code_the_same_frames_whatever_their_speed(make_node)
     right = make_node("right", queue_size=8, **{"throttle.max_rate_hz": 2.0})
     coded = {"left": [], "right": []}
 
-    class Recorder:                       # stands in for the code publisher, keeps the stamps coded
+    class Recorder:  # stands in for the code publisher, keeps the stamps coded
         def __init__(self, side):
             self.side = side
 
@@ -335,8 +351,8 @@ def test_throttled_encoders_code_the_same_frames_whatever_their_speed(make_node)
             coded[self.side].append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
 
     left.code_pub, right.code_pub = Recorder("left"), Recorder("right")
-    t0 = 1_700_000_000_123_000_000           # not on a slot boundary: the right camera starts 0.3 s later
-    left.fake.gate.clear()                   # the left encoder is stuck while the frames come in
+    t0 = 1_700_000_000_123_000_000  # not on a slot boundary: the right camera starts 0.3 s later
+    left.fake.gate.clear()  # the left encoder is stuck while the frames come in
     for i in range(40):
         t = t0 + i * 100_000_000
         left._on_image(image_msg(np.zeros((4, 6, 3), np.uint8), "rgb8", t, "cam_left"))

@@ -4,6 +4,7 @@ The ROS 2 launch file needs ``launch``/``launch_ros``, which are not installable
 is executed against small stand-ins of those modules (recording what it builds), and tested for real only
 where launch_ros is importable.
 """
+
 import contextlib
 import io
 import runpy
@@ -12,10 +13,9 @@ import types
 
 import pytest
 
-from ros_helpers import ROOT
-
 from dsc_ros import wire  # noqa: E402
 from dsc_ros.tools import launcher, node_set
+from ros_helpers import ROOT
 
 LAUNCH_FILE = ROOT / "launch" / "stereo_dsc.launch.py"
 
@@ -23,21 +23,28 @@ LAUNCH_FILE = ROOT / "launch" / "stereo_dsc.launch.py"
 def test_three_nodes_with_remapped_camera_inputs():
     specs = node_set.node_specs("/cfg.yaml", "robot/", "/a/left/image_raw", "/b/right/image_raw")
     assert [s.name for s in specs] == ["left_encoder", "right_encoder", "decoder"]
-    assert [s.module for s in specs] == ["dsc_ros.nodes.left_encoder", "dsc_ros.nodes.right_encoder", "dsc_ros.nodes.decoder"]
+    assert [s.module for s in specs] == [
+        "dsc_ros.nodes.left_encoder",
+        "dsc_ros.nodes.right_encoder",
+        "dsc_ros.nodes.decoder",
+    ]
     assert [s.executable for s in specs] == ["left_encoder", "right_encoder", "decoder"]
     assert all(s.namespace == "/robot" and s.params_file == "/cfg.yaml" and s.package == "dsc_ros" for s in specs)
     left, right, dec = specs
     assert dict(left.remappings) == {"left/image_raw": "/a/left/image_raw", "left/camera_info": "/a/left/camera_info"}
-    assert dict(right.remappings) == {"right/image_raw": "/b/right/image_raw",
-                                      "right/camera_info": "/b/right/camera_info"}
+    assert dict(right.remappings) == {
+        "right/image_raw": "/b/right/image_raw",
+        "right/camera_info": "/b/right/camera_info",
+    }
     assert not any("left" in a or "left" in b for a, b in right.remappings)
     assert dec.remappings == (("left/image_raw/compressed", "/a/left/image_raw/compressed"),)
-    assert all(s.parameters == () for s in specs)   # nothing over the params file unless asked
-    left, _, dec = node_set.node_specs("/cfg.yaml", "", left_codec="jpeg", left_quality=70,
-                                       left_input="compressed_image")
-    args = left.ros_args()   # after the params file: the later value wins, as with ros2 launch
+    assert all(s.parameters == () for s in specs)  # nothing over the params file unless asked
+    left, _, dec = node_set.node_specs(
+        "/cfg.yaml", "", left_codec="jpeg", left_quality=70, left_input="compressed_image"
+    )
+    args = left.ros_args()  # after the params file: the later value wins, as with ros2 launch
     i = args.index("--params-file")
-    assert args[i + 2:i + 6] == ["-p", "left_codec:=jpeg", "-p", "left_quality:=70"]
+    assert args[i + 2 : i + 6] == ["-p", "left_codec:=jpeg", "-p", "left_quality:=70"]
     assert dict(left.parameters) == {"left_codec": "jpeg", "left_quality": 70}
     assert dec.ros_args()[dec.ros_args().index("-p") + 1] == "left_input:=compressed_image"
 
@@ -56,8 +63,19 @@ def test_kitti_defaults_and_namespace_forms():
 
 def test_ros_args_are_what_ros2_launch_passes():
     s = node_set.node_specs("/p.yaml", "/ns", "/l", "/r", "/li", "/ri")[0]
-    assert s.ros_args() == ["--ros-args", "-r", "__node:=left_encoder", "-r", "__ns:=/ns", "--params-file", "/p.yaml",
-                            "-r", "left/image_raw:=/l", "-r", "left/camera_info:=/li"]
+    assert s.ros_args() == [
+        "--ros-args",
+        "-r",
+        "__node:=left_encoder",
+        "-r",
+        "__ns:=/ns",
+        "--params-file",
+        "/p.yaml",
+        "-r",
+        "left/image_raw:=/l",
+        "-r",
+        "left/camera_info:=/li",
+    ]
     assert s.command("py") == ["py", "-m", "dsc_ros.nodes.left_encoder"] + s.ros_args()
     s = node_set.node_specs(None, "", "/l")[2]
     assert s.ros_args() == ["--ros-args", "-r", "__node:=decoder", "-r", "left/image_raw/compressed:=/l/compressed"]
@@ -93,8 +111,18 @@ def test_fastdds_profile_sets_a_short_default_writer_heartbeat():
 
 def test_player_command():
     cmd = node_set.player_command("/x.bag", "/l", "/r", ["--rate", "2"], python="py")
-    assert cmd == ["py", "-m", "dsc_ros.tools.bags.player", "/x.bag", "--left-topic", "/l", "--right-topic", "/r",
-                   "--rate", "2"]
+    assert cmd == [
+        "py",
+        "-m",
+        "dsc_ros.tools.bags.player",
+        "/x.bag",
+        "--left-topic",
+        "/l",
+        "--right-topic",
+        "/r",
+        "--rate",
+        "2",
+    ]
 
 
 def test_launcher_print_matches_node_set(tmp_path):
@@ -102,12 +130,26 @@ def test_launcher_print_matches_node_set(tmp_path):
     bag.write_bytes(b"")
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        rc = launcher.main(["--print", "--namespace", "n", "--left-topic", "/L/image_raw",
-                            "--right-topic", "/R/image_raw", "--bag", str(bag), "--player-arg=--rate=0.5"])
+        rc = launcher.main(
+            [
+                "--print",
+                "--namespace",
+                "n",
+                "--left-topic",
+                "/L/image_raw",
+                "--right-topic",
+                "/R/image_raw",
+                "--bag",
+                str(bag),
+                "--player-arg=--rate=0.5",
+            ]
+        )
     assert rc == 0
     lines = buf.getvalue().splitlines()
-    want = [" ".join(s.command()) for s in node_set.node_specs(node_set.default_config(), "n",
-                                                               "/L/image_raw", "/R/image_raw")]
+    want = [
+        " ".join(s.command())
+        for s in node_set.node_specs(node_set.default_config(), "n", "/L/image_raw", "/R/image_raw")
+    ]
     want.append(" ".join(node_set.player_command(str(bag), "/L/image_raw", "/R/image_raw", ["--rate=0.5"])))
     assert lines == want
 
@@ -117,7 +159,7 @@ def test_launcher_runs_the_chosen_subset(capsys):
     assert launcher.main(["--print", "--nodes", "decoder,left_encoder"]) == 0
     lines = capsys.readouterr().out.splitlines()
     specs = {s.name: " ".join(s.command()) for s in node_set.node_specs(node_set.default_config())}
-    assert lines == [specs["left_encoder"], specs["decoder"]]   # node-set order, whatever the option's order
+    assert lines == [specs["left_encoder"], specs["decoder"]]  # node-set order, whatever the option's order
     assert set(node_set.NODE_NAMES) == set(specs)
     for bad in ("left", "left_encoder,camera", ","):
         assert launcher.main(["--print", "--nodes", bad]) == 2
@@ -156,8 +198,13 @@ def _fake_launch_modules():
     subst.LaunchConfiguration = _LaunchConfiguration
     lros_actions.Node = type("Node", (_Rec,), {})
     launch.actions, launch.substitutions, lros.actions = actions, subst, lros_actions
-    return {"launch": launch, "launch.actions": actions, "launch.substitutions": subst,
-            "launch_ros": lros, "launch_ros.actions": lros_actions}
+    return {
+        "launch": launch,
+        "launch.actions": actions,
+        "launch.substitutions": subst,
+        "launch_ros": lros,
+        "launch_ros.actions": lros_actions,
+    }
 
 
 def _run_mocked(overrides):
@@ -183,8 +230,18 @@ def _run_mocked(overrides):
 def test_launch_file_builds_the_node_set_with_launch_mocked():
     """launch/launch_ros are mocked here (not installable in the pip world); what the file builds is checked."""
     args, actions = _run_mocked({})
-    assert set(args) == {"config", "namespace", "bag", "bag_delay", "left_topic", "right_topic", "respawn",
-                         "left_codec", "left_quality", "left_input"}
+    assert set(args) == {
+        "config",
+        "namespace",
+        "bag",
+        "bag_delay",
+        "left_topic",
+        "right_topic",
+        "respawn",
+        "left_codec",
+        "left_quality",
+        "left_input",
+    }
     assert args["left_topic"] == node_set.DEFAULT_LEFT_TOPIC and args["namespace"] == node_set.DEFAULT_NAMESPACE
     specs = node_set.node_specs(args["config"], args["namespace"], args["left_topic"], args["right_topic"])
     assert len(actions) == 3  # no bag: no player
@@ -199,20 +256,25 @@ def test_launch_file_builds_the_node_set_with_launch_mocked():
 
 
 def test_launch_file_starts_the_player_for_a_bag_with_launch_mocked():
-    _, actions = _run_mocked({"bag": "/data/kitti.bag", "namespace": "/x", "left_topic": "/l/image_raw",
-                              "bag_delay": "3"})
+    _, actions = _run_mocked(
+        {"bag": "/data/kitti.bag", "namespace": "/x", "left_topic": "/l/image_raw", "bag_delay": "3"}
+    )
     nodes, timers = actions[:3], actions[3:]
     assert all(n.kwargs["namespace"] == "/x" for n in nodes)
     (timer,) = timers
     assert timer.kwargs["period"] == 3.0
     (proc,) = timer.kwargs["actions"]
-    assert proc.kwargs["cmd"][1:] == node_set.player_command("/data/kitti.bag", "/l/image_raw",
-                                                             node_set.DEFAULT_RIGHT_TOPIC)[1:]
+    assert (
+        proc.kwargs["cmd"][1:]
+        == node_set.player_command("/data/kitti.bag", "/l/image_raw", node_set.DEFAULT_RIGHT_TOPIC)[1:]
+    )
 
 
 def test_launch_file_with_real_launch_ros():
-    pytest.importorskip("launch_ros", reason="launch_ros is not installable in the pip world; the launch file is "
-                        "tested above with launch mocked")
+    pytest.importorskip(
+        "launch_ros",
+        reason="launch_ros is not installable in the pip world; the launch file is tested above with launch mocked",
+    )
     from launch import LaunchContext
 
     ns = runpy.run_path(str(LAUNCH_FILE))
@@ -242,8 +304,7 @@ def test_ros2_run_wrappers_start_with_a_python_that_imports_them():
         interp = first[2:].strip().split()
         # the module the wrapper runs (dsc_ros.nodes.<exe> or dsc_ros.tools.launcher), as written at build time
         module = next(ln.split()[1] for ln in lines if ln.startswith("from dsc_ros."))
-        p = subprocess.run([*interp, "-c", f"import {module}"], capture_output=True, text=True, timeout=120,
-                           cwd="/")
+        p = subprocess.run([*interp, "-c", f"import {module}"], capture_output=True, text=True, timeout=120, cwd="/")
         assert p.returncode == 0, f"{exe}: {first}: {p.stderr[-500:]}"
     p = subprocess.run([str(lib / "launcher"), "--help"], capture_output=True, text=True, timeout=120, cwd="/")
     assert p.returncode == 0 and "usage: dsc-launch" in p.stdout

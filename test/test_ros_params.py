@@ -1,5 +1,6 @@
 """The parameter table (dsc_ros.nodes.params) against config/stereo_dsc.yaml, QoS mapping, and declaration on a
 real rclpy node (descriptions, read-only, type coercion, bad choices)."""
+
 import pytest
 import yaml
 
@@ -80,9 +81,14 @@ def test_declare_on_a_node(ctx):
     import rclpy
     from rclpy.parameter import Parameter
 
-    node = rclpy.create_node("decoder", context=ctx, parameter_overrides=[
-        Parameter("sync.slop_ms", Parameter.Type.INTEGER, 5),  # an int in YAML for a float param
-        Parameter("qos.input.reliability", Parameter.Type.STRING, "sensor_data")])
+    node = rclpy.create_node(
+        "decoder",
+        context=ctx,
+        parameter_overrides=[
+            Parameter("sync.slop_ms", Parameter.Type.INTEGER, 5),  # an int in YAML for a float param
+            Parameter("qos.input.reliability", Parameter.Type.STRING, "sensor_data"),
+        ],
+    )
     try:
         v = params.declare(node, params.DECODER_PARAMS)
         assert v["sync.slop_ms"] == 5.0 and isinstance(v["sync.slop_ms"], float)
@@ -104,7 +110,7 @@ def test_side_info_is_settable_at_runtime_and_checked(ctx):
         v = params.declare(node, params.DECODER_PARAMS)
         assert v["side_info"] == "" and not node.describe_parameter("side_info").read_only
         ok = node.set_parameters([Parameter("side_info", Parameter.Type.STRING, "learned")])[0]
-        assert ok.successful and v["side_info"] == "learned"       # the node's values follow
+        assert ok.successful and v["side_info"] == "learned"  # the node's values follow
         bad = node.set_parameters([Parameter("side_info", Parameter.Type.STRING, "magic")])[0]
         assert not bad.successful and "must be one of" in bad.reason and v["side_info"] == "learned"
     finally:
@@ -115,8 +121,11 @@ def test_declare_rejects_bad_choice(ctx):
     import rclpy
     from rclpy.parameter import Parameter
 
-    node = rclpy.create_node("left_encoder", context=ctx, parameter_overrides=[
-        Parameter("qos.input.reliability", Parameter.Type.STRING, "sometimes")])
+    node = rclpy.create_node(
+        "left_encoder",
+        context=ctx,
+        parameter_overrides=[Parameter("qos.input.reliability", Parameter.Type.STRING, "sometimes")],
+    )
     try:
         with pytest.raises(ValueError, match="sometimes"):
             params.declare(node, params.params_for("left_encoder"))
@@ -130,16 +139,23 @@ def test_values_from_command_line_read_the_params_file_as_rcl_would(tmp_path):
     from dsc_ros.tools import node_set
 
     pf = tmp_path / "p.yaml"
-    pf.write_text(yaml.safe_dump({
-        "/**": {"ros__parameters": {"device": "cpu"}},
-        "/**/left_encoder": {"ros__parameters": {"model": "dsc-paper", "qos": {"input": {"depth": 3}}}},
-        "/robot/left_encoder": {"ros__parameters": {"device": "cuda:1"}},
-        "/**/decoder": {"ros__parameters": {"model": "elsewhere"}},
-    }))
+    pf.write_text(
+        yaml.safe_dump(
+            {
+                "/**": {"ros__parameters": {"device": "cpu"}},
+                "/**/left_encoder": {"ros__parameters": {"model": "dsc-paper", "qos": {"input": {"depth": 3}}}},
+                "/robot/left_encoder": {"ros__parameters": {"device": "cuda:1"}},
+                "/**/decoder": {"ros__parameters": {"model": "elsewhere"}},
+            }
+        )
+    )
     left, right, _ = node_set.node_specs(str(pf), "robot")
     names = ("model", "device", "qos.input.depth")
     assert params.values_from_command_line(left.command(), names) == {
-        "model": "dsc-paper", "device": "cuda:1", "qos.input.depth": 3}
+        "model": "dsc-paper",
+        "device": "cuda:1",
+        "qos.input.depth": 3,
+    }
     assert params.values_from_command_line(right.command(), names)["model"] == "dsc-default"  # the default
     assert params.values_from_command_line(right.command(), names)["device"] == "cpu"
     forced = params.values_from_command_line(left.command() + ["-p", "model:=dsc-default"], names)

@@ -7,10 +7,10 @@ preserved and pixels bit-identical to dsc_core decoding the same codes in this p
 out restamped; the right encoder's graph has no left subscription; bad inputs are counted in /diagnostics
 and the nodes keep serving; a missing left gives a degraded right; Ctrl-C shuts everything down cleanly.
 """
+
 from __future__ import annotations
 
 import array
-import sys
 import time
 
 import numpy as np
@@ -42,10 +42,14 @@ class Pipeline(rh.LaunchedRig):
         self._launch(cfg, self.log, "dsc_e2e_test", NS, LEFT_IN, RIGHT_IN, 1_700_000_000 * 10**9)
         tn = self.tn
         self.pub = {"left": tn.publisher(Image, LEFT_IN), "right": tn.publisher(Image, RIGHT_IN)}
-        self.info_pub = {"left": tn.publisher(CameraInfo, "/e2e_cam/left/camera_info"),
-                         "right": tn.publisher(CameraInfo, "/e2e_cam/right/camera_info")}
-        self.code_pub = {"left": tn.publisher(StereoCode, f"{NS}/left/dsc_code"),
-                         "right": tn.publisher(StereoCode, f"{NS}/right/dsc_code")}
+        self.info_pub = {
+            "left": tn.publisher(CameraInfo, "/e2e_cam/left/camera_info"),
+            "right": tn.publisher(CameraInfo, "/e2e_cam/right/camera_info"),
+        }
+        self.code_pub = {
+            "left": tn.publisher(StereoCode, f"{NS}/left/dsc_code"),
+            "right": tn.publisher(StereoCode, f"{NS}/right/dsc_code"),
+        }
         self.out = {s: tn.collect(Image, f"{NS}/{s}/image_decoded") for s in ("left", "right")}
         self.info_out = {s: tn.collect(CameraInfo, f"{NS}/{s}/camera_info") for s in ("left", "right")}
         self.codes = {s: tn.collect(StereoCode, f"{NS}/{s}/dsc_code") for s in ("left", "right")}
@@ -88,7 +92,6 @@ def pipe(tmp_path_factory):
         yield p
     finally:
         p.close()
-
 
 
 # ----------------------------------------------------------------------------------------------- tests

@@ -3,6 +3,7 @@
 Why it matters: dsc-launch starts a bag player on that line, and a code published before the decoder's
 subscription matched is lost even with reliable QoS (CI of stop 8 lost a bag's first left code that way).
 """
+
 import re
 
 import pytest

@@ -1,5 +1,6 @@
 """dsc_ros.nodes.sync: stamp pairing (slop, timeouts, bounded, counted drops, duplicates, disorder) and the
 drop-oldest queue. Pure Python: no ROS needed."""
+
 import threading
 import time
 

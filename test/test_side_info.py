@@ -22,10 +22,10 @@ def _texture(h, w, seed=0):
 
 
 def test_zncc_finds_a_full_range_disparity_with_a_gain_and_offset_between_cameras():
-    h, w, d_true = 64, 256, 37            # far beyond the learned fusion's old ±24 px window at this scale
+    h, w, d_true = 64, 256, 37  # far beyond the learned fusion's old ±24 px window at this scale
     left = _texture(h, w + d_true)
-    right = left[..., d_true:]             # right x shows left x + d
-    left = left[..., :w] * 0.8 + 0.1       # another camera's gain and offset
+    right = left[..., d_true:]  # right x shows left x + d
+    left = left[..., :w] * 0.8 + 0.1  # another camera's gain and offset
     d, valid = si.zncc_disparity(right, left, max_disparity=64)
     inner = (slice(None), slice(None), slice(8, -8), slice(8, w - d_true - 8))
     err = (d - d_true).abs()[inner]
@@ -45,15 +45,15 @@ def test_matched_side_information_pastes_a_matching_left_and_leaves_an_unrelated
     unrelated = _texture(h, w, seed=2)
     out2 = step(degraded, unrelated, base=degraded)
     assert out2["weight"].mean() < 0.2
-    assert psnr(out2["x_hat"]) > psnr(degraded) - 0.5       # a wrong left costs (almost) nothing
+    assert psnr(out2["x_hat"]) > psnr(degraded) - 0.5  # a wrong left costs (almost) nothing
 
 
 def test_right_view_disparity_of_an_occluding_square():
     d = np.full((20, 40), 2.0, np.float32)
-    d[5:15, 20:30] = 8.0                   # a near square in front of a far wall
+    d[5:15, 20:30] = 8.0  # a near square in front of a far wall
     d_r, visible = oracle.right_view_disparity(d)
-    assert (d_r[5:15, 12:22] == 8.0).all()                  # the square moved 8 px left in the right view
-    assert not visible[5:15, 22:28].any()                   # wall the left camera cannot see (occluded)
+    assert (d_r[5:15, 12:22] == 8.0).all()  # the square moved 8 px left in the right view
+    assert not visible[5:15, 22:28].any()  # wall the left camera cannot see (occluded)
     assert (d_r[0, :38] == 2.0).all() and not visible[0, 38:].any()
 
 
@@ -62,9 +62,8 @@ def motorcycle_crop():
     import skimage.data
 
     left, right, disp = skimage.data.stereo_motorcycle()
-    ys, xs = slice(120, 376), slice(100, 612)                # 256 x 512 with the bike: 10-60 px disparities
-    return (np.ascontiguousarray(left[ys, xs]), np.ascontiguousarray(right[ys, xs]),
-            np.ascontiguousarray(disp[ys, xs]))
+    ys, xs = slice(120, 376), slice(100, 612)  # 256 x 512 with the bike: 10-60 px disparities
+    return (np.ascontiguousarray(left[ys, xs]), np.ascontiguousarray(right[ys, xs]), np.ascontiguousarray(disp[ys, xs]))
 
 
 def test_a_perfect_left_lifts_the_right_on_a_real_pair(motorcycle_crop):

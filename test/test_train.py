@@ -2,6 +2,7 @@
 
 Tiny configs (64x64 crops, batch 2, a few photos) keep this in seconds; the code path is the real one.
 """
+
 import json
 import os
 import subprocess
@@ -24,13 +25,21 @@ def _tiny_level1(tmp_path, steps=30, lr=2e-3) -> dict:
     photos = tmp_path / "photos"
     photos.mkdir(exist_ok=True)
     from PIL import Image
+
     for p in list_photos(include_skimage=True)[:6]:
         Image.open(p).convert("RGB").resize((160, 120)).save(photos / (Path(p).stem + ".png"))
-    return {"name": "tiny", "stage": "level1", "seed": 3,
-            "model": {"level1": {"N": 16, "M": 24, "lambdas": [0.004, 0.02]}},
-            "data": {"photos": str(photos), "crop": [64, 64], "batch": 2},
-            "optim": {"lr": lr, "lr_min": lr, "warmup": 1, "steps": steps},
-            "checkpoint_every": 5, "val_every": 1000, "val_images": 2, "val_crop": [64, 64]}
+    return {
+        "name": "tiny",
+        "stage": "level1",
+        "seed": 3,
+        "model": {"level1": {"N": 16, "M": 24, "lambdas": [0.004, 0.02]}},
+        "data": {"photos": str(photos), "crop": [64, 64], "batch": 2},
+        "optim": {"lr": lr, "lr_min": lr, "warmup": 1, "steps": steps},
+        "checkpoint_every": 5,
+        "val_every": 1000,
+        "val_images": 2,
+        "val_crop": [64, 64],
+    }
 
 
 def _fixed_batch_loss(stage: Level1Stage, x: torch.Tensor) -> float:
@@ -60,7 +69,7 @@ def test_a_few_steps_reduce_the_loss(tmp_path):
 def test_resuming_continues_the_same_run(tmp_path):
     cfg = _tiny_level1(tmp_path, steps=12)
     train(cfg, run_dir=tmp_path / "straight", progress=False, threads=1)
-    train(cfg, run_dir=tmp_path / "resumed", steps=6, progress=False, threads=1)   # stops at 6 (checkpoint)
+    train(cfg, run_dir=tmp_path / "resumed", steps=6, progress=False, threads=1)  # stops at 6 (checkpoint)
     ck = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)
     assert ck["step"] == 6
     train(cfg, run_dir=tmp_path / "resumed", steps=12, progress=False, threads=1)  # resumes 6 -> 12
@@ -92,12 +101,26 @@ def test_ddp_two_cpu_ranks_on_gloo(tmp_path):
     cfg = _tiny_level1(tmp_path, steps=16)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
-           str(29500 + os.getpid() % 1000), "-m", "dsc_core.cli", "train", str(tmp_path / "cfg.yaml"),
-           "--run-dir", str(tmp_path / "ddp"), "--no-progress", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(29500 + os.getpid() % 1000),
+        "-m",
+        "dsc_core.cli",
+        "train",
+        str(tmp_path / "cfg.yaml"),
+        "--run-dir",
+        str(tmp_path / "ddp"),
+        "--no-progress",
+        "--threads",
+        "1",
+    ]
     subprocess.run(cmd, check=True, env=env, timeout=300, cwd=tmp_path)
-    log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()
-           if "loss" in line]
+    log = [json.loads(line) for line in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines() if "loss" in line]
     ck = torch.load(tmp_path / "ddp" / "last.pt", weights_only=False)
     assert ck["step"] == 16
     stage = Level1Stage(cfg)
@@ -136,8 +159,13 @@ def test_new_design_continues_from_a_family_file(tmp_path):
 
     torch.manual_seed(0)
     level1 = Level1Codec(N=16, M=24, lambdas=[0.004, 0.02])
-    old = build_head("dsc", {"level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.001, 0.002, 0.004]},
-                             "fusion": {"M": 24, "key_channels": 8, "hidden": 16}})
+    old = build_head(
+        "dsc",
+        {
+            "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.001, 0.002, 0.004]},
+            "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
+        },
+    )
     with torch.no_grad():
         old.level2.log_gain.copy_(torch.tensor([[0.0] * 8, [1.0] * 8, [2.0] * 8]))
     paper = build_head("paper", {"level2": {"M": 24, "C": 4}, "fusion": {"M": 24}})
@@ -146,19 +174,32 @@ def test_new_design_continues_from_a_family_file(tmp_path):
 
     cfg = _tiny_level1(tmp_path)
     from PIL import Image
-    photos = tmp_path / "photos12"                 # every 12th photo is held out for validation scenes
+
+    photos = tmp_path / "photos12"  # every 12th photo is held out for validation scenes
     photos.mkdir()
     for i, p in enumerate((list_photos(include_skimage=True) * 12)[:12]):
         Image.open(p).convert("RGB").resize((160, 120)).save(photos / f"{i:02d}.png")
     cfg["data"]["photos"] = str(photos)
-    cfg.update({"stage": "level2", "init": str(family),
-                "model": {"level1": {"N": 16, "M": 24, "lambdas": [0.004, 0.02]},
-                          "heads": {"dsc": {"kind": "dsc", "config": {
-                              "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.0005, 0.001, 0.002, 0.004]},
-                              "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
-                              "refiner": {"kind": "match", "features": 8, "hidden": 8, "radius": 2}}}}},
-                "data": {**cfg["data"], "stereo_crop": [64, 128], "scene_size": [96, 160], "pool": 2,
-                         "val_pool": 1}})
+    cfg.update(
+        {
+            "stage": "level2",
+            "init": str(family),
+            "model": {
+                "level1": {"N": 16, "M": 24, "lambdas": [0.004, 0.02]},
+                "heads": {
+                    "dsc": {
+                        "kind": "dsc",
+                        "config": {
+                            "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.0005, 0.001, 0.002, 0.004]},
+                            "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
+                            "refiner": {"kind": "match", "features": 8, "hidden": 8, "radius": 2},
+                        },
+                    }
+                },
+            },
+            "data": {**cfg["data"], "stereo_crop": [64, 128], "scene_size": [96, 160], "pool": 2, "val_pool": 1},
+        }
+    )
     stage = Level2Stage(cfg)
     stage.initialise()
     head = stage.heads["dsc"]
@@ -172,8 +213,9 @@ def test_new_design_continues_from_a_family_file(tmp_path):
     stage.export(out, meta={"steps": 0})
     fam = weights_io.read_family(out)
     assert set(fam["heads"]) == {"dsc", "paper"} and fam["heads"]["dsc"]["config"]["refiner"]["kind"] == "match"
-    assert weights_io.fingerprint(fam["heads"]["paper"]["state"]) == \
-        weights_io.fingerprint(weights_io.read_family(family)["heads"]["paper"]["state"])
+    assert weights_io.fingerprint(fam["heads"]["paper"]["state"]) == weights_io.fingerprint(
+        weights_io.read_family(family)["heads"]["paper"]["state"]
+    )
     # and a step trains through the new refiner
     r = stage.step(stage.trainable_module())
     r["loss"].backward()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -98,7 +99,7 @@ def folder_pairs(root: Path | str, center_crop=None) -> PairSequence:
 
     def load(i: int) -> StereoPair:
         s = names[i]
-        meta = {"left_path": str(left[s]), "right_path": str(right[s])}
+        meta: dict[str, Any] = {"left_path": str(left[s]), "right_path": str(right[s])}
         disp = None
         if s in extras.get("disparity_left", {}):
             disp = read_disparity(extras["disparity_left"][s])

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -125,7 +126,8 @@ def _entries(root: Path, subset: str | None, grey: bool) -> list[dict]:
         for i, name in enumerate(sorted(left)):
             if name not in right:
                 continue  # multiview / raw sets occasionally miss a frame in one camera
-            e = {"name": left[name].relative_to(root).as_posix(), "left": left[name], "right": right[name],
+            e: dict[str, Any] = {"name": left[name].relative_to(root).as_posix(), "left": left[name],
+                                 "right": right[name],
                  "meta": {"camera": kind}}
             if disp_dir is not None and (disp_dir / name).is_file():
                 e["disparity"] = disp_dir / name

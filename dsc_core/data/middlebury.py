@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def _disparity(a: np.ndarray) -> np.ndarray:
 
 
 def read_calib(path: Path | str) -> dict:
-    out = {}
+    out: dict[str, float | str] = {}
     for line in Path(path).read_text().splitlines():
         if "=" in line:
             k, v = line.split("=", 1)
@@ -114,7 +115,7 @@ def middlebury_pairs(root: Path | str, center_crop=None) -> PairSequence:
         d, lp, rp = scenes[i]
         disp = _disparity(read_pfm(d / "disp0.pfm")) if lp.name == "im0.png" and (d / "disp0.pfm").is_file() \
             else None
-        meta = {"left_path": str(lp), "right_path": str(rp)}
+        meta: dict[str, Any] = {"left_path": str(lp), "right_path": str(rp)}
         if (d / "calib.txt").is_file():
             meta["calib"] = read_calib(d / "calib.txt")
         return StereoPair(names[i], load_rgb(lp), load_rgb(rp), disp, meta)

@@ -34,8 +34,15 @@ from pathlib import Path
 
 # The pair types live in types.py (which the loaders import, so they never import this module); they are
 # re-exported here because callers have always imported them from dsc_core.data.pairs.
-from dsc_core.data.types import (PairSequence, StereoPair, center_crop_array, crop_pair, from_list,  # noqa: F401
-                                 load_rgb, parse_crop)
+from dsc_core.data.types import (  # noqa: F401
+    PairSequence,
+    StereoPair,
+    center_crop_array,
+    crop_pair,
+    from_list,
+    load_rgb,
+    parse_crop,
+)
 
 #: Default size of ``photostereo:N`` (multiples of 64; the held-out photos are up to 1024 px).
 PHOTO_STEREO_EVAL_SIZE = (384, 768)

@@ -70,9 +70,9 @@ contract as :class:`dsc_core.data.synthetic.SyntheticStereo`, and ``render_sampl
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -124,7 +124,7 @@ class PhotoBank:
         if i not in self._cache:
             from dsc_core.data.photos import load_photo
 
-            self._cache[i] = load_photo(self.paths[i], self.max_side, Image.LANCZOS)
+            self._cache[i] = load_photo(self.paths[i], self.max_side, Image.Resampling.LANCZOS)
         return self._cache[i]
 
 
@@ -139,7 +139,7 @@ def _random_crop(im: Image.Image, out_hw: tuple[int, int], rng, zoom=(0.55, 1.0)
     return (x0, y0, x0 + bw, y0 + bh)
 
 
-def _resize(im: Image.Image, box, size_wh, flip: bool, resample=Image.BILINEAR) -> np.ndarray:
+def _resize(im: Image.Image, box, size_wh, flip: bool, resample=Image.Resampling.BILINEAR) -> np.ndarray:
     a = np.asarray(im.resize(size_wh, resample, box=box))
     return a[:, ::-1] if flip else a
 
@@ -148,7 +148,7 @@ def _resize(im: Image.Image, box, size_wh, flip: bool, resample=Image.BILINEAR) 
 def _smooth_noise(rng, H: int, W: int, cells: tuple[int, int]) -> np.ndarray:
     """A smooth random field in [-1, 1]: a coarse random grid upsampled bicubically."""
     g = rng.standard_normal(cells).astype(np.float32)
-    f = np.asarray(Image.fromarray(g).resize((W, H), Image.BICUBIC), np.float32)
+    f = np.asarray(Image.fromarray(g).resize((W, H), Image.Resampling.BICUBIC), np.float32)
     return f / max(float(np.abs(f).max()), 1e-6)
 
 
@@ -502,14 +502,14 @@ class PhotoStereo:
         owner = _grow_objects(col, cnt, adj, rng, n_obj)
         obj_small = owner[lab]
         layers = np.zeros((H, Wc), np.int16)
-        objects = []
+        objects: list[dict] = []
         sy, sx = H / hs, Wc / ws
         for k in range(1, int(owner.max()) + 1):
             members = np.flatnonzero(owner == k)
             around = sorted({j for i in members.tolist() for j in adj[i]} - set(members.tolist()))
             m_small = obj_small == k
             up = np.asarray(Image.fromarray(m_small.astype(np.uint8) * np.uint8(255))
-                            .resize((Wc, H), Image.BILINEAR))
+                            .resize((Wc, H), Image.Resampling.BILINEAR))
             m = up > 127
             if around:
                 c_in = (col[members] * cnt[members, None]).sum(0) / cnt[members].sum()

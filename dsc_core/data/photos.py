@@ -49,9 +49,9 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -246,7 +246,7 @@ def phash(img) -> int:
     relative to their median. Robust to resizing, re-encoding and colour-to-grey conversion."""
     if isinstance(img, np.ndarray):
         img = Image.fromarray(_to_uint8(img))
-    g = np.asarray(img.convert("L").resize((32, 32), Image.BOX), np.float64)
+    g = np.asarray(img.convert("L").resize((32, 32), Image.Resampling.BOX), np.float64)
     low = (_DCT32 @ g @ _DCT32.T)[:8, :8].ravel()
     bits = low > np.median(low[1:])
     return int("".join("1" if b else "0" for b in bits), 2)
@@ -295,13 +295,13 @@ def is_held_out(img=None, name: str = "", bits: int = DUPLICATE_BITS) -> bool:
     return any(hamming(h, m) <= bits for m in motorcycle_hashes())
 
 
-def load_photo(path: Path | str, max_side: int, resample=Image.LANCZOS) -> Image.Image:
+def load_photo(path: Path | str, max_side: int, resample=Image.Resampling.LANCZOS) -> Image.Image:
     """A photograph as RGB with its longer side shrunk to at most ``max_side`` (JPEG draft mode first, so a
     large file decodes fast); an unreadable file is a ValueError naming it."""
     try:
-        im = Image.open(path)
-        im.draft("RGB", (max_side, max_side))
-        im = im.convert("RGB")
+        src = Image.open(path)
+        src.draft("RGB", (max_side, max_side))
+        im = src.convert("RGB")
     except OSError as e:
         raise ValueError(f"cannot read photograph {path}: {e}") from e
     s = max_side / max(im.size)
@@ -355,7 +355,7 @@ def _fit(img: Image.Image, side: int) -> Image.Image:
     scale = side / max(img.size)
     if scale >= 1:
         return img
-    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
 
 
 def _content_reason(rgb: Image.Image) -> str | None:
@@ -403,7 +403,8 @@ def split_photos(paths: Sequence[Path | str], held_every: int = 8) -> tuple[list
     existing photo between the two; order is kept."""
     if held_every < 2:
         raise ValueError("held_every must be >= 2")
-    train, held = [], []
+    train: list[Path | str] = []
+    held: list[Path | str] = []
     for p in paths:
         h = int.from_bytes(hashlib.sha256(Path(p).name.encode("utf-8")).digest()[:8], "big")
         (held if h % held_every == 0 else train).append(p)
@@ -556,7 +557,8 @@ def _wheel_candidates(work: Path, licences: Path | None, excluded: list, downloa
                 lic_names = [n for n in names if ".dist-info/" in n
                              and Path(n).name.upper().startswith(("LICENSE", "COPYING"))]
                 blobs = {m: z.read(m) for m in (*src.members, *src.notes, *lic_names) if m in names}
-            files = {m: (lambda b=b: b) for m, b in blobs.items()}
+            # mypy cannot infer a lambda whose default binds the loop value
+            files = {m: (lambda b=b: b) for m, b in blobs.items()}  # type: ignore[misc]
         else:
             continue
         if licences is not None:
@@ -764,7 +766,7 @@ def prepare_photos(out: Path = DEFAULT_DIR, max_side: int = 1024, debian: bool =
         accepted = [accepted[i] for i in order]
         rep = group_duplicates([a[2] for a in accepted])
         names = {}
-        for i, (c, img, h, orig_size, sha1) in enumerate(accepted):
+        for i, (c, _img, _h, _orig_size, sha1) in enumerate(accepted):
             names[i] = photo_name(c.prefix, c.stem, sha1)
         photos, written = [], []
         for i, (c, img, h, orig_size, sha1) in enumerate(accepted):

@@ -17,10 +17,9 @@ applied on load. :func:`load_rgb` is how every loader reads an image file.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -49,7 +48,7 @@ class StereoPair:
     @property
     def shape(self) -> tuple[int, int]:
         """(H, W) of both views."""
-        return self.left.shape[:2]
+        return self.left.shape[0], self.left.shape[1]
 
 
 def parse_crop(crop) -> tuple[int, int] | None:
@@ -82,13 +81,17 @@ def crop_pair(pair: StereoPair, crop: tuple[int, int] | None) -> StereoPair:
     """The centre ``crop`` of a pair: both views, the disparity and every per-pixel array in ``meta``."""
     if crop is None:
         return pair
-    c = lambda a, what: None if a is None else np.ascontiguousarray(center_crop_array(a, crop, what))  # noqa
+
+    def c(a: np.ndarray, what: str) -> np.ndarray:
+        return np.ascontiguousarray(center_crop_array(a, crop, what))
+
     meta = dict(pair.meta)
     for k, v in pair.meta.items():  # per-pixel extras (right-view disparity, occlusion) follow the crop
         if isinstance(v, np.ndarray) and v.shape[:2] == pair.left.shape[:2]:
             meta[k] = c(v, f"{pair.name} {k}")
     return replace(pair, left=c(pair.left, f"{pair.name} left"), right=c(pair.right, f"{pair.name} right"),
-                   disparity=c(pair.disparity, f"{pair.name} disparity"), meta=meta)
+                   disparity=None if pair.disparity is None else c(pair.disparity, f"{pair.name} disparity"),
+                   meta=meta)
 
 
 def load_rgb(path: Path | str) -> np.ndarray:
@@ -123,7 +126,7 @@ class PairSequence(Sequence):
         self.info = dict(info or {})
         self._closer = closer
 
-    def _derive(self, index=None, crop="keep") -> "PairSequence":
+    def _derive(self, index=None, crop="keep") -> PairSequence:
         out = PairSequence.__new__(PairSequence)
         out.__dict__.update(self.__dict__)
         if index is not None:
@@ -146,11 +149,11 @@ class PairSequence(Sequence):
         j = self._index[i]  # IndexError for us
         return crop_pair(self._load(j), self.center_crop)
 
-    def limit(self, n: int | None) -> "PairSequence":
+    def limit(self, n: int | None) -> PairSequence:
         """The first ``n`` pairs (all of them for ``None``)."""
         return self if n is None else self[: max(0, int(n))]
 
-    def with_crop(self, crop) -> "PairSequence":
+    def with_crop(self, crop) -> PairSequence:
         """The same pairs, centre-cropped to ``crop`` (``(h, w)``, ``"HxW"`` or ``None``) on load."""
         return self._derive(crop=crop)
 

@@ -41,9 +41,17 @@ def _q(ref, img) -> dict:
 
 def _pair_point(nl: int, nr: int, L, R, dl, dr, h: int, w: int, **extra) -> dict:
     ql, qr = _q(L, dl), _q(R, dr)
-    return {"pair_bpp": (nl + nr) * 8.0 / (2 * h * w), "left_bpp": nl * 8.0 / (h * w), "right_bpp": nr * 8.0 / (h * w),
-            "left_psnr": ql["psnr"], "right_psnr": qr["psnr"], "mean_psnr": (ql["psnr"] + qr["psnr"]) / 2,
-            "left_ms_ssim": ql["ms_ssim"], "right_ms_ssim": qr["ms_ssim"], **extra}
+    return {
+        "pair_bpp": (nl + nr) * 8.0 / (2 * h * w),
+        "left_bpp": nl * 8.0 / (h * w),
+        "right_bpp": nr * 8.0 / (h * w),
+        "left_psnr": ql["psnr"],
+        "right_psnr": qr["psnr"],
+        "mean_psnr": (ql["psnr"] + qr["psnr"]) / 2,
+        "left_ms_ssim": ql["ms_ssim"],
+        "right_ms_ssim": qr["ms_ssim"],
+        **extra,
+    }
 
 
 def _one_pair(codec, L, R, codecs, qualities, right_rates, level1_rates, default_rate) -> dict:
@@ -64,36 +72,57 @@ def _one_pair(codec, L, R, codecs, qualities, right_rates, level1_rates, default
         lq = _q(L, state.image)
         for r in right_rates:
             dr = codec.decode_right(rights[r], left=state)
-            out["right_with"].append({"left_codec": name, "left_q": q, "right_rate": r,
-                                      "left_bpp": len(data_l) * 8.0 / (h * w), "left_psnr": lq["psnr"],
-                                      "right_bpp": len(rights[r]) * 8.0 / (h * w),
-                                      "right_psnr": metrics.psnr(R, dr), "right_psnr_no_left": no_left[r]})
+            out["right_with"].append(
+                {
+                    "left_codec": name,
+                    "left_q": q,
+                    "right_rate": r,
+                    "left_bpp": len(data_l) * 8.0 / (h * w),
+                    "left_psnr": lq["psnr"],
+                    "right_bpp": len(rights[r]) * 8.0 / (h * w),
+                    "right_psnr": metrics.psnr(R, dr),
+                    "right_psnr_no_left": no_left[r],
+                }
+            )
             if r == default_rate:
                 out["pairs"].setdefault(f"{name} left + our right", []).append(
-                    _pair_point(len(data_l), len(rights[r]), L, R, state.image, dr, h, w, setting=q))
-        if name == "level1":     # level 1 on both views at the same rate
+                    _pair_point(len(data_l), len(rights[r]), L, R, state.image, dr, h, w, setting=q)
+                )
+        if name == "level1":  # level 1 on both views at the same rate
             data_r = codec.encode_left(R, rate=q)
             out["pairs"].setdefault("level 1 on both", []).append(
-                _pair_point(len(data_l), len(data_r), L, R, state.image, codec.decode_left(data_r), h, w, setting=q))
-        else:                    # the classical codec on both views at the same quality
+                _pair_point(len(data_l), len(data_r), L, R, state.image, codec.decode_left(data_r), h, w, setting=q)
+            )
+        else:  # the classical codec on both views at the same quality
             c = LC.get(name)
             bl, br = c.encode(L, q), c.encode(R, q)
             out["pairs"].setdefault(f"{name} on both", []).append(
-                _pair_point(len(bl), len(br), L, R, c.decode(bl, h, w), c.decode(br, h, w), h, w, setting=q))
+                _pair_point(len(bl), len(br), L, R, c.decode(bl, h, w), c.decode(br, h, w), h, w, setting=q)
+            )
     return out
 
 
 def _summarise(per_pair: list, right_rates, default_rate) -> dict:
     """Medians over pairs of every point (points are matched by codec, setting and rate)."""
-    keys = sorted({(p["left_codec"], p["left_q"], p["right_rate"]) for pp in per_pair for p in pp["right_with"]},
-                  key=lambda k: (k[0] != "level1", k[0], k[1], k[2]))
+    keys = sorted(
+        {(p["left_codec"], p["left_q"], p["right_rate"]) for pp in per_pair for p in pp["right_with"]},
+        key=lambda k: (k[0] != "level1", k[0], k[1], k[2]),
+    )
     right_with = []
     for k in keys:
         pts = [p for pp in per_pair for p in pp["right_with"] if (p["left_codec"], p["left_q"], p["right_rate"]) == k]
-        right_with.append({"left_codec": k[0], "left_q": k[1], "right_rate": k[2],
-                           **{f: _median([p[f] for p in pts]) for f in ("left_bpp", "left_psnr", "right_bpp",
-                                                                        "right_psnr", "right_psnr_no_left")}})
-    base = {}   # the right with the lowest-rate level-1 left, per right rate
+        right_with.append(
+            {
+                "left_codec": k[0],
+                "left_q": k[1],
+                "right_rate": k[2],
+                **{
+                    f: _median([p[f] for p in pts])
+                    for f in ("left_bpp", "left_psnr", "right_bpp", "right_psnr", "right_psnr_no_left")
+                },
+            }
+        )
+    base: dict = {}  # the right with the lowest-rate level-1 left, per right rate
     for p in right_with:
         if p["left_codec"] == "level1" and (p["right_rate"] not in base or p["left_q"] < base[p["right_rate"]][0]):
             base[p["right_rate"]] = (p["left_q"], p["right_psnr"])
@@ -104,9 +133,15 @@ def _summarise(per_pair: list, right_rates, default_rate) -> dict:
     pairs = {}
     for scheme in per_pair[0]["pairs"]:
         n = len(per_pair[0]["pairs"][scheme])
-        pairs[scheme] = [{f: _median([pp["pairs"][scheme][i][f] for pp in per_pair])
-                          for f in per_pair[0]["pairs"][scheme][i] if f != "setting"}
-                         | {"setting": per_pair[0]["pairs"][scheme][i]["setting"]} for i in range(n)]
+        pairs[scheme] = [
+            {
+                f: _median([pp["pairs"][scheme][i][f] for pp in per_pair])
+                for f in per_pair[0]["pairs"][scheme][i]
+                if f != "setting"
+            }
+            | {"setting": per_pair[0]["pairs"][scheme][i]["setting"]}
+            for i in range(n)
+        ]
     bd = {}
     for scheme, pts in pairs.items():
         if not scheme.endswith("left + our right"):
@@ -116,35 +151,57 @@ def _summarise(per_pair: list, right_rates, default_rate) -> dict:
             a = pairs.get(anchor)
             if not a:
                 continue
-            r = bdrate.bd_rate([p["pair_bpp"] for p in a], [p["mean_psnr"] for p in a],
-                               [p["pair_bpp"] for p in pts], [p["mean_psnr"] for p in pts])
+            r = bdrate.bd_rate(
+                [p["pair_bpp"] for p in a],
+                [p["mean_psnr"] for p in a],
+                [p["pair_bpp"] for p in pts],
+                [p["mean_psnr"] for p in pts],
+            )
             bd[f"{scheme} vs {anchor}"] = r.to_dict()
-    return {"right_with": right_with, "pairs": pairs, "pair_bd_rate": bd, "default_right_rate": default_rate,
-            "right_rates": list(right_rates)}
+    return {
+        "right_with": right_with,
+        "pairs": pairs,
+        "pair_bd_rate": bd,
+        "default_right_rate": default_rate,
+        "right_rates": list(right_rates),
+    }
 
 
 def format_table(res: dict) -> str:
     """The two tables and the BD-rates, as text."""
-    lines = [f"== the right with any left  ({res['meta']['model']}, {res['meta']['n_pairs']} pair(s), "
-             f"medians; gain = over the right without a left; vs L1 min = over the lowest-rate level-1 left)"]
-    hdr = f"{'left':8s} {'Q/rate':>6s} {'left bpp':>9s} {'left dB':>8s} {'right r':>7s} {'right bpp':>9s} " \
-          f"{'right dB':>8s} {'gain':>6s} {'vs L1 min':>9s}"
+    lines = [
+        f"== the right with any left  ({res['meta']['model']}, {res['meta']['n_pairs']} pair(s), "
+        f"medians; gain = over the right without a left; vs L1 min = over the lowest-rate level-1 left)"
+    ]
+    hdr = (
+        f"{'left':8s} {'Q/rate':>6s} {'left bpp':>9s} {'left dB':>8s} {'right r':>7s} {'right bpp':>9s} "
+        f"{'right dB':>8s} {'gain':>6s} {'vs L1 min':>9s}"
+    )
     lines += [hdr, "-" * len(hdr)]
     for p in res["right_with"]:
         v = p["vs_lowest_level1_left_db"]
-        lines.append(f"{p['left_codec']:8s} {p['left_q']:6d} {p['left_bpp']:9.4f} {p['left_psnr']:8.2f} "
-                     f"{p['right_rate']:7d} {p['right_bpp']:9.4f} {p['right_psnr']:8.2f} {p['gain_db']:+6.2f} "
-                     f"{'n/a' if v is None else f'{v:+.2f}':>9s}")
-    lines += ["", f"== pairs: both views' bits against each view's quality (our right at rate "
-              f"{res['default_right_rate']}; bpp = pair bits / 2HW)"]
-    hdr = f"{'scheme':26s} {'set':>4s} {'pair bpp':>9s} {'left dB':>8s} {'right dB':>8s} {'mean dB':>8s} " \
-          f"{'left MS-SSIM':>12s} {'right MS-SSIM':>13s}"
+        lines.append(
+            f"{p['left_codec']:8s} {p['left_q']:6d} {p['left_bpp']:9.4f} {p['left_psnr']:8.2f} "
+            f"{p['right_rate']:7d} {p['right_bpp']:9.4f} {p['right_psnr']:8.2f} {p['gain_db']:+6.2f} "
+            f"{'n/a' if v is None else f'{v:+.2f}':>9s}"
+        )
+    lines += [
+        "",
+        f"== pairs: both views' bits against each view's quality (our right at rate "
+        f"{res['default_right_rate']}; bpp = pair bits / 2HW)",
+    ]
+    hdr = (
+        f"{'scheme':26s} {'set':>4s} {'pair bpp':>9s} {'left dB':>8s} {'right dB':>8s} {'mean dB':>8s} "
+        f"{'left MS-SSIM':>12s} {'right MS-SSIM':>13s}"
+    )
     lines += [hdr, "-" * len(hdr)]
     for scheme, pts in res["pairs"].items():
         for p in pts:
-            lines.append(f"{scheme:26s} {p['setting']:4d} {p['pair_bpp']:9.4f} {p['left_psnr']:8.2f} "
-                         f"{p['right_psnr']:8.2f} {p['mean_psnr']:8.2f} {p['left_ms_ssim']:12.4f} "
-                         f"{p['right_ms_ssim']:13.4f}")
+            lines.append(
+                f"{scheme:26s} {p['setting']:4d} {p['pair_bpp']:9.4f} {p['left_psnr']:8.2f} "
+                f"{p['right_psnr']:8.2f} {p['mean_psnr']:8.2f} {p['left_ms_ssim']:12.4f} "
+                f"{p['right_ms_ssim']:13.4f}"
+            )
     lines += ["", "== pair BD-rate (pair bpp against the mean PSNR of both views; negative = fewer bits)"]
     for k, v in res["pair_bd_rate"].items():
         val = v.get("value")
@@ -163,8 +220,8 @@ def plot(res: dict, path) -> None:
     by_left: dict = {}
     for p in res["right_with"]:
         by_left.setdefault((p["left_codec"], p["left_q"]), []).append(p)
-    shown = {}
-    for (name, q) in by_left:
+    shown: dict = {}
+    for name, _q in by_left:
         qs = sorted({k[1] for k in by_left if k[0] == name})
         shown.setdefault(name, qs[len(qs) // 2] if name != "level1" else qs[0])
     for (name, q), pts in by_left.items():
@@ -173,16 +230,25 @@ def plot(res: dict, path) -> None:
         pts = sorted(pts, key=lambda p: p["right_bpp"])
         lab = f"{name} left, {'rate' if name == 'level1' else 'Q'} {q} ({pts[0]['left_psnr']:.1f} dB)"
         a.plot([p["right_bpp"] for p in pts], [p["right_psnr"] for p in pts], "o-", label=lab)
-    nl = sorted({(p["right_bpp"], p["right_psnr_no_left"]) for p in res["right_with"] if p["left_codec"] == "level1"
-                 and p["left_q"] == shown.get("level1")})
+    nl = sorted(
+        {
+            (p["right_bpp"], p["right_psnr_no_left"])
+            for p in res["right_with"]
+            if p["left_codec"] == "level1" and p["left_q"] == shown.get("level1")
+        }
+    )
     a.plot([x for x, _ in nl], [y for _, y in nl], "kx--", label="no left (degraded)")
     a.set(xlabel="right bpp", ylabel="right PSNR (dB)", title="the right with each left codec")
     a.grid(alpha=0.3)
     a.legend(fontsize=8)
     for scheme, pts in res["pairs"].items():
         pts = sorted(pts, key=lambda p: p["pair_bpp"])
-        b.plot([p["pair_bpp"] for p in pts], [p["mean_psnr"] for p in pts],
-               "o-" if "our right" in scheme else "s--", label=scheme)
+        b.plot(
+            [p["pair_bpp"] for p in pts],
+            [p["mean_psnr"] for p in pts],
+            "o-" if "our right" in scheme else "s--",
+            label=scheme,
+        )
     b.set(xlabel="pair bpp (both views)", ylabel="mean PSNR of both views (dB)", title="whole pairs")
     b.grid(alpha=0.3)
     b.legend(fontsize=8)
@@ -192,9 +258,23 @@ def plot(res: dict, path) -> None:
     plt.close(fig)
 
 
-def run_any_left(pairs_spec, model: str = "dsc-default", codecs=("avif", "jxl", "jpeg"), qualities=None,
-                 right_rates=None, level1_rates=None, limit=None, center_crop=None, weights=None,
-                 json_path=None, plot_path=None, threads=None, progress=True, out=None, device="cpu") -> dict:
+def run_any_left(
+    pairs_spec,
+    model: str = "dsc-default",
+    codecs=("avif", "jxl", "jpeg"),
+    qualities=None,
+    right_rates=None,
+    level1_rates=None,
+    limit=None,
+    center_crop=None,
+    weights=None,
+    json_path=None,
+    plot_path=None,
+    threads=None,
+    progress=True,
+    out=None,
+    device="cpu",
+) -> dict:
     """Run both comparisons on ``pairs_spec`` (see :func:`dsc_core.data.pairs.open_pairs`); print the
     tables to ``out`` (default stdout), write JSON / PNG when asked, and return the results dict.
 
@@ -213,8 +293,11 @@ def run_any_left(pairs_spec, model: str = "dsc-default", codecs=("avif", "jxl", 
         torch.set_num_threads(int(threads))
     try:
         t0 = time.time()
-        codec = (dsc_core.load_codec(model, device=device) if weights is None
-                 else dsc_core.StereoCodec(model, device=device, weights_path=str(weights)))
+        codec = (
+            dsc_core.load_codec(model, device=device)
+            if weights is None
+            else dsc_core.StereoCodec(model, device=device, weights_path=str(weights))
+        )
         skipped = {}
         usable = []
         for name in codecs:
@@ -228,8 +311,11 @@ def run_any_left(pairs_spec, model: str = "dsc-default", codecs=("avif", "jxl", 
                 skipped[name] = why
         qualities = {n: tuple((qualities or {}).get(n, DEFAULT_QUALITIES[n])) for n in usable}
         default_rate = codec.info.default_right_rate
-        rr = list(right_rates) if right_rates is not None else \
-            [r for r in (default_rate - 2, default_rate, default_rate + 2) if r in codec.right_rates]
+        rr = (
+            list(right_rates)
+            if right_rates is not None
+            else [r for r in (default_rate - 2, default_rate, default_rate + 2) if r in codec.right_rates]
+        )
         if default_rate not in rr:
             default_rate = rr[len(rr) // 2]
         l1 = list(level1_rates) if level1_rates is not None else list(codec.left_rates)
@@ -242,15 +328,25 @@ def run_any_left(pairs_spec, model: str = "dsc-default", codecs=("avif", "jxl", 
         per_pair, names = [], []
         for pair in it:
             names.append(pair.name)
-            per_pair.append(_one_pair(codec, np.asarray(pair.left), np.asarray(pair.right), usable, qualities,
-                                      rr, l1, default_rate))
+            per_pair.append(
+                _one_pair(codec, np.asarray(pair.left), np.asarray(pair.right), usable, qualities, rr, l1, default_rate)
+            )
         if not per_pair:
             raise ValueError(f"no stereo pairs found for {label!r}")
         res = _summarise(per_pair, rr, default_rate)
-        res["meta"] = {"pairs": label, "n_pairs": len(per_pair), "pair_names": names, "model": model,
-                       "weights": None if weights is None else str(weights), "left_codecs": usable,
-                       "unavailable": skipped, "qualities": qualities, "level1_rates": l1,
-                       "side_info": codec.side_info_mode, "wall_s": round(time.time() - t0, 1)}
+        res["meta"] = {
+            "pairs": label,
+            "n_pairs": len(per_pair),
+            "pair_names": names,
+            "model": model,
+            "weights": None if weights is None else str(weights),
+            "left_codecs": usable,
+            "unavailable": skipped,
+            "qualities": qualities,
+            "level1_rates": l1,
+            "side_info": codec.side_info_mode,
+            "wall_s": round(time.time() - t0, 1),
+        }
         res["per_pair"] = per_pair
         text = format_table(res)
         if skipped:

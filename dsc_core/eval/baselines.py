@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from PIL import Image, features
@@ -37,6 +37,7 @@ from . import metrics
 @dataclass
 class BaselineResult:
     """One coded point of a baseline: its real rate and quality, and how it relates to the asked rate."""
+
     codec: str
     bpp: float
     psnr: float
@@ -81,7 +82,7 @@ class Baseline:
     q_min, q_max = 0, 100
     higher_q_more_bits = True
     qname = "quality"
-    default_curve = (10, 30, 50, 70, 90)
+    default_curve: tuple[int, ...] = (10, 30, 50, 70, 90)
 
     def __init__(self, cache_size: int = 512):
         self._cache: OrderedDict = OrderedDict()
@@ -144,8 +145,17 @@ class Baseline:
             m = metrics.quality(a, self.decode(data, a))
             self._put(key, m)
             self._put((key[0], q, "psnr"), m["psnr"])
-        return BaselineResult(self.name, metrics.bpp(len(data), a.shape), m["psnr"], m["ms_ssim"], q, True, "",
-                              len(data), ms_ssim_scales=m["ms_ssim_scales"])
+        return BaselineResult(
+            self.name,
+            metrics.bpp(len(data), a.shape),
+            m["psnr"],
+            m["ms_ssim"],
+            q,
+            True,
+            "",
+            len(data),
+            ms_ssim_scales=m["ms_ssim_scales"],
+        )
 
     def _psnr(self, a: np.ndarray, q: int) -> float:
         """PSNR alone (what a PSNR search needs; MS-SSIM is computed only for the point returned)."""
@@ -172,8 +182,10 @@ class Baseline:
         if b_lo > target_bpp:
             r = self.evaluate(a, lo_q)
             r.reached, r.at_limit, r.target_bpp = False, True, float(target_bpp)
-            r.note = (f"{self.label} cannot go below {b_lo:.3f} bpp on this image "
-                      f"(asked {target_bpp:.3f}; lowest setting {self.qname}={lo_q})")
+            r.note = (
+                f"{self.label} cannot go below {b_lo:.3f} bpp on this image "
+                f"(asked {target_bpp:.3f}; lowest setting {self.qname}={lo_q})"
+            )
             return r
         if self._bpp(a, hi_q) <= target_bpp:
             r = self.evaluate(a, hi_q)
@@ -206,14 +218,18 @@ class Baseline:
         if not good(hi_q):
             r = self.evaluate(a, hi_q)
             r.reached, r.at_limit = False, True
-            r.note = (f"{self.label} stays below {target_psnr:.2f} dB even at {self.qname}={hi_q} "
-                      f"({r.psnr:.2f} dB, {r.bpp:.3f} bpp)")
+            r.note = (
+                f"{self.label} stays below {target_psnr:.2f} dB even at {self.qname}={hi_q} "
+                f"({r.psnr:.2f} dB, {r.bpp:.3f} bpp)"
+            )
             return r
         if good(lo_q):
             r = self.evaluate(a, lo_q)
             r.at_limit = True
-            r.note = (f"{self.label} at its lowest setting already gives {r.psnr:.2f} dB >= {target_psnr:.2f} dB "
-                      f"({r.bpp:.3f} bpp): the bits needed for the target are at most that")
+            r.note = (
+                f"{self.label} at its lowest setting already gives {r.psnr:.2f} dB >= {target_psnr:.2f} dB "
+                f"({r.bpp:.3f} bpp): the bits needed for the target are at most that"
+            )
             return r
         lo, hi = lo_q, hi_q  # invariant: psnr(lo) < target <= psnr(hi)
         while abs(hi - lo) > 1:
@@ -253,8 +269,7 @@ class _PillowBaseline(Baseline):
         return buf.getvalue()
 
     def _decode(self, data: bytes, like: np.ndarray) -> np.ndarray:
-        im = Image.open(io.BytesIO(data))
-        im = im.convert("L" if like.ndim == 2 else "RGB")
+        im = Image.open(io.BytesIO(data)).convert("L" if like.ndim == 2 else "RGB")
         out = np.asarray(im, dtype=np.uint8)
         if out.shape != like.shape:
             raise ValueError(f"{self.label} decoded shape {out.shape}, expected {like.shape}")
@@ -279,7 +294,7 @@ class AVIF(_PillowBaseline):
     save_kwargs = {"speed": 6}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ffmpeg_status(ffmpeg: str) -> tuple[bool, str]:
     exe = shutil.which(ffmpeg)
     if exe is None:
@@ -330,8 +345,9 @@ class HEVC(Baseline):
         return np.pad(img, pad, mode="edge")
 
     def _run(self, args: list[str], data: bytes) -> bytes:
-        p = subprocess.run([self.ffmpeg, "-hide_banner", "-loglevel", "error", *args],
-                           input=data, capture_output=True, timeout=300)
+        p = subprocess.run(
+            [self.ffmpeg, "-hide_banner", "-loglevel", "error", *args], input=data, capture_output=True, timeout=300
+        )
         if p.returncode != 0 or not p.stdout:
             raise RuntimeError(f"ffmpeg failed ({p.returncode}): {p.stderr.decode(errors='replace')[-500:]}")
         return p.stdout
@@ -340,22 +356,59 @@ class HEVC(Baseline):
         src = self._padded(img)
         h, w = src.shape[:2]
         in_fmt, out_fmt = self._fmts(img)
-        return self._run(["-f", "rawvideo", "-pix_fmt", in_fmt, "-s", f"{w}x{h}", "-i", "pipe:0",
-                          "-frames:v", "1", "-c:v", "libx265", "-preset", self.preset,
-                          "-x265-params", f"qp={int(q)}:info=0:log-level=error",
-                          "-sws_flags", "accurate_rnd+full_chroma_int",
-                          "-pix_fmt", out_fmt, "-f", "hevc", "pipe:1"], src.tobytes())
+        return self._run(
+            [
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                in_fmt,
+                "-s",
+                f"{w}x{h}",
+                "-i",
+                "pipe:0",
+                "-frames:v",
+                "1",
+                "-c:v",
+                "libx265",
+                "-preset",
+                self.preset,
+                "-x265-params",
+                f"qp={int(q)}:info=0:log-level=error",
+                "-sws_flags",
+                "accurate_rnd+full_chroma_int",
+                "-pix_fmt",
+                out_fmt,
+                "-f",
+                "hevc",
+                "pipe:1",
+            ],
+            src.tobytes(),
+        )
 
     def _decode(self, data: bytes, like: np.ndarray) -> np.ndarray:
         in_fmt, _ = self._fmts(like)
         ph, pw = self._padded_shape(like)
-        raw = self._run(["-f", "hevc", "-i", "pipe:0", "-sws_flags", "accurate_rnd+full_chroma_int",
-                         "-f", "rawvideo", "-pix_fmt", in_fmt, "pipe:1"], data)
+        raw = self._run(
+            [
+                "-f",
+                "hevc",
+                "-i",
+                "pipe:0",
+                "-sws_flags",
+                "accurate_rnd+full_chroma_int",
+                "-f",
+                "rawvideo",
+                "-pix_fmt",
+                in_fmt,
+                "pipe:1",
+            ],
+            data,
+        )
         c = 1 if like.ndim == 2 else 3
         if len(raw) != ph * pw * c:
             raise RuntimeError(f"HEVC decode gave {len(raw)} bytes, expected {ph}x{pw}x{c}")
         out = np.frombuffer(raw, np.uint8).reshape((ph, pw) + ((c,) if c == 3 else ()))
-        return np.ascontiguousarray(out[:like.shape[0], :like.shape[1]])
+        return np.ascontiguousarray(out[: like.shape[0], : like.shape[1]])
 
 
 #: The baselines by name, in report order.

@@ -28,6 +28,7 @@ import numpy as np
 @dataclass
 class BDResult:
     """A BD figure (``value``: percent for BD-rate, dB for BD-PSNR) or ``None`` with ``reason``."""
+
     value: float | None
     reason: str = ""
     method: str = ""
@@ -78,13 +79,15 @@ def _bd(rate_a, q_a, rate_t, q_t, method: str, x_is_quality: bool, unit: str) ->
     xt, yt, _ = _clean(rate_t, q_t, x_is_quality)
     res = BDResult(None, n_anchor=len(xa), n_test=len(xt))
     if min(len(xa), len(xt)) < 2:
-        res.reason = (f"need >= 2 distinct finite points per curve (anchor {len(xa)}, test {len(xt)})")
+        res.reason = f"need >= 2 distinct finite points per curve (anchor {len(xa)}, test {len(xt)})"
         return res, math.nan
     lo, hi = max(xa[0], xt[0]), min(xa[-1], xt[-1])
     if not hi > lo:
         fmt = (lambda v: f"{v:.2f}{unit}") if x_is_quality else (lambda v: f"{math.exp(v):.4g} bpp")
-        res.reason = (f"{'quality' if x_is_quality else 'rate'} ranges do not overlap "
-                      f"(anchor {fmt(xa[0])}..{fmt(xa[-1])}, test {fmt(xt[0])}..{fmt(xt[-1])})")
+        res.reason = (
+            f"{'quality' if x_is_quality else 'rate'} ranges do not overlap "
+            f"(anchor {fmt(xa[0])}..{fmt(xa[-1])}, test {fmt(xt[0])}..{fmt(xt[-1])})"
+        )
         return res, math.nan
     m = "cubic" if method in ("auto", "cubic") and min(len(xa), len(xt)) >= 4 else "pchip"
     if m == "pchip" and min(len(xa), len(xt)) == 2:
@@ -95,8 +98,7 @@ def _bd(rate_a, q_a, rate_t, q_t, method: str, x_is_quality: bool, unit: str) ->
     return res, diff
 
 
-def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test, method: str = "auto",
-            unit: str = " dB") -> BDResult:
+def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test, method: str = "auto", unit: str = " dB") -> BDResult:
     """BD-rate of the test curve against the anchor, in percent (negative: test saves bits).
 
     ``rate_*``: bpp (any positive rate unit, the same for both); ``quality_*``: PSNR in dB or any
@@ -108,8 +110,7 @@ def bd_rate(rate_anchor, quality_anchor, rate_test, quality_test, method: str = 
     return res
 
 
-def bd_psnr(rate_anchor, quality_anchor, rate_test, quality_test, method: str = "auto",
-            unit: str = " dB") -> BDResult:
+def bd_psnr(rate_anchor, quality_anchor, rate_test, quality_test, method: str = "auto", unit: str = " dB") -> BDResult:
     """BD-PSNR (BD-quality) of the test curve against the anchor, in the quality's unit (dB for PSNR)."""
     res, diff = _bd(rate_anchor, quality_anchor, rate_test, quality_test, method, False, unit)
     if res.method:

@@ -57,7 +57,7 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """8-bit PSNR in dB, ``10 log10(255^2 / MSE)`` with the MSE over all channels; ``inf`` if identical."""
     m = mse(a, b)
-    return math.inf if m == 0.0 else 10.0 * math.log10(DATA_RANGE ** 2 / m)
+    return math.inf if m == 0.0 else 10.0 * math.log10(DATA_RANGE**2 / m)
 
 
 def bpp(nbytes: int, image_or_shape) -> float:
@@ -82,14 +82,14 @@ def ms_ssim_scales(shape, max_scales: int = len(MS_SSIM_WEIGHTS)) -> int:
     """
     side = min(int(shape[0]), int(shape[1]))
     s = 1
-    while s < max_scales and side > (WIN_SIZE - 1) * 2 ** s:
+    while s < max_scales and side > (WIN_SIZE - 1) * 2**s:
         s += 1
     return s
 
 
 def _gauss_1d(size: int, sigma: float) -> torch.Tensor:
     c = torch.arange(size, dtype=torch.float64) - size // 2
-    g = torch.exp(-(c ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(c**2) / (2 * sigma**2))
     return g / g.sum()
 
 
@@ -115,7 +115,7 @@ def _ssim_cs(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> tuple[torch.T
     x, y = x - 128.0, y - 128.0
     d = x - y
     m = _blur(torch.cat([x, y, x * x + y * y, d * d], dim=1), g)
-    mu1, mu2, sq, dd = (m[:, i * c:(i + 1) * c] for i in range(4))
+    mu1, mu2, sq, dd = (m[:, i * c : (i + 1) * c] for i in range(4))
     c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
     md = mu1 - mu2
     one_minus_cs = (dd - md * md) / (sq - mu1 * mu1 - mu2 * mu2 + c2)

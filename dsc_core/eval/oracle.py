@@ -26,7 +26,7 @@ def right_view_disparity(disparity_left: np.ndarray) -> tuple[np.ndarray, np.nda
     xr = np.round(xs - dv).astype(np.int64)
     keep = (xr >= 0) & (xr < W)
     ys, xr, dv = ys[keep], xr[keep], dv[keep]
-    order = np.argsort(dv, kind="stable")          # nearer written last: it wins
+    order = np.argsort(dv, kind="stable")  # nearer written last: it wins
     out[ys[order], xr[order]] = dv[order]
     visible = out >= 0
     return np.where(visible, out, 0.0).astype(np.float32), visible
@@ -41,4 +41,4 @@ def warp_psnr(left: np.ndarray, right: np.ndarray, disparity_left: np.ndarray) -
     w = warped[0].permute(1, 2, 0).round().clamp(0, 255).numpy()
     err = (w - right.astype(np.float64)) ** 2
     mse = float(err[visible].mean()) if visible.any() else float("nan")
-    return {"psnr": 10 * np.log10(255.0 ** 2 / max(mse, 1e-10)), "visible_share": float(visible.mean())}
+    return {"psnr": 10 * np.log10(255.0**2 / max(mse, 1e-10)), "visible_share": float(visible.mean())}

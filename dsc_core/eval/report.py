@@ -14,8 +14,14 @@ import os
 
 import numpy as np
 
-_LABELS = {"level1": "level 1 alone", "left": "left (level 1)", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF",
-           "hevc": "HEVC"}
+_LABELS = {
+    "level1": "level 1 alone",
+    "left": "left (level 1)",
+    "jpeg": "JPEG",
+    "webp": "WebP",
+    "avif": "AVIF",
+    "hevc": "HEVC",
+}
 
 
 def _f(v, fmt: str, na: str = "n/a") -> str:
@@ -37,50 +43,113 @@ def _row(cells, widths, aligns) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]], aligns: str) -> list[str]:
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
-              for i in range(len(header))]
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i]) for i in range(len(header))]
     lines = [_row(header, widths, aligns), _row(["-" * w for w in widths], widths, aligns)]
     return lines + [_row(r, widths, aligns) for r in rows]
 
 
 def _model_lines(name: str, m: dict, results: dict) -> list[str]:
     si = results["meta"].get("side_info", {}).get(name)
-    lines = [f"== {name}  (left rate {m['left_rate']}; right rates {','.join(map(str, m['right_rates']))}"
-             + (f"; side information {si}" if si else "") + ") =="]
+    lines = [
+        f"== {name}  (left rate {m['left_rate']}; right rates {','.join(map(str, m['right_rates']))}"
+        + (f"; side information {si}" if si else "")
+        + ") =="
+    ]
     if m.get("summary"):
         lines.append(f"   {m['summary']}")
     lf = m["left"]
-    rows = [["left", str(lf.get("rate")), _f(lf["bpp"], ".4f"), "-", _f(lf["psnr"], ".2f"), _f(lf["ms_ssim"], ".4f"),
-             _f(lf["enc_ms"], ".1f"), _f(lf["dec_ms"], ".1f"), "-", "-"]]
+    rows = [
+        [
+            "left",
+            str(lf.get("rate")),
+            _f(lf["bpp"], ".4f"),
+            "-",
+            _f(lf["psnr"], ".2f"),
+            _f(lf["ms_ssim"], ".4f"),
+            _f(lf["enc_ms"], ".1f"),
+            _f(lf["dec_ms"], ".1f"),
+            "-",
+            "-",
+        ]
+    ]
     for p in m["points"]:
-        rows.append(["right", str(p["rate"]), _f(p["bpp"], ".4f"), _f(p["pair_bpp"], ".4f"), _f(p["psnr"], ".2f"),
-                     _f(p["ms_ssim"], ".4f"), _f(p["enc_ms"], ".1f"), _f(p["dec_ms"], ".1f"),
-                     _f(p.get("dsc_gain_db"), "+.2f"), _f(p.get("rate_saving_pct"), "+.1f")])
-    lines += _table(["view", "rate", "bpp", "pair bpp", "PSNR dB", "MS-SSIM", "enc ms", "dec ms", "DSC gain dB",
-                     "saving %"], rows, "<>>>>>>>>>")
+        rows.append(
+            [
+                "right",
+                str(p["rate"]),
+                _f(p["bpp"], ".4f"),
+                _f(p["pair_bpp"], ".4f"),
+                _f(p["psnr"], ".2f"),
+                _f(p["ms_ssim"], ".4f"),
+                _f(p["enc_ms"], ".1f"),
+                _f(p["dec_ms"], ".1f"),
+                _f(p.get("dsc_gain_db"), "+.2f"),
+                _f(p.get("rate_saving_pct"), "+.1f"),
+            ]
+        )
+    lines += _table(
+        ["view", "rate", "bpp", "pair bpp", "PSNR dB", "MS-SSIM", "enc ms", "dec ms", "DSC gain dB", "saving %"],
+        rows,
+        "<>>>>>>>>>",
+    )
 
-    lines += ["", "Side information: the same right code decoded without a left, with this left, and with the "
-                  "original left (through level-1 analysis)"]
-    rows = [[str(p["rate"]), _f(p["bpp"], ".4f"), _f(p.get("psnr_no_left"), ".2f"), _f(p["psnr"], ".2f"),
-             _f(p.get("si_gain_db"), "+.2f"), _f(p.get("psnr_hq_left"), ".2f"), _f(p.get("hq_left_gain_db"), "+.2f")]
-            for p in m["points"]]
-    lines += _table(["rate", "bpp", "no left dB", "with left dB", "SI gain dB", "original left dB", "better-left gain"],
-                    rows, ">>>>>>>")
+    lines += [
+        "",
+        "Side information: the same right code decoded without a left, with this left, and with the "
+        "original left (through level-1 analysis)",
+    ]
+    rows = [
+        [
+            str(p["rate"]),
+            _f(p["bpp"], ".4f"),
+            _f(p.get("psnr_no_left"), ".2f"),
+            _f(p["psnr"], ".2f"),
+            _f(p.get("si_gain_db"), "+.2f"),
+            _f(p.get("psnr_hq_left"), ".2f"),
+            _f(p.get("hq_left_gain_db"), "+.2f"),
+        ]
+        for p in m["points"]
+    ]
+    lines += _table(
+        ["rate", "bpp", "no left dB", "with left dB", "SI gain dB", "original left dB", "better-left gain"],
+        rows,
+        ">>>>>>>",
+    )
     ow = m.get("oracle_warp")
     if ow:
-        lines.append(f"Ground-truth warp into the right view, on the {ow['decoded_left']['visible_share'] * 100:.0f}% "
-                     f"of pixels the left sees ({ow['n']} pair(s)): decoded left {_f(ow['decoded_left']['psnr'], '.2f')}"
-                     f" dB, original left {_f(ow['original_left']['psnr'], '.2f')} dB (what a perfect matcher could "
-                     f"paste)")
+        lines.append(
+            f"Ground-truth warp into the right view, on the {ow['decoded_left']['visible_share'] * 100:.0f}% "
+            f"of pixels the left sees ({ow['n']} pair(s)): decoded left "
+            f"{_f(ow['decoded_left']['psnr'], '.2f')} dB, original left "
+            f"{_f(ow['original_left']['psnr'], '.2f')} dB (what a perfect matcher could paste)"
+        )
 
     lines += ["", "Right image at matched rate (baselines: closest from below; * = cannot go that low)"]
     rows = []
     for i, p in enumerate(m["points"]):
-        rows.append([str(p["rate"]), "ours", str(p["rate"]), _f(p["bpp"], ".4f"), _f(p["psnr"], ".2f"),
-                     _f(p["ms_ssim"], ".4f"), ""])
+        rows.append(
+            [
+                str(p["rate"]),
+                "ours",
+                str(p["rate"]),
+                _f(p["bpp"], ".4f"),
+                _f(p["psnr"], ".2f"),
+                _f(p["ms_ssim"], ".4f"),
+                "",
+            ]
+        )
         l1 = p["level1_matched"]
-        rows.append(["", _label("level1"), "q" + "/".join(map(str, l1.get("rates", []))), _f(l1["bpp"], ".4f"),
-                     _f(l1["psnr"], ".2f"), _f(l1["ms_ssim"], ".4f"), "closest level-1 rate in bpp"])
+        rows.append(
+            [
+                "",
+                _label("level1"),
+                "q" + "/".join(map(str, l1.get("rates", []))),
+                _f(l1["bpp"], ".4f"),
+                _f(l1["psnr"], ".2f"),
+                _f(l1["ms_ssim"], ".4f"),
+                "closest level-1 rate in bpp",
+            ]
+        )
         for bname, info in results["baselines"].items():
             if not info["available"]:
                 if i == 0:
@@ -90,17 +159,38 @@ def _model_lines(name: str, m: dict, results: dict) -> list[str]:
             if b is None:
                 continue
             star = "" if b["reached"] == b["of"] else "*"
-            rows.append(["", _label(bname, results), _f(b["quality_param"], "g") + star, _f(b["bpp"], ".4f"),
-                         _f(b["psnr"], ".2f"), _f(b["ms_ssim"], ".4f"), b["note"]])
+            rows.append(
+                [
+                    "",
+                    _label(bname, results),
+                    _f(b["quality_param"], "g") + star,
+                    _f(b["bpp"], ".4f"),
+                    _f(b["psnr"], ".2f"),
+                    _f(b["ms_ssim"], ".4f"),
+                    b["note"],
+                ]
+            )
     lines += _table(["rate", "codec", "param", "bpp", "PSNR dB", "MS-SSIM", "note"], rows, "<<>>>><")
 
     if m.get("equal_quality"):
         e0 = next(iter(m["equal_quality"].values()))
-        lines += ["", f"Equal quality: bits each baseline needs for our best right PSNR "
-                      f"({_f(e0['ours_psnr'], '.2f')} dB at {_f(e0['ours_bpp'], '.4f')} bpp)"]
-        rows = [[_label(b, results), _f(e["quality_param"], "g"), _f(e["bpp"], ".4f"), _f(e["psnr"], ".2f"),
-                 _f(e["rate_saving_pct"], "+.1f"), f"{e['n_saving']}/{e['of']}", e["note"]]
-                for b, e in m["equal_quality"].items()]
+        lines += [
+            "",
+            f"Equal quality: bits each baseline needs for our best right PSNR "
+            f"({_f(e0['ours_psnr'], '.2f')} dB at {_f(e0['ours_bpp'], '.4f')} bpp)",
+        ]
+        rows = [
+            [
+                _label(b, results),
+                _f(e["quality_param"], "g"),
+                _f(e["bpp"], ".4f"),
+                _f(e["psnr"], ".2f"),
+                _f(e["rate_saving_pct"], "+.1f"),
+                f"{e['n_saving']}/{e['of']}",
+                e["note"],
+            ]
+            for b, e in m["equal_quality"].items()
+        ]
         lines += _table(["codec", "param", "bpp", "PSNR dB", "ours saves %", "pairs", "note"], rows, "<>>>>><")
 
     lines += ["", "BD-rate of the right image, ours vs anchor, % (negative = ours needs fewer bits)"]
@@ -108,8 +198,16 @@ def _model_lines(name: str, m: dict, results: dict) -> list[str]:
     for anchor, v in m["bd_rate"].items():
         ps, ms = v["psnr"], v["ms_ssim"]
         why = ps["reason"] or ms["reason"]
-        rows.append([_label(anchor, results), _f(ps["value"], "+.2f"), _f(ms["value"], "+.2f"),
-                     f"{ps['n']}/{ps['of']}", ps["method"] or ms["method"] or "-", why])
+        rows.append(
+            [
+                _label(anchor, results),
+                _f(ps["value"], "+.2f"),
+                _f(ms["value"], "+.2f"),
+                f"{ps['n']}/{ps['of']}",
+                ps["method"] or ms["method"] or "-",
+                why,
+            ]
+        )
     for bname, info in results["baselines"].items():
         if not info["available"]:
             rows.append([_label(bname, results), "-", "-", "-", "-", f"unavailable: {info['reason']}"])
@@ -123,17 +221,26 @@ def format_table(results: dict) -> str:
     """The whole evaluation as fixed-width text: one block per model, then the definitions as a footer."""
     meta = results["meta"]
     sizes = ", ".join(f"{h}x{w}" for h, w in meta["sizes"])
-    lines = [f"dsc eval: {meta['n_pairs']} pair(s) from {meta['pairs']} ({sizes}), device {meta['device']}, "
-             f"{meta.get('wall_s', '?')} s; medians over pairs", ""]
+    lines = [
+        f"dsc eval: {meta['n_pairs']} pair(s) from {meta['pairs']} ({sizes}), device {meta['device']}, "
+        f"{meta.get('wall_s', '?')} s; medians over pairs",
+        "",
+    ]
     for name, m in results["models"].items():
         lines += _model_lines(name, m, results) + [""]
     d = meta["definitions"]
-    lines += [f"* {d['bpp']}", f"* {d['dsc_gain']}", f"* {d['bd_rate']}",
-              "* MS-SSIM: Wang et al. 5-scale, 11-tap Gaussian (sigma 1.5), data range 255; BD-rate on "
-              "-10 log10(1 - MS-SSIM)"]
+    lines += [
+        f"* {d['bpp']}",
+        f"* {d['dsc_gain']}",
+        f"* {d['bd_rate']}",
+        "* MS-SSIM: Wang et al. 5-scale, 11-tap Gaussian (sigma 1.5), data range 255; BD-rate on "
+        "-10 log10(1 - MS-SSIM)",
+    ]
     if meta.get("ms_ssim_scales", 5) < 5:
-        lines.append(f"* MS-SSIM used {meta['ms_ssim_scales']} scale(s): images under 161 px a side are too "
-                     f"small for 5 (weights renormalised)")
+        lines.append(
+            f"* MS-SSIM used {meta['ms_ssim_scales']} scale(s): images under 161 px a side are too "
+            f"small for 5 (weights renormalised)"
+        )
     return "\n".join(lines)
 
 
@@ -164,12 +271,14 @@ def write_json(results: dict, path) -> None:
         f.write("\n")
 
 
-_STYLE = {"level1": dict(color="tab:gray", marker="s", ls="-"),
-          "left": dict(color="black", marker=".", ls=":"),
-          "jpeg": dict(color="tab:orange", marker="v", ls="--"),
-          "webp": dict(color="tab:green", marker="^", ls="--"),
-          "avif": dict(color="tab:purple", marker="D", ls="--"),
-          "hevc": dict(color="tab:brown", marker="P", ls="--")}
+_STYLE = {
+    "level1": dict(color="tab:gray", marker="s", ls="-"),
+    "left": dict(color="black", marker=".", ls=":"),
+    "jpeg": dict(color="tab:orange", marker="v", ls="--"),
+    "webp": dict(color="tab:green", marker="^", ls="--"),
+    "avif": dict(color="tab:purple", marker="D", ls="--"),
+    "hevc": dict(color="tab:brown", marker="P", ls="--"),
+}
 _MODEL_COLORS = ("tab:red", "tab:blue", "tab:cyan", "tab:pink", "tab:olive")
 
 

@@ -22,21 +22,26 @@ import platform
 import statistics
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
-from . import baselines as bl
-from . import metrics
-from . import oracle as gt_oracle
+from . import baselines as bl, metrics, oracle as gt_oracle
 from .bdrate import bd_rate
 
-BPP_DEFINITION = ("bpp = len(container bytes)*8/(H*W) for each view (whole file, headers included, same for "
-                  "baselines); pair bpp = (left bits + right bits)/(2*H*W)")
-GAIN_DEFINITION = ("DSC gain = right PSNR minus PSNR of our level 1 coding the right image alone at the same bpp "
-                   "(log-bpp interpolation on its curve; n/a outside it); rate saving = 1 - our right bpp / the "
-                   "level-1 bpp giving our right PSNR")
-BD_DEFINITION = ("BD-rate: ours (test) vs each anchor over the common quality range, per pair then median; "
-                 "negative = ours needs fewer bits; cubic fit with >= 4 points, PCHIP/linear with 2-3")
+BPP_DEFINITION = (
+    "bpp = len(container bytes)*8/(H*W) for each view (whole file, headers included, same for "
+    "baselines); pair bpp = (left bits + right bits)/(2*H*W)"
+)
+GAIN_DEFINITION = (
+    "DSC gain = right PSNR minus PSNR of our level 1 coding the right image alone at the same bpp "
+    "(log-bpp interpolation on its curve; n/a outside it); rate saving = 1 - our right bpp / the "
+    "level-1 bpp giving our right PSNR"
+)
+BD_DEFINITION = (
+    "BD-rate: ours (test) vs each anchor over the common quality range, per pair then median; "
+    "negative = ours needs fewer bits; cubic fit with >= 4 points, PCHIP/linear with 2-3"
+)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -50,8 +55,10 @@ def _pairs(spec, limit, center_crop):
 
     if isinstance(spec, str):
         return P.open_pairs(spec, limit=limit, center_crop=center_crop), spec
-    items = [P.StereoPair(f"pair{i}", np.asarray(p[0]), np.asarray(p[1])) if isinstance(p, (tuple, list))
-             else p for i, p in enumerate(spec)]
+    items = [
+        P.StereoPair(f"pair{i}", np.asarray(p[0]), np.asarray(p[1])) if isinstance(p, (tuple, list)) else p
+        for i, p in enumerate(spec)
+    ]
     seq = P.from_list(items, source="in-memory").with_crop(center_crop).limit(limit)
     return seq, f"<{len(seq)} in-memory pair(s)>"
 
@@ -97,8 +104,9 @@ def _bd_pair(ours: list, anchor: list) -> dict:
     ra, rt = [p["bpp"] for p in anchor], [p["bpp"] for p in ours]
     return {
         "psnr": bd_rate(ra, [p["psnr"] for p in anchor], rt, [p["psnr"] for p in ours]).to_dict(),
-        "ms_ssim": bd_rate(ra, _ms_db([p["ms_ssim"] for p in anchor]), rt,
-                           _ms_db([p["ms_ssim"] for p in ours])).to_dict(),
+        "ms_ssim": bd_rate(
+            ra, _ms_db([p["ms_ssim"] for p in anchor]), rt, _ms_db([p["ms_ssim"] for p in ours])
+        ).to_dict(),
     }
 
 
@@ -106,14 +114,13 @@ def _bd_pair(ours: list, anchor: list) -> dict:
 class _ModelRun:
     """One model: the loaded codec, its rates, and per-pair results collected for the medians."""
 
-    def __init__(self, name: str, device, left_rate, right_rates, level1_rates=None, side_info=None,
-                 weights=None):
+    def __init__(self, name: str, device, left_rate, right_rates, level1_rates=None, side_info=None, weights=None):
         import dsc_core
 
         self.name = name
         if weights is None:
             self.codec = dsc_core.load_codec(name, device=device, side_info=side_info)
-        else:   # a candidate family (a training run's) under a registered model's name, before it ships
+        else:  # a candidate family (a training run's) under a registered model's name, before it ships
             self.codec = dsc_core.StereoCodec(name, device=device, weights_path=str(weights), side_info=side_info)
         self.left_rates = list(self.codec.left_rates)
         self.right_rates = list(self.codec.right_rates)
@@ -153,8 +160,14 @@ class _ModelRun:
         data_l, enc_l = _timed(c.encode_left, L, rate=self.left_rate)
         state, dec_l = _timed(c.decode_left, data_l, return_state=True)
         lrate = int(state.header.rate)
-        left = _point(metrics.bpp(len(data_l), L.shape), metrics.quality(L, state.image), rate=lrate,
-                      nbytes=len(data_l), enc_ms=enc_l, dec_ms=dec_l)
+        left = _point(
+            metrics.bpp(len(data_l), L.shape),
+            metrics.quality(L, state.image),
+            rate=lrate,
+            nbytes=len(data_l),
+            enc_ms=enc_l,
+            dec_ms=dec_l,
+        )
 
         # Side information of the best quality: the original left through level-1 analysis. If the right
         # does not improve with it, the decoder is not using what the left offers (issue 13).
@@ -164,8 +177,15 @@ class _ModelRun:
             data_r, enc_r = _timed(c.encode_right, R, rate=r)
             dec, dec_r = _timed(c.decode_right, data_r, left=state)
             rb = metrics.bpp(len(data_r), R.shape)
-            p = _point(rb, metrics.quality(R, dec), rate=int(r), nbytes=len(data_r), enc_ms=enc_r,
-                       dec_ms=dec_r, pair_bpp=(len(data_l) + len(data_r)) * 8.0 / (2 * h * w))
+            p = _point(
+                rb,
+                metrics.quality(R, dec),
+                rate=int(r),
+                nbytes=len(data_r),
+                enc_ms=enc_r,
+                dec_ms=dec_r,
+                pair_bpp=(len(data_l) + len(data_r)) * 8.0 / (2 * h * w),
+            )
             p["psnr_no_left"] = metrics.psnr(R, c.decode_right(data_r, left=None))
             p["si_gain_db"] = p["psnr"] - p["psnr_no_left"]
             p["psnr_hq_left"] = metrics.psnr(R, c.decode_right(data_r, left=hq_left))
@@ -173,8 +193,10 @@ class _ModelRun:
             points.append(p)
         oracle_warp = None
         if pair.disparity is not None:
-            oracle_warp = {"decoded_left": gt_oracle.warp_psnr(state.image, R, pair.disparity),
-                           "original_left": gt_oracle.warp_psnr(L, R, pair.disparity)}
+            oracle_warp = {
+                "decoded_left": gt_oracle.warp_psnr(state.image, R, pair.disparity),
+                "original_left": gt_oracle.warp_psnr(L, R, pair.disparity),
+            }
 
         def level1_curve(img, view, reuse=None):
             out = []
@@ -185,9 +207,12 @@ class _ModelRun:
                         level1_cache[key] = {k: reuse[k] for k in ("bpp", "psnr", "ms_ssim", "rate", "nbytes")}
                     else:
                         d = c.encode_left(img, rate=q)
-                        level1_cache[key] = _point(metrics.bpp(len(d), img.shape),
-                                                   metrics.quality(img, c.decode_left(d)), rate=int(q),
-                                                   nbytes=len(d))
+                        level1_cache[key] = _point(
+                            metrics.bpp(len(d), img.shape),
+                            metrics.quality(img, c.decode_left(d)),
+                            rate=int(q),
+                            nbytes=len(d),
+                        )
                 out.append(dict(level1_cache[key]))
             return out
 
@@ -210,11 +235,18 @@ class _ModelRun:
         bd = {"level1": _bd_pair(points, indep)}
         for bname, v in base_out.items():
             bd[bname] = _bd_pair(points, v["curve"])
-        return {"name": pair.name, "height": h, "width": w, "left": left, "points": points,
-                "oracle_warp": oracle_warp,
-                "curves": {"level1": indep, "left": left_curve, **{k: v["curve"] for k, v in base_out.items()}},
-                "baselines": {k: {kk: vv for kk, vv in v.items() if kk != "curve"} for k, v in base_out.items()},
-                "bd_rate": bd, "ms_ssim_scales": metrics.ms_ssim_scales(L.shape)}
+        return {
+            "name": pair.name,
+            "height": h,
+            "width": w,
+            "left": left,
+            "points": points,
+            "oracle_warp": oracle_warp,
+            "curves": {"level1": indep, "left": left_curve, **{k: v["curve"] for k, v in base_out.items()}},
+            "baselines": {k: {kk: vv for kk, vv in v.items() if kk != "curve"} for k, v in base_out.items()},
+            "bd_rate": bd,
+            "ms_ssim_scales": metrics.ms_ssim_scales(L.shape),
+        }
 
     @staticmethod
     def _baseline(b: bl.Baseline, R, points: list, curve_points: int, top_bpp: float) -> dict:
@@ -230,18 +262,30 @@ class _ModelRun:
         best = max(points, key=lambda p: p["psnr"])
         equal_q = b.encode_at_psnr(R, best["psnr"])
         top = b.encode_at_bpp(R, max(top_bpp, equal_q.bpp))
-        q_lo = min(m.quality_param for m in matched) if b.higher_q_more_bits else max(
-            m.quality_param for m in matched)
-        qs = np.linspace(q_lo, top.quality_param, curve_points + 2)[1:-1] if curve_points > 0 else []
+        q_lo = min(m.quality_param for m in matched) if b.higher_q_more_bits else max(m.quality_param for m in matched)
+        qs: np.ndarray | list = np.linspace(q_lo, top.quality_param, curve_points + 2)[1:-1] if curve_points > 0 else []
         spaced = [b.evaluate(R, int(round(q))) for q in qs]
         curve = [m.to_dict() for m in matched + spaced + [top, equal_q]]
-        return {"matched": [m.to_dict() for m in matched], "equal_quality": equal_q.to_dict(),
-                "curve": curve}
+        return {"matched": [m.to_dict() for m in matched], "equal_quality": equal_q.to_dict(), "curve": curve}
 
 
 # ---------------------------------------------------------------------------------------------- medians
-_NUM_KEYS = ("bpp", "psnr", "ms_ssim", "enc_ms", "dec_ms", "pair_bpp", "nbytes", "dsc_gain_db", "rate_saving_pct",
-             "quality_param", "psnr_no_left", "si_gain_db", "psnr_hq_left", "hq_left_gain_db")
+_NUM_KEYS = (
+    "bpp",
+    "psnr",
+    "ms_ssim",
+    "enc_ms",
+    "dec_ms",
+    "pair_bpp",
+    "nbytes",
+    "dsc_gain_db",
+    "rate_saving_pct",
+    "quality_param",
+    "psnr_no_left",
+    "si_gain_db",
+    "psnr_hq_left",
+    "hq_left_gain_db",
+)
 
 
 def _median_point(pts: list[dict]) -> dict:
@@ -263,8 +307,13 @@ def _median_bd(entries: list[dict]) -> dict:
     vals = [e["value"] for e in entries if e["value"] is not None]
     reasons = sorted({e["reason"] for e in entries if e["value"] is None and e["reason"]})
     methods = sorted({e["method"] for e in entries if e["method"]})
-    return {"value": _median(vals), "n": len(vals), "of": len(entries), "method": "/".join(methods),
-            "reason": "; ".join(reasons) if not vals else ""}
+    return {
+        "value": _median(vals),
+        "n": len(vals),
+        "of": len(entries),
+        "method": "/".join(methods),
+        "reason": "; ".join(reasons) if not vals else "",
+    }
 
 
 def _summarise(run: _ModelRun) -> dict:
@@ -284,13 +333,18 @@ def _summarise(run: _ModelRun) -> dict:
             m["reached"] = sum(bool(x["reached"]) for x in ms)
             m["of"] = len(ms)
             lows = [x["bpp"] for x in ms if not x["reached"]]
-            m["note"] = "" if not lows else (
-                f"cannot reach {pt['bpp']:.3f} bpp on {len(lows)}/{len(ms)} pair(s) "
-                f"(lowest {statistics.median(lows):.3f} bpp)")
+            m["note"] = (
+                ""
+                if not lows
+                else (
+                    f"cannot reach {pt['bpp']:.3f} bpp on {len(lows)}/{len(ms)} pair(s) "
+                    f"(lowest {statistics.median(lows):.3f} bpp)"
+                )
+            )
             pt["baselines"][bname] = m
         points.append(pt)
     equal_quality = {}
-    for bname in (pp[0]["baselines"] if pp else {}):
+    for bname in pp[0]["baselines"] if pp else {}:
         eq = [p["baselines"][bname]["equal_quality"] for p in pp]
         best = [max(p["points"], key=lambda x: x["psnr"]) for p in pp]
         e = _median_point(eq)
@@ -304,35 +358,73 @@ def _summarise(run: _ModelRun) -> dict:
         e["n_saving"] = len(savings)
         below = sum(not x["reached"] for x in eq)
         above = sum(x["reached"] and x["at_limit"] for x in eq)
-        e["note"] = "; ".join(n for n in (
-            below and f"stays below our PSNR even at its highest setting on {below}/{len(eq)} pair(s)",
-            above and f"its lowest setting already beats our PSNR on {above}/{len(eq)} pair(s) (no saving "
-                      "defined there)") if n)
+        e["note"] = "; ".join(
+            n
+            for n in (
+                below and f"stays below our PSNR even at its highest setting on {below}/{len(eq)} pair(s)",
+                above
+                and f"its lowest setting already beats our PSNR on {above}/{len(eq)} pair(s) (no saving defined there)",
+            )
+            if n
+        )
         equal_quality[bname] = e
     curve_names = list(pp[0]["curves"]) if pp else []
     curves = {"dsc": [{k: p[k] for k in ("bpp", "psnr", "ms_ssim", "rate")} for p in points]}
     for cn in curve_names:
         curves[cn] = _median_curve([p["curves"][cn] for p in pp])
     bd = {}
-    for anchor in (pp[0]["bd_rate"] if pp else {}):
+    for anchor in pp[0]["bd_rate"] if pp else {}:
         bd[anchor] = {m: _median_bd([p["bd_rate"][anchor][m] for p in pp]) for m in ("psnr", "ms_ssim")}
     left = _median_point([p["left"] for p in pp])
     oracles = [p["oracle_warp"] for p in pp if p.get("oracle_warp")]
-    oracle_warp = {k: {m: _median([o[k][m] for o in oracles]) for m in ("psnr", "visible_share")}
-                   for k in ("decoded_left", "original_left")} if oracles else None
+    oracle_warp: dict[str, Any] | None = (
+        {
+            k: {m: _median([o[k][m] for o in oracles]) for m in ("psnr", "visible_share")}
+            for k in ("decoded_left", "original_left")
+        }
+        if oracles
+        else None
+    )
     if oracle_warp:
         oracle_warp["n"] = len(oracles)
-    return {"oracle_warp": oracle_warp, "name": run.name, "left_rate": left.get("rate") if pp else run.left_rate,
-            "left_rates": run.left_rates, "right_rates": run.right_rates, "notes": run.notes,
-            "summary": getattr(run.codec.info, "summary", ""), "left": left, "points": points,
-            "equal_quality": equal_quality, "curves": curves, "bd_rate": bd, "per_pair": pp}
+    return {
+        "oracle_warp": oracle_warp,
+        "name": run.name,
+        "left_rate": left.get("rate") if pp else run.left_rate,
+        "left_rates": run.left_rates,
+        "right_rates": run.right_rates,
+        "notes": run.notes,
+        "summary": getattr(run.codec.info, "summary", ""),
+        "left": left,
+        "points": points,
+        "equal_quality": equal_quality,
+        "curves": curves,
+        "bd_rate": bd,
+        "per_pair": pp,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- entry
-def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None, left_rate=None,
-             right_rates=None, limit=None, baselines=("jpeg", "webp", "avif", "hevc"), curve_points=3,
-             progress=True, center_crop=None, device="cpu", level1_rates=None, threads=None,
-             out=None, print_table=True, side_info=None, weights=None) -> dict:
+def run_eval(
+    pairs_spec,
+    models=("dsc-default",),
+    json_path=None,
+    plot_path=None,
+    left_rate=None,
+    right_rates=None,
+    limit=None,
+    baselines=("jpeg", "webp", "avif", "hevc"),
+    curve_points=3,
+    progress=True,
+    center_crop=None,
+    device="cpu",
+    level1_rates=None,
+    threads=None,
+    out=None,
+    print_table=True,
+    side_info=None,
+    weights=None,
+) -> dict:
     """Evaluate ``models`` on the stereo pairs of ``pairs_spec``; print the table, return the results dict.
 
     ``pairs_spec``: anything :func:`dsc_core.data.pairs.open_pairs` takes (folder, KITTI root,
@@ -355,15 +447,46 @@ def run_eval(pairs_spec, models=("dsc-default",), json_path=None, plot_path=None
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        return _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, limit, baselines,
-                         curve_points, progress, center_crop, device, level1_rates,
-                         (out or sys.stdout) if print_table else None, side_info, weights)
+        return _run_eval(
+            pairs_spec,
+            models,
+            json_path,
+            plot_path,
+            left_rate,
+            right_rates,
+            limit,
+            baselines,
+            curve_points,
+            progress,
+            center_crop,
+            device,
+            level1_rates,
+            (out or sys.stdout) if print_table else None,
+            side_info,
+            weights,
+        )
     finally:
         torch.set_num_threads(before)
 
 
-def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, limit, baselines, curve_points,
-              progress, center_crop, device, level1_rates, out, side_info=None, weights=None) -> dict:
+def _run_eval(
+    pairs_spec,
+    models,
+    json_path,
+    plot_path,
+    left_rate,
+    right_rates,
+    limit,
+    baselines,
+    curve_points,
+    progress,
+    center_crop,
+    device,
+    level1_rates,
+    out,
+    side_info=None,
+    weights=None,
+) -> dict:
     import torch
 
     from . import report
@@ -381,38 +504,50 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
         from tqdm import tqdm
 
         it = tqdm(pairs, desc="dsc eval", unit="pair", file=sys.stderr)
-    names, sizes = [], set()
+    names: list = []
+    size_set: set[tuple[int, ...]] = set()
     try:
         for pair in it:  # one pair in memory at a time: a KITTI tree or a bag can be large
             names.append(pair.name)
-            sizes.add(tuple(pair.left.shape[:2]))
+            size_set.add(tuple(pair.left.shape[:2]))
             level1_cache: dict = {}
             for run in runs:
                 run.per_pair.append(run.run_pair(pair, base, curve_points, level1_cache))
     finally:
         if hasattr(pairs, "close"):
             pairs.close()
-    sizes = sorted(sizes)
+    sizes = sorted(size_set)
     scales = min(min(p["ms_ssim_scales"] for p in r.per_pair) for r in runs)
 
     results = {
         "meta": {
-            "pairs": spec_label, "n_pairs": len(names), "pair_names": names,
-            "sizes": [list(s) for s in sizes], "models": list(models), "left_rate": left_rate,
-            "right_rates": None if right_rates is None else list(right_rates), "curve_points": curve_points,
+            "pairs": spec_label,
+            "n_pairs": len(names),
+            "pair_names": names,
+            "sizes": [list(s) for s in sizes],
+            "models": list(models),
+            "left_rate": left_rate,
+            "right_rates": None if right_rates is None else list(right_rates),
+            "curve_points": curve_points,
             "side_info": {r.name: r.codec.side_info_mode for r in runs},
             "weights": None if weights is None else str(weights),
-            "device": str(runs[0].codec.device) if runs else device, "ms_ssim_scales": scales,
+            "device": str(runs[0].codec.device) if runs else device,
+            "ms_ssim_scales": scales,
             "torch_threads": torch.get_num_threads(),
-            "definitions": {"bpp": BPP_DEFINITION, "dsc_gain": GAIN_DEFINITION, "bd_rate": BD_DEFINITION,
-                            "medians": "every figure is the median over pairs; timings are single-call ms",
-                            "json_nulls": "null = not defined (n/a) or infinite (identical images)"},
-            "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                         "numpy": np.__version__},
+            "definitions": {
+                "bpp": BPP_DEFINITION,
+                "dsc_gain": GAIN_DEFINITION,
+                "bd_rate": BD_DEFINITION,
+                "medians": "every figure is the median over pairs; timings are single-call ms",
+                "json_nulls": "null = not defined (n/a) or infinite (identical images)",
+            },
+            "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
             "wall_s": None,
         },
-        "baselines": {n: {"available": b.availability()[0], "reason": b.availability()[1], "label": b.label}
-                      for n, b in base.items()},
+        "baselines": {
+            n: {"available": b.availability()[0], "reason": b.availability()[1], "label": b.label}
+            for n, b in base.items()
+        },
         "models": {r.name: _summarise(r) for r in runs},
     }
     results["meta"]["wall_s"] = round(time.time() - t0, 2)
@@ -428,39 +563,60 @@ def _run_eval(pairs_spec, models, json_path, plot_path, left_rate, right_rates, 
 def add_eval_arguments(parser) -> None:
     """Arguments of ``dsc eval`` (the lead wires ``sub.add_parser("eval")`` + ``set_defaults(fn=main_eval)``)."""
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--pairs",
-                      help="stereo pairs: a folder, a KITTI root, 'motorcycle', 'synthetic:N' or 'photostereo:N'")
-    what.add_argument("--single", metavar="SPEC",
-                      help="level 1 (single-image codec) vs the baselines on single images: 'motorcycle' (both "
-                      "views), 'photos:held[:N]', a folder of PNG/JPEG files or an image file; comma-separated "
-                      "specs combine")
-    parser.add_argument("--models", default="dsc-default",
-                        help="comma-separated model names (e.g. dsc-default,dsc-paper)")
-    parser.add_argument("--weights", metavar="FILE.pt",
-                        help="load the models' weights from this family file instead of the shipped one (e.g. "
-                        "a training run's final.pt; with --single a level-1-only file works)")
+    what.add_argument(
+        "--pairs", help="stereo pairs: a folder, a KITTI root, 'motorcycle', 'synthetic:N' or 'photostereo:N'"
+    )
+    what.add_argument(
+        "--single",
+        metavar="SPEC",
+        help="level 1 (single-image codec) vs the baselines on single images: 'motorcycle' (both "
+        "views), 'photos:held[:N]', a folder of PNG/JPEG files or an image file; comma-separated "
+        "specs combine",
+    )
+    parser.add_argument(
+        "--models", default="dsc-default", help="comma-separated model names (e.g. dsc-default,dsc-paper)"
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE.pt",
+        help="load the models' weights from this family file instead of the shipped one (e.g. "
+        "a training run's final.pt; with --single a level-1-only file works)",
+    )
     parser.add_argument("--json", dest="json_path", help="write all results as JSON here")
     parser.add_argument("--plot", dest="plot_path", help="write the RD plot (PNG) here")
     parser.add_argument("--left-rate", type=int, help="level-1 rate of the left image (default: the model's)")
     parser.add_argument("--right-rates", help="comma-separated right rates (default: all of the model's)")
     parser.add_argument("--limit", type=int, help="use at most this many pairs (--single: images)")
     parser.add_argument("--center-crop", help="HxW center crop of every pair, e.g. 256x512")
-    parser.add_argument("--baselines", default="jpeg,webp,avif,hevc",
-                        help="comma-separated baselines, or 'none'")
-    parser.add_argument("--curve-points", type=int,
-                        help="--pairs: extra settings on each baseline's RD curve (between its lowest matched "
-                        "setting and the top of our level-1 curve; default 3)")
-    parser.add_argument("--level1-rates", help="comma-separated level-1 rates for the level-1-alone and left "
-                        "curves; with --single, the level-1 rates evaluated (default: all)")
-    parser.add_argument("--side-info", choices=("matched", "learned"),
-                        help="--pairs: how the decoder uses the left (default: each model's own)")
-    parser.add_argument("--left-codec", metavar="LIST",
-                        help="--pairs: compare left streams instead (any of avif,jxl,jpeg): the right with each "
-                        "left codec at several qualities, and whole pairs against each codec on both views and "
-                        "level 1 on both (dsc_core/eval/any_left.py)")
-    parser.add_argument("--left-qualities", metavar="Q,Q,...",
-                        help="with --left-codec: the qualities (0-100) of every classical left codec "
-                        "(default: a per-codec range)")
+    parser.add_argument("--baselines", default="jpeg,webp,avif,hevc", help="comma-separated baselines, or 'none'")
+    parser.add_argument(
+        "--curve-points",
+        type=int,
+        help="--pairs: extra settings on each baseline's RD curve (between its lowest matched "
+        "setting and the top of our level-1 curve; default 3)",
+    )
+    parser.add_argument(
+        "--level1-rates",
+        help="comma-separated level-1 rates for the level-1-alone and left "
+        "curves; with --single, the level-1 rates evaluated (default: all)",
+    )
+    parser.add_argument(
+        "--side-info",
+        choices=("matched", "learned"),
+        help="--pairs: how the decoder uses the left (default: each model's own)",
+    )
+    parser.add_argument(
+        "--left-codec",
+        metavar="LIST",
+        help="--pairs: compare left streams instead (any of avif,jxl,jpeg): the right with each "
+        "left codec at several qualities, and whole pairs against each codec on both views and "
+        "level 1 on both (dsc_core/eval/any_left.py)",
+    )
+    parser.add_argument(
+        "--left-qualities",
+        metavar="Q,Q,...",
+        help="with --left-codec: the qualities (0-100) of every classical left codec (default: a per-codec range)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (default, reproducible), cuda or auto")
     parser.add_argument("--threads", type=int, help="torch CPU threads (1 is faster on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -475,38 +631,79 @@ def main_eval(args) -> int:
         print(f"dsc eval: weights file {args.weights} not found", file=sys.stderr)
         return 2
     if getattr(args, "single", None):
-        stereo_only = [f for f, v in (("--left-rate", args.left_rate), ("--right-rates", args.right_rates),
-                                      ("--curve-points", args.curve_points), ("--left-codec", args.left_codec))
-                       if v is not None]
+        stereo_only = [
+            f
+            for f, v in (
+                ("--left-rate", args.left_rate),
+                ("--right-rates", args.right_rates),
+                ("--curve-points", args.curve_points),
+                ("--left-codec", args.left_codec),
+            )
+            if v is not None
+        ]
         if stereo_only:
             print(f"dsc eval: {', '.join(stereo_only)} apply to --pairs only", file=sys.stderr)
             return 2
         from .single import run_single
 
-        run_single(args.single, models=args.models, baselines=tuple(names), weights=args.weights,
-                   json_path=args.json_path, plot_path=args.plot_path, rates=l1, center_crop=args.center_crop,
-                   limit=args.limit, device=args.device, threads=args.threads, progress=not args.no_progress)
+        run_single(
+            args.single,
+            models=args.models,
+            baselines=tuple(names),
+            weights=args.weights,
+            json_path=args.json_path,
+            plot_path=args.plot_path,
+            rates=l1,
+            center_crop=args.center_crop,
+            limit=args.limit,
+            device=args.device,
+            threads=args.threads,
+            progress=not args.no_progress,
+        )
     elif getattr(args, "left_codec", None):
         from .any_left import run_any_left
 
         codecs = [c.strip() for c in args.left_codec.split(",") if c.strip()]
         qs = [int(q) for q in args.left_qualities.split(",")] if args.left_qualities else None
         try:
-            run_any_left(args.pairs, model=args.models.split(",")[0], codecs=codecs,
-                         qualities={c: qs for c in codecs} if qs else None, right_rates=rr, level1_rates=l1,
-                         limit=args.limit, center_crop=args.center_crop, weights=args.weights,
-                         json_path=args.json_path, plot_path=args.plot_path, threads=args.threads,
-                         progress=not args.no_progress, device=args.device)
+            run_any_left(
+                args.pairs,
+                model=args.models.split(",")[0],
+                codecs=codecs,
+                qualities={c: qs for c in codecs} if qs else None,
+                right_rates=rr,
+                level1_rates=l1,
+                limit=args.limit,
+                center_crop=args.center_crop,
+                weights=args.weights,
+                json_path=args.json_path,
+                plot_path=args.plot_path,
+                threads=args.threads,
+                progress=not args.no_progress,
+                device=args.device,
+            )
         except ValueError as exc:
             print(f"dsc eval: {exc}", file=sys.stderr)
             return 2
     else:
-        run_eval(args.pairs, models=args.models, json_path=args.json_path, plot_path=args.plot_path,
-                 left_rate=args.left_rate, right_rates=rr, limit=args.limit, baselines=tuple(names),
-                 curve_points=3 if args.curve_points is None else args.curve_points,
-                 progress=not args.no_progress, center_crop=args.center_crop,
-                 device=args.device, level1_rates=l1, threads=args.threads, side_info=args.side_info,
-                 weights=args.weights)
+        run_eval(
+            args.pairs,
+            models=args.models,
+            json_path=args.json_path,
+            plot_path=args.plot_path,
+            left_rate=args.left_rate,
+            right_rates=rr,
+            limit=args.limit,
+            baselines=tuple(names),
+            curve_points=3 if args.curve_points is None else args.curve_points,
+            progress=not args.no_progress,
+            center_crop=args.center_crop,
+            device=args.device,
+            level1_rates=l1,
+            threads=args.threads,
+            side_info=args.side_info,
+            weights=args.weights,
+        )
     if args.json_path:
         print(f"[dsc eval] wrote {args.json_path}")
     if args.plot_path:

@@ -23,11 +23,11 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from . import baselines as bl
-from . import metrics
+from . import baselines as bl, metrics
 from .runner import BPP_DEFINITION, _bd_pair, _median, _median_bd
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -36,12 +36,16 @@ ANCHOR_ORDER = ("hevc", "avif", "webp", "jpeg")
 _ANCHOR_LABELS = {"hevc": "HEVC-intra", "avif": "AVIF", "webp": "WebP", "jpeg": "JPEG"}
 _POINT_KEYS = ("nbytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "enc_ms", "dec_ms")
 
-BD_DEFINITION = ("BD-rate: level 1 (test) vs each anchor over the quality range both cover, per image then "
-                 "median over images; negative = ours needs fewer bits; cubic fit with >= 4 points per curve, "
-                 "PCHIP/linear with 2-3; MS-SSIM BD-rate on -10 log10(1 - MS-SSIM)")
-CURVE_DEFINITION = ("anchor curves: each baseline at our every bpp (closest from below) and at our every PSNR "
-                    "(fewest bits reaching it), plus one setting below our lowest point and one above our "
-                    "highest (in bpp, PSNR and MS-SSIM alike), so it spans our curve in rate and quality")
+BD_DEFINITION = (
+    "BD-rate: level 1 (test) vs each anchor over the quality range both cover, per image then "
+    "median over images; negative = ours needs fewer bits; cubic fit with >= 4 points per curve, "
+    "PCHIP/linear with 2-3; MS-SSIM BD-rate on -10 log10(1 - MS-SSIM)"
+)
+CURVE_DEFINITION = (
+    "anchor curves: each baseline at our every bpp (closest from below) and at our every PSNR "
+    "(fewest bits reaching it), plus one setting below our lowest point and one above our "
+    "highest (in bpp, PSNR and MS-SSIM alike), so it spans our curve in rate and quality"
+)
 
 
 # ---------------------------------------------------------------------------------------------- level 1
@@ -74,9 +78,19 @@ def level1_points(codec, image, rates=None, encoding: str = "rgb8", warmup: int 
         dec = codec.decode_left(data)
         t2 = time.perf_counter()
         q = metrics.quality(img, dec)
-        out.append({"rate": r, "nbytes": len(data), "bpp": metrics.bpp(len(data), img.shape),
-                    "psnr": q["psnr"], "ms_ssim": q["ms_ssim"], "ms_ssim_db": metrics.ms_ssim_db(q["ms_ssim"]),
-                    "ms_ssim_scales": q["ms_ssim_scales"], "enc_ms": (t1 - t0) * 1e3, "dec_ms": (t2 - t1) * 1e3})
+        out.append(
+            {
+                "rate": r,
+                "nbytes": len(data),
+                "bpp": metrics.bpp(len(data), img.shape),
+                "psnr": q["psnr"],
+                "ms_ssim": q["ms_ssim"],
+                "ms_ssim_db": metrics.ms_ssim_db(q["ms_ssim"]),
+                "ms_ssim_scales": q["ms_ssim_scales"],
+                "enc_ms": (t1 - t0) * 1e3,
+                "dec_ms": (t2 - t1) * 1e3,
+            }
+        )
     return out
 
 
@@ -108,7 +122,7 @@ def load_level1_codec(model: str = "dsc-default", weights=None, device="cpu"):
     c.device = C.resolve_device(device)
     l1 = fam["level1"]
     c.level1 = weights_io.load_state(Level1Codec(**l1["config"]), l1["state"]).to(c.device).eval()
-    c.head, c.head_fp, c.right_role = None, bytes(8), "right"
+    c.head, c.head_fp, c.right_role = None, bytes(8), "right"  # type: ignore[assignment]  # level 1 only: no head
     c.family_fp = weights_io.fingerprint(l1["state"])
     c.meta = fam.get("meta", {})
     return c
@@ -237,8 +251,7 @@ def baseline_curve(b: bl.Baseline, img: np.ndarray, ours: list[dict]) -> list[di
         d = b.evaluate(img, q).to_dict()
         d["ms_ssim_db"] = metrics.ms_ssim_db(d["ms_ssim"])
         d["at_limit"] = q in (b.q_min, b.q_max)
-        pts.append({k: d[k] for k in ("quality_param", "nbytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db",
-                                      "at_limit")})
+        pts.append({k: d[k] for k in ("quality_param", "nbytes", "bpp", "psnr", "ms_ssim", "ms_ssim_db", "at_limit")})
     return sorted(pts, key=lambda p: (p["bpp"], p["psnr"]))
 
 
@@ -251,8 +264,12 @@ def _baseline_timing(b: bl.Baseline, img: np.ndarray, bpp_target: float) -> dict
     t1 = time.perf_counter()
     b._decode(data, a)
     t2 = time.perf_counter()
-    return {"quality_param": q, "bpp": metrics.bpp(len(data), a.shape), "enc_ms": (t1 - t0) * 1e3,
-            "dec_ms": (t2 - t1) * 1e3}
+    return {
+        "quality_param": q,
+        "bpp": metrics.bpp(len(data), a.shape),
+        "enc_ms": (t1 - t0) * 1e3,
+        "dec_ms": (t2 - t1) * 1e3,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -284,9 +301,16 @@ def _evaluate_model(codec, images: dict, base: dict, rates, progress: bool) -> d
     for name, img in it:
         ours = level1_points(codec, img, rates)
         mid = _timing_point(codec, ours)
-        entry = {"name": name, "height": int(img.shape[0]), "width": int(img.shape[1]), "points": ours,
-                 "curves": {}, "bd_rate": {}, "baseline_ms": {},
-                 "ms_ssim_scales": metrics.ms_ssim_scales(img.shape)}
+        entry = {
+            "name": name,
+            "height": int(img.shape[0]),
+            "width": int(img.shape[1]),
+            "points": ours,
+            "curves": {},
+            "bd_rate": {},
+            "baseline_ms": {},
+            "ms_ssim_scales": metrics.ms_ssim_scales(img.shape),
+        }
         for bname, b in base.items():
             if not b.available:
                 continue
@@ -296,18 +320,35 @@ def _evaluate_model(codec, images: dict, base: dict, rates, progress: bool) -> d
             entry["baseline_ms"][bname] = _baseline_timing(b, img, mid["bpp"])
         per.append(entry)
     anchors = list(per[0]["bd_rate"]) if per else []
-    median = {"points": _median_points([e["points"] for e in per]),
-              "timing_rate": _timing_point(codec, per[0]["points"])["rate"],
-              "bd_rate": {a: {m: _median_bd([e["bd_rate"][a][m] for e in per]) for m in ("psnr", "ms_ssim")}
-                          for a in anchors},
-              "baseline_ms": {a: {k: _median([e["baseline_ms"][a][k] for e in per])
-                                  for k in ("bpp", "enc_ms", "dec_ms")} for a in anchors}}
+    median = {
+        "points": _median_points([e["points"] for e in per]),
+        "timing_rate": _timing_point(codec, per[0]["points"])["rate"],
+        "bd_rate": {
+            a: {m: _median_bd([e["bd_rate"][a][m] for e in per]) for m in ("psnr", "ms_ssim")} for a in anchors
+        },
+        "baseline_ms": {
+            a: {k: _median([e["baseline_ms"][a][k] for e in per]) for k in ("bpp", "enc_ms", "dec_ms")} for a in anchors
+        },
+    }
     return {"per_image": per, "median": median}
 
 
-def run_single(spec, models=("dsc-default",), baselines=("jpeg", "webp", "avif", "hevc"), weights=None,
-               json_path=None, plot_path=None, rates=None, center_crop=None, limit=None, device="cpu",
-               threads=None, progress=True, out=None, print_table=True) -> dict:
+def run_single(
+    spec,
+    models=("dsc-default",),
+    baselines=("jpeg", "webp", "avif", "hevc"),
+    weights=None,
+    json_path=None,
+    plot_path=None,
+    rates=None,
+    center_crop=None,
+    limit=None,
+    device="cpu",
+    threads=None,
+    progress=True,
+    out=None,
+    print_table=True,
+) -> dict:
     """Level 1 of each model vs the baselines on the images of ``spec``; prints the table, returns the results.
 
     ``spec``: a :func:`single_images` spec, or a dict ``{name: uint8 HxWx3}``. ``models``: names (or a
@@ -324,14 +365,27 @@ def run_single(spec, models=("dsc-default",), baselines=("jpeg", "webp", "avif",
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        return _run_single(spec, models, baselines, weights, json_path, plot_path, rates, center_crop, limit,
-                           device, progress, (out or sys.stdout) if print_table else None)
+        return _run_single(
+            spec,
+            models,
+            baselines,
+            weights,
+            json_path,
+            plot_path,
+            rates,
+            center_crop,
+            limit,
+            device,
+            progress,
+            (out or sys.stdout) if print_table else None,
+        )
     finally:
         torch.set_num_threads(before)
 
 
-def _run_single(spec, models, baselines, weights, json_path, plot_path, rates, center_crop, limit, device,
-                progress, out) -> dict:
+def _run_single(
+    spec, models, baselines, weights, json_path, plot_path, rates, center_crop, limit, device, progress, out
+) -> dict:
     import torch
 
     from . import report
@@ -343,19 +397,30 @@ def _run_single(spec, models, baselines, weights, json_path, plot_path, rates, c
         from dsc_core.data.pairs import center_crop_array, parse_crop
 
         crop = parse_crop(center_crop)
-        images = {k: np.ascontiguousarray(v if crop is None else center_crop_array(np.asarray(v), crop, k))
-                  for k, v in spec.items()}
+        images = {
+            k: np.ascontiguousarray(v if crop is None else center_crop_array(np.asarray(v), crop, k))
+            for k, v in spec.items()
+        }
         label = f"<{len(images)} in-memory image(s)>"
     else:
         images, label = single_images(spec, center_crop), str(spec)
     if limit:
-        images = dict(list(images.items())[:int(limit)])
+        images = dict(list(images.items())[: int(limit)])
     if not images:
         raise ValueError(f"no images for {label!r}")
     base = {n: bl.get_baseline(n) for n in baselines}
-    results = {"meta": {}, "baselines": {
-        n: {"available": b.availability()[0], "reason": b.availability()[1], "label": _ANCHOR_LABELS.get(n, b.label)}
-        for n, b in base.items()}, "models": {}}
+    results: dict[str, Any] = {
+        "meta": {},
+        "baselines": {
+            n: {
+                "available": b.availability()[0],
+                "reason": b.availability()[1],
+                "label": _ANCHOR_LABELS.get(n, b.label),
+            }
+            for n, b in base.items()
+        },
+        "models": {},
+    }
     done: dict = {}  # family fingerprint -> label: models sharing level-1 weights have identical bytes
     dev = device
     for m in models:
@@ -363,9 +428,14 @@ def _run_single(spec, models, baselines, weights, json_path, plot_path, rates, c
         dev = str(codec.device)
         key = f"{m} [{os.path.basename(str(weights))}]" if weights else m
         fam = codec.family_fp.hex()
-        entry = {"name": m, "weights": str(weights or codec.info.path), "family": fam,
-                 "rates": list(codec.left_rates) if rates is None else [int(r) for r in rates], "same_as": None,
-                 "summary": getattr(codec.info, "summary", "")}
+        entry = {
+            "name": m,
+            "weights": str(weights or codec.info.path),
+            "family": fam,
+            "rates": list(codec.left_rates) if rates is None else [int(r) for r in rates],
+            "same_as": None,
+            "summary": getattr(codec.info, "summary", ""),
+        }
         if fam in done:
             first = results["models"][done[fam]]
             entry.update(same_as=done[fam], per_image=first["per_image"], median=first["median"])
@@ -376,16 +446,27 @@ def _run_single(spec, models, baselines, weights, json_path, plot_path, rates, c
     sizes = sorted({tuple(v.shape[:2]) for v in images.values()})
     split = "photos.split_photos" if isinstance(spec, str) and "photos:held" in spec.lower() else None
     results["meta"] = {
-        "images": label, "n_images": len(images), "image_names": list(images), "sizes": [list(s) for s in sizes],
+        "images": label,
+        "n_images": len(images),
+        "image_names": list(images),
+        "sizes": [list(s) for s in sizes],
         "center_crop": center_crop if center_crop is None or isinstance(center_crop, str) else list(center_crop),
-        "models": list(models), "weights": None if weights is None else str(weights), "rates": rates,
-        "device": dev, "torch_threads": torch.get_num_threads(), "held_out_split": split,
+        "models": list(models),
+        "weights": None if weights is None else str(weights),
+        "rates": rates,
+        "device": dev,
+        "torch_threads": torch.get_num_threads(),
+        "held_out_split": split,
         "ms_ssim_scales": min(metrics.ms_ssim_scales(v.shape) for v in images.values()),
-        "definitions": {"bpp": BPP_DEFINITION.split(";")[0], "bd_rate": BD_DEFINITION, "curves": CURVE_DEFINITION,
-                        "timing": "single-call wall ms after 2 untimed rounds (ours); baselines: one uncached "
-                                  "encode/decode at the setting matching our bpp at the model's default rate "
-                                  "(HEVC includes starting ffmpeg)",
-                        "json_nulls": "null = not defined (n/a) or infinite (identical images)"},
+        "definitions": {
+            "bpp": BPP_DEFINITION.split(";")[0],
+            "bd_rate": BD_DEFINITION,
+            "curves": CURVE_DEFINITION,
+            "timing": "single-call wall ms after 2 untimed rounds (ours); baselines: one uncached "
+            "encode/decode at the setting matching our bpp at the model's default rate "
+            "(HEVC includes starting ffmpeg)",
+            "json_nulls": "null = not defined (n/a) or infinite (identical images)",
+        },
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
         "wall_s": round(time.time() - t0, 2),
     }
@@ -421,24 +502,35 @@ def _model_lines(key: str, m: dict, results: dict) -> list[str]:
 
     head = f"== {key}: level 1 (single-image codec), rates {','.join(map(str, m['rates']))} =="
     if m.get("same_as"):
-        return [head, f"   same level-1 weights (family {m['family']}) as {m['same_as']}: identical bytes and "
-                      "results, not repeated"]
+        return [
+            head,
+            f"   same level-1 weights (family {m['family']}) as {m['same_as']}: identical bytes and "
+            "results, not repeated",
+        ]
     lines = [head]
     per, med = m["per_image"], m["median"]
     rows = []
 
     def prow(name, p, nbytes=True):
-        return [name, str(p["rate"]), _f(p["nbytes"], ".0f") if nbytes else "-", _f(p["bpp"], ".4f"),
-                _f(p["psnr"], ".2f"), _f(p["ms_ssim"], ".4f"), _f(p["ms_ssim_db"], ".2f"), _f(p["enc_ms"], ".1f"),
-                _f(p["dec_ms"], ".1f")]
+        return [
+            name,
+            str(p["rate"]),
+            _f(p["nbytes"], ".0f") if nbytes else "-",
+            _f(p["bpp"], ".4f"),
+            _f(p["psnr"], ".2f"),
+            _f(p["ms_ssim"], ".4f"),
+            _f(p["ms_ssim_db"], ".2f"),
+            _f(p["enc_ms"], ".1f"),
+            _f(p["dec_ms"], ".1f"),
+        ]
 
     for e in per:
         rows += [prow(e["name"] if i == 0 else "", p) for i, p in enumerate(e["points"])]
     if len(per) > 1:
-        rows += [prow(f"median of {len(per)}" if i == 0 else "", p, nbytes=False)
-                 for i, p in enumerate(med["points"])]
-    lines += _table(["image", "rate", "bytes", "bpp", "PSNR dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms"],
-                    rows, "<>>>>>>>>")
+        rows += [prow(f"median of {len(per)}" if i == 0 else "", p, nbytes=False) for i, p in enumerate(med["points"])]
+    lines += _table(
+        ["image", "rate", "bytes", "bpp", "PSNR dB", "MS-SSIM", "MS-SSIM dB", "enc ms", "dec ms"], rows, "<>>>>>>>>"
+    )
 
     lines += ["", "BD-rate of level 1 vs each anchor, % (negative = ours needs fewer bits; n/a: why)"]
     rows = []
@@ -451,30 +543,48 @@ def _model_lines(key: str, m: dict, results: dict) -> list[str]:
             v = e["bd_rate"][b]
             ps, ms = v["psnr"], v["ms_ssim"]
             why = "; ".join(f"{k}: {x['reason']}" for k, x in (("PSNR", ps), ("MS-SSIM", ms)) if x["reason"])
-            rows.append([_alabel(results, b), e["name"], _f(ps["value"], "+.1f"), _f(ms["value"], "+.1f"),
-                         ps["method"] or ms["method"] or "-", _curve_span(e["curves"][b], b), why])
+            rows.append(
+                [
+                    _alabel(results, b),
+                    e["name"],
+                    _f(ps["value"], "+.1f"),
+                    _f(ms["value"], "+.1f"),
+                    ps["method"] or ms["method"] or "-",
+                    _curve_span(e["curves"][b], b),
+                    why,
+                ]
+            )
         if len(per) > 1:
             v = med["bd_rate"][b]
             ps, ms = v["psnr"], v["ms_ssim"]
-            why = "; ".join(f"{k}: n/a on {x['of'] - x['n']}/{x['of']} image(s)" for k, x in (("PSNR", ps),
-                            ("MS-SSIM", ms)) if x["n"] < x["of"])
-            cnt = (f"{ps['n']}/{ps['of']} defined" if ps["n"] == ms["n"]
-                   else f"PSNR {ps['n']}/{ps['of']}, MS-SSIM {ms['n']}/{ms['of']}")
-            rows.append([_alabel(results, b), f"median ({cnt})",
-                         _f(ps["value"], "+.1f"), _f(ms["value"], "+.1f"), "", "", why])
-    lines += _table(["anchor", "image", "PSNR", "MS-SSIM", "fit", "anchor curve", "why n/a / note"], rows,
-                    "<<>>><<")
+            why = "; ".join(
+                f"{k}: n/a on {x['of'] - x['n']}/{x['of']} image(s)"
+                for k, x in (("PSNR", ps), ("MS-SSIM", ms))
+                if x["n"] < x["of"]
+            )
+            cnt = (
+                f"{ps['n']}/{ps['of']} defined"
+                if ps["n"] == ms["n"]
+                else f"PSNR {ps['n']}/{ps['of']}, MS-SSIM {ms['n']}/{ms['of']}"
+            )
+            rows.append(
+                [_alabel(results, b), f"median ({cnt})", _f(ps["value"], "+.1f"), _f(ms["value"], "+.1f"), "", "", why]
+            )
+    lines += _table(["anchor", "image", "PSNR", "MS-SSIM", "fit", "anchor curve", "why n/a / note"], rows, "<<>>><<")
 
     mid = next(p for p in med["points"] if p["rate"] == med["timing_rate"])
-    lines += ["", f"Speed, ms (medians over images; ours at rate {mid['rate']}, each baseline at the setting "
-                  f"matching that bpp, {mid['bpp']:.3f})"]
-    rows = [["ours (level 1)", str(mid["rate"]), _f(mid["bpp"], ".4f"), _f(mid["enc_ms"], ".1f"),
-             _f(mid["dec_ms"], ".1f")]]
+    lines += [
+        "",
+        f"Speed, ms (medians over images; ours at rate {mid['rate']}, each baseline at the setting "
+        f"matching that bpp, {mid['bpp']:.3f})",
+    ]
+    rows = [
+        ["ours (level 1)", str(mid["rate"]), _f(mid["bpp"], ".4f"), _f(mid["enc_ms"], ".1f"), _f(mid["dec_ms"], ".1f")]
+    ]
     for b in _anchors(results):
         t = med["baseline_ms"].get(b)
         if t:
-            rows.append([_alabel(results, b), "", _f(t["bpp"], ".4f"), _f(t["enc_ms"], ".1f"),
-                         _f(t["dec_ms"], ".1f")])
+            rows.append([_alabel(results, b), "", _f(t["bpp"], ".4f"), _f(t["enc_ms"], ".1f"), _f(t["dec_ms"], ".1f")])
     lines += _table(["codec", "rate", "bpp", "enc ms", "dec ms"], rows, "<>>>>")
     return lines
 
@@ -483,18 +593,28 @@ def format_single_table(results: dict) -> str:
     """The ``--single`` evaluation as fixed-width text: per model the points, BD-rates and speeds; footer."""
     meta = results["meta"]
     sizes = ", ".join(f"{h}x{w}" for h, w in meta["sizes"])
-    lines = [f"dsc eval --single: {meta['n_images']} image(s) from {meta['images']} ({sizes}), device "
-             f"{meta['device']}, torch threads {meta['torch_threads']}, {meta.get('wall_s', '?')} s", ""]
+    lines = [
+        f"dsc eval --single: {meta['n_images']} image(s) from {meta['images']} ({sizes}), device "
+        f"{meta['device']}, torch threads {meta['torch_threads']}, {meta.get('wall_s', '?')} s",
+        "",
+    ]
     if meta.get("held_out_split"):
         lines[0] += f"; held-out split: {meta['held_out_split']}"
     for key, m in results["models"].items():
         lines += _model_lines(key, m, results) + [""]
     d = meta["definitions"]
-    lines += [f"* {d['bpp']}", f"* {d['bd_rate']}", f"* {d['curves']}", f"* timing: {d['timing']}",
-              "* MS-SSIM: Wang et al. 5-scale, 11-tap Gaussian (sigma 1.5), data range 255"]
+    lines += [
+        f"* {d['bpp']}",
+        f"* {d['bd_rate']}",
+        f"* {d['curves']}",
+        f"* timing: {d['timing']}",
+        "* MS-SSIM: Wang et al. 5-scale, 11-tap Gaussian (sigma 1.5), data range 255",
+    ]
     if meta.get("ms_ssim_scales", 5) < 5:
-        lines.append(f"* MS-SSIM used {meta['ms_ssim_scales']} scale(s): images under 161 px a side are too small "
-                     "for 5 (weights renormalised)")
+        lines.append(
+            f"* MS-SSIM used {meta['ms_ssim_scales']} scale(s): images under 161 px a side are too small "
+            "for 5 (weights renormalised)"
+        )
     return "\n".join(lines)
 
 
@@ -541,12 +661,25 @@ def plot_single(results: dict, path) -> None:
                 e = m["per_image"][r]
                 name = e["name"]
                 x, y = _xy(e["points"], key)
-                ax.plot(x, y, color=_MODEL_COLORS[mi % len(_MODEL_COLORS)], marker="o", lw=2.2,
-                        label=f"{k} level 1 (ours)", zorder=5)
+                ax.plot(
+                    x,
+                    y,
+                    color=_MODEL_COLORS[mi % len(_MODEL_COLORS)],
+                    marker="o",
+                    lw=2.2,
+                    label=f"{k} level 1 (ours)",
+                    zorder=5,
+                )
                 for p in e["points"]:
                     if p.get(key) is not None and math.isfinite(p[key]):
-                        ax.annotate(str(p["rate"]), (p["bpp"], p[key]), textcoords="offset points",
-                                    xytext=(4, -10), fontsize=7, color=_MODEL_COLORS[mi % len(_MODEL_COLORS)])
+                        ax.annotate(
+                            str(p["rate"]),
+                            (p["bpp"], p[key]),
+                            textcoords="offset points",
+                            xytext=(4, -10),
+                            fontsize=7,
+                            color=_MODEL_COLORS[mi % len(_MODEL_COLORS)],
+                        )
             _log_axis(ax)
             ax.set_ylabel(yl)
             ax.set_xlabel("bits per pixel (file bytes * 8 / H*W)")
@@ -554,8 +687,10 @@ def plot_single(results: dict, path) -> None:
             ax.set_title(f"{name} ({e0['height']}x{e0['width']})", fontsize=10)
             ax.legend(fontsize=7, loc="upper left")
     more = f" (first {rows} of {n_img} images)" if n_img > rows else ""
-    fig.suptitle(f"dsc eval --single {results['meta']['images']}: level 1 vs classical codecs{more}; "
-                 "BD-rate < 0 = ours needs fewer bits")
+    fig.suptitle(
+        f"dsc eval --single {results['meta']['images']}: level 1 vs classical codecs{more}; "
+        "BD-rate < 0 = ours needs fewer bits"
+    )
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -28,6 +28,8 @@ training and for ``weights_io`` when it writes a file, never for a loaded codec.
 from __future__ import annotations
 
 from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
+
+# isort: split
 import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
@@ -58,7 +60,7 @@ def update_entropy_models(module: nn.Module, force: bool = False, scale_table: t
     updated = False
     for _, m in entropy_models(module):
         if isinstance(m, GaussianConditional):
-            updated |= m.update_scale_table(table, force=force)   # also rebuilds the Gaussian CDFs
+            updated |= m.update_scale_table(table, force=force)  # also rebuilds the Gaussian CDFs
         else:
             updated |= m.update(force=force)
     return updated

@@ -60,15 +60,21 @@ class RowAttentionFusion(nn.Module):
         self.q = nn.Conv2d(M, key_channels, 1)
         self.k = nn.Conv2d(M, key_channels, 1)
         self.fuse = nn.Sequential(
-            nn.Conv2d(2 * M + 2, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(2 * M + 2, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(hidden, M, 3, padding=1),
         )
 
     def config(self) -> dict:
         """The constructor arguments (what a weights file stores as this part's config)."""
-        return {"M": self.M, "key_channels": self.key_channels, "hidden": self.hidden,
-                "max_disparity": self.max_disparity}
+        return {
+            "M": self.M,
+            "key_channels": self.key_channels,
+            "hidden": self.hidden,
+            "max_disparity": self.max_disparity,
+        }
 
     def forward(self, y_tilde: torch.Tensor, y_left: torch.Tensor) -> dict:
         """Level-2 estimate ``y_tilde`` (ỹ_R) and decoded left latent ``y_left`` (ŷ_L), both (B, M, h, w).
@@ -79,15 +85,15 @@ class RowAttentionFusion(nn.Module):
         B, _, H, W = y_tilde.shape
         D = min(self.max_disparity, W)
         q = self.q(y_tilde)
-        k = _shift_stack(self.k(y_left), D)                       # (B, c, H, W, D)
-        cost = torch.einsum("bchw,bchwd->bhwd", q, k) / self.key_channels ** 0.5
+        k = _shift_stack(self.k(y_left), D)  # (B, c, H, W, D)
+        cost = torch.einsum("bchw,bchwd->bhwd", q, k) / self.key_channels**0.5
         # Candidates past the right border do not exist in the left image.
         col = torch.arange(W, device=cost.device)[:, None] + torch.arange(D, device=cost.device)[None, :]
         cost = cost.masked_fill((col >= W)[None, None], float("-inf"))
-        p = torch.softmax(cost, dim=-1)                            # (B, H, W, D)
+        p = torch.softmax(cost, dim=-1)  # (B, H, W, D)
         warped = torch.einsum("bhwd,bchwd->bchw", p, _shift_stack(y_left, D))
         disparity = (p * torch.arange(D, device=p.device, dtype=p.dtype)).sum(-1, keepdim=True)
-        disparity = disparity.permute(0, 3, 1, 2)                  # (B, 1, H, W), latent columns
+        disparity = disparity.permute(0, 3, 1, 2)  # (B, 1, H, W), latent columns
         confidence = p.amax(-1)[:, None]
         delta = self.fuse(torch.cat([y_tilde, warped, disparity / D, confidence], 1))
         return {"y_hat": y_tilde + delta, "disparity": disparity, "confidence": confidence}
@@ -96,12 +102,14 @@ class RowAttentionFusion(nn.Module):
 def warp_left_to_right(left: torch.Tensor, disparity: torch.Tensor) -> torch.Tensor:
     """Sample left(y, x + d(y, x)) for every right pixel; ``disparity`` in pixels, (B, 1, H, W)."""
     B, _, H, W = left.shape
-    ys, xs = torch.meshgrid(torch.arange(H, device=left.device, dtype=left.dtype),
-                            torch.arange(W, device=left.device, dtype=left.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(H, device=left.device, dtype=left.dtype),
+        torch.arange(W, device=left.device, dtype=left.dtype),
+        indexing="ij",
+    )
     gx = (xs[None] + disparity[:, 0]) * (2.0 / max(W - 1, 1)) - 1.0
     gy = ys[None].expand(B, H, W) * (2.0 / max(H - 1, 1)) - 1.0
-    return F.grid_sample(left, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="border",
-                         align_corners=True)
+    return F.grid_sample(left, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="border", align_corners=True)
 
 
 class PixelRefiner(nn.Module):
@@ -111,17 +119,22 @@ class PixelRefiner(nn.Module):
         super().__init__()
         self.hidden, self.latent_stride = hidden, latent_stride
         self.net = nn.Sequential(
-            nn.PixelUnshuffle(2), nn.Conv2d(7 * 4, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(hidden, 3 * 4, 3, padding=1), nn.PixelShuffle(2),
+            nn.PixelUnshuffle(2),
+            nn.Conv2d(7 * 4, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, 3 * 4, 3, padding=1),
+            nn.PixelShuffle(2),
         )
 
     def config(self) -> dict:
         """The constructor arguments (what a weights file stores as this part's config)."""
         return {"kind": "warp", "hidden": self.hidden, "latent_stride": self.latent_stride}
 
-    def forward(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor,
-                confidence: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor, confidence: torch.Tensor
+    ) -> torch.Tensor:
         """x̂_R⁰ + a residual from the decoded left warped by the upsampled latent ``disparity`` (latent
         columns, (B, 1, h, w)) and its ``confidence``; images (B, 3, H, W)."""
         s = self.latent_stride
@@ -148,41 +161,55 @@ class MatchingRefiner(nn.Module):
         super().__init__()
         self.features, self.hidden, self.radius, self.latent_stride = features, hidden, radius, latent_stride
         self.feat = nn.Sequential(
-            nn.Conv2d(3, features, 5, stride=2, padding=2), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(features, features, 3, stride=2, padding=1), nn.LeakyReLU(inplace=True),
+            nn.Conv2d(3, features, 5, stride=2, padding=2),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(features, features, 3, stride=2, padding=1),
+            nn.LeakyReLU(inplace=True),
             nn.Conv2d(features, features, 3, padding=1),
         )
         self.net = nn.Sequential(
-            nn.PixelUnshuffle(2), nn.Conv2d(7 * 4, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, padding=1), nn.LeakyReLU(inplace=True),
-            nn.Conv2d(hidden, 3 * 4, 3, padding=1), nn.PixelShuffle(2),
+            nn.PixelUnshuffle(2),
+            nn.Conv2d(7 * 4, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(hidden, 3 * 4, 3, padding=1),
+            nn.PixelShuffle(2),
         )
 
     def config(self) -> dict:
         """The constructor arguments (what a weights file stores as this part's config)."""
-        return {"kind": "match", "features": self.features, "hidden": self.hidden, "radius": self.radius,
-                "latent_stride": self.latent_stride}
+        return {
+            "kind": "match",
+            "features": self.features,
+            "hidden": self.hidden,
+            "radius": self.radius,
+            "latent_stride": self.latent_stride,
+        }
 
     def fine_disparity(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor):
         """(disparity in full-resolution pixels, confidence), both (B, 1, H, W) at full resolution."""
         R = self.radius
         f_r, f_l = self.feat(x_right), self.feat(x_left)
         qsize = f_r.shape[-2:]
-        coarse = F.interpolate(disparity, size=qsize, mode="bilinear", align_corners=False) \
-            * (self.latent_stride / 4.0)
+        coarse = F.interpolate(disparity, size=qsize, mode="bilinear", align_corners=False) * (self.latent_stride / 4.0)
         f_lw = warp_left_to_right(f_l, coarse)
-        cost = torch.einsum("bchw,bchwo->bhwo", f_r, _shift_window(f_lw, R)) / self.features ** 0.5
+        cost = torch.einsum("bchw,bchwo->bhwo", f_r, _shift_window(f_lw, R)) / self.features**0.5
         p = torch.softmax(cost, dim=-1)
         offsets = torch.arange(-R, R + 1, device=p.device, dtype=p.dtype)
         fine = coarse + (p * offsets).sum(-1)[:, None]
         conf = p.amax(-1)[:, None]
         size = x_right.shape[-2:]
-        return (F.interpolate(fine, size=size, mode="bilinear", align_corners=False) * 4.0,
-                F.interpolate(conf, size=size, mode="bilinear", align_corners=False))
+        return (
+            F.interpolate(fine, size=size, mode="bilinear", align_corners=False) * 4.0,
+            F.interpolate(conf, size=size, mode="bilinear", align_corners=False),
+        )
 
-    def forward(self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor,
-                confidence: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x_right: torch.Tensor, x_left: torch.Tensor, disparity: torch.Tensor, confidence: torch.Tensor
+    ) -> torch.Tensor:
         """x̂_R⁰ + a residual from the decoded left warped by the refined disparity (see
         :meth:`fine_disparity`); ``confidence`` of the latent match is not used (the fine one replaces it)."""
         d, c = self.fine_disparity(x_right, x_left, disparity)
@@ -193,10 +220,10 @@ class MatchingRefiner(nn.Module):
 REFINER_KINDS = {"warp": PixelRefiner, "match": MatchingRefiner}
 
 
-def build_refiner(config: dict | None) -> nn.Module:
+def build_refiner(config: dict | None) -> PixelRefiner | MatchingRefiner:
     """A refiner from its stored config (``config()``; the ``kind`` key picks the class, "warp" if absent)."""
     cfg = dict(config or {})
-    kind = cfg.pop("kind", "warp")        # files written before v2 have no kind: the plain warp refiner
+    kind = cfg.pop("kind", "warp")  # files written before v2 have no kind: the plain warp refiner
     if kind not in REFINER_KINDS:
         raise ValueError(f"unknown refiner kind {kind!r}; known: {sorted(REFINER_KINDS)}")
     return REFINER_KINDS[kind](**cfg)

@@ -27,6 +27,7 @@ class RateGains:
     undoing the gain) and are learned with the rest of the model.
     """
 
+    lambdas: tuple[float, ...]  # set by the model (one per rate point)
     log_gain: nn.Parameter
     log_inv_gain: nn.Parameter
 
@@ -46,10 +47,11 @@ class RateGains:
     def gains(self, rate: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(gain, inverse gain) of rate point ``rate``, shaped (1, C, 1, 1) for broadcasting."""
         r = self.check_rate(rate)
-        return (torch.exp(self.log_gain[r]).view(1, -1, 1, 1),
-                torch.exp(self.log_inv_gain[r]).view(1, -1, 1, 1))
+        return (torch.exp(self.log_gain[r]).view(1, -1, 1, 1), torch.exp(self.log_inv_gain[r]).view(1, -1, 1, 1))
 
     def gains_batch(self, rates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(gains, inverse gains) of a batch of rate points ``rates`` (B,), shaped (B, C, 1, 1)."""
-        return (torch.exp(self.log_gain[rates])[:, :, None, None],
-                torch.exp(self.log_inv_gain[rates])[:, :, None, None])
+        return (
+            torch.exp(self.log_gain[rates])[:, :, None, None],
+            torch.exp(self.log_inv_gain[rates])[:, :, None, None],
+        )

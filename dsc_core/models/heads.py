@@ -7,7 +7,8 @@ A head is the unit a weights file ships next to its level-1 codec (``weights_io`
 
 Both have the same verbs, returning plain dicts with the keys of every stage (``base.py``)::
 
-    forward(level1, y_R, y_L_hat, x_L_hat, rates)  training: {"x_hat", "y_hat", "x_hat_degraded", "y_hat_degraded", "likelihoods"}
+    forward(level1, y_R, y_L_hat, x_L_hat, rates)  training: {"x_hat", "y_hat", "x_hat_degraded", "y_hat_degraded",
+                                                              "likelihoods"}
     compress(y_R, rate)                            camera:   {"strings", "shapes", "index_crcs"}
     decompress(strings, shapes, rate)              decoder:  {"y_hat"}  (ỹ_R, the level-2 estimate)
     fuse(level1, ỹ_R, y_L_hat, x_L_hat)            decoder:  {"x_hat", "y_hat", "degraded"}
@@ -25,10 +26,9 @@ level-2 estimate alone. Training always includes that path in the loss, so it st
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
 from dsc_core.models.base import CodingModule
-from dsc_core.models.fusion import RowAttentionFusion, build_refiner
+from dsc_core.models.fusion import MatchingRefiner, PixelRefiner, RowAttentionFusion, build_refiner
 from dsc_core.models.level2 import Level2Codec
 from dsc_core.models.paper import ConcatFusion, PaperLevel2
 
@@ -41,29 +41,42 @@ class RightHead(CodingModule):
     """
 
     kind = "base"
+    level2: Level2Codec | PaperLevel2
+    fusion: RowAttentionFusion | ConcatFusion
+    refiner: PixelRefiner | MatchingRefiner | None
 
-    def __init__(self, level2: nn.Module, fusion: nn.Module, refiner: nn.Module | None):
+    def __init__(
+        self,
+        level2: Level2Codec | PaperLevel2,
+        fusion: RowAttentionFusion | ConcatFusion,
+        refiner: PixelRefiner | MatchingRefiner | None,
+    ):
         super().__init__()
         self.level2, self.fusion, self.refiner = level2, fusion, refiner
 
     # ---------------------------------------------------------------- properties
+    # CodingModule.lambdas is a plain attribute; a head's are its level 2's, read-only.
     @property
-    def lambdas(self) -> tuple:
+    def lambdas(self) -> tuple:  # type: ignore[override]
         """Level 2's rate-point lambdas (``num_rates`` follows)."""
         return self.level2.lambdas
 
     def config(self) -> dict:
         """The constructor arguments of the parts (what a weights file stores next to the state)."""
-        return {"level2": self.level2.config(), "fusion": self.fusion.config(),
-                "refiner": self.refiner.config() if self.refiner is not None else None}
+        return {
+            "level2": self.level2.config(),
+            "fusion": self.fusion.config(),
+            "refiner": self.refiner.config() if self.refiner is not None else None,
+        }
 
     def expected_shapes(self, y_hw: tuple) -> list:
         """Shapes of the right code's strings for a level-1 latent of ``y_hw`` = (h, w)."""
         return self.level2.expected_shapes(y_hw)
 
     # ---------------------------------------------------------------- training
-    def forward(self, level1, y_r: torch.Tensor, y_l_hat: torch.Tensor, x_l_hat: torch.Tensor,
-                rates: torch.Tensor) -> dict:
+    def forward(
+        self, level1, y_r: torch.Tensor, y_l_hat: torch.Tensor, x_l_hat: torch.Tensor, rates: torch.Tensor
+    ) -> dict:
         """Training pass: right latent ``y_r``, decoded left latent ``y_l_hat`` and image ``x_l_hat``.
 
         Returns ``{"x_hat", "y_hat"}`` (the fused right), ``{"x_hat_degraded", "y_hat_degraded"}`` (level 2
@@ -75,8 +88,13 @@ class RightHead(CodingModule):
         x_hat = level1.synthesis(fused["y_hat"])
         if self.refiner is not None:
             x_hat = self.refiner(x_hat, x_l_hat, fused["disparity"], fused["confidence"])
-        return {"x_hat": x_hat, "x_hat_degraded": level1.synthesis(y_tilde), "y_hat": fused["y_hat"],
-                "y_hat_degraded": y_tilde, "likelihoods": l2["likelihoods"]}
+        return {
+            "x_hat": x_hat,
+            "x_hat_degraded": level1.synthesis(y_tilde),
+            "y_hat": fused["y_hat"],
+            "y_hat_degraded": y_tilde,
+            "likelihoods": l2["likelihoods"],
+        }
 
     def _fuse_latent(self, y_tilde, y_l_hat) -> dict:
         return self.fusion(y_tilde, y_l_hat)
@@ -91,8 +109,9 @@ class RightHead(CodingModule):
         return self.level2.decompress(strings, shapes, rate, index_crcs)
 
     @torch.inference_mode()
-    def fuse(self, level1, y_tilde: torch.Tensor, y_l_hat: torch.Tensor | None,
-             x_l_hat: torch.Tensor | None, side_info=None) -> dict:
+    def fuse(
+        self, level1, y_tilde: torch.Tensor, y_l_hat: torch.Tensor | None, x_l_hat: torch.Tensor | None, side_info=None
+    ) -> dict:
         """Decoder: the right image from its level-2 estimate and the decoded left (or without it).
 
         ``side_info`` (a :class:`~dsc_core.models.side_info.MatchedSideInformation`, or None for the learned
@@ -124,8 +143,7 @@ class DSCHead(RightHead):
     kind = "dsc"
 
     def __init__(self, level2: dict | None = None, fusion: dict | None = None, refiner: dict | None = None):
-        super().__init__(Level2Codec(**(level2 or {})), RowAttentionFusion(**(fusion or {})),
-                         build_refiner(refiner))
+        super().__init__(Level2Codec(**(level2 or {})), RowAttentionFusion(**(fusion or {})), build_refiner(refiner))
 
 
 class PaperHead(RightHead):

@@ -17,5 +17,11 @@ def conv(in_channels: int, out_channels: int, kernel_size: int = 5, stride: int 
 def deconv(in_channels: int, out_channels: int, kernel_size: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
     """A transposed convolution that exactly multiplies the resolution by ``stride`` (the inverse of
     :func:`conv`)."""
-    return nn.ConvTranspose2d(in_channels, out_channels, kernel_size=kernel_size, stride=stride,
-                              output_padding=stride - 1, padding=kernel_size // 2)
+    return nn.ConvTranspose2d(
+        in_channels,
+        out_channels,
+        kernel_size=kernel_size,
+        stride=stride,
+        output_padding=stride - 1,
+        padding=kernel_size // 2,
+    )

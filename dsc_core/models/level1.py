@@ -26,15 +26,17 @@ on a batch of one image; the codec pads it beforehand.
 from __future__ import annotations
 
 from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
+
+# isort: split
 import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
+
+from dsc_core import entropy
 from dsc_core.models.base import CodingModule, ste_round
 from dsc_core.models.gains import RateGains
 from dsc_core.models.layers import conv, deconv
-
-from dsc_core import entropy
 
 #: CompressAI's MSE lambda grid (qualities 1..6), loss = lambda * 255^2 * MSE + bpp.
 DEFAULT_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
@@ -58,20 +60,35 @@ class Level1Codec(RateGains, CodingModule):
         self.N, self.M = N, M
         self.lambdas = tuple(float(v) for v in lambdas)
         self.g_a = nn.Sequential(
-            conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M),
+            conv(3, N),
+            GDN(N),
+            conv(N, N),
+            GDN(N),
+            conv(N, N),
+            GDN(N),
+            conv(N, M),
         )
         self.g_s = nn.Sequential(
-            deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
-            deconv(N, N), GDN(N, inverse=True), deconv(N, 3),
+            deconv(M, N),
+            GDN(N, inverse=True),
+            deconv(N, N),
+            GDN(N, inverse=True),
+            deconv(N, N),
+            GDN(N, inverse=True),
+            deconv(N, 3),
         )
         self.h_a = nn.Sequential(
-            conv(M, N, stride=1, kernel_size=3), nn.LeakyReLU(inplace=True),
-            conv(N, N, stride=2, kernel_size=5), nn.LeakyReLU(inplace=True),
+            conv(M, N, stride=1, kernel_size=3),
+            nn.LeakyReLU(inplace=True),
+            conv(N, N, stride=2, kernel_size=5),
+            nn.LeakyReLU(inplace=True),
             conv(N, N, stride=2, kernel_size=5),
         )
         self.h_s = nn.Sequential(
-            deconv(N, M, stride=2, kernel_size=5), nn.LeakyReLU(inplace=True),
-            deconv(M, M * 3 // 2, stride=2, kernel_size=5), nn.LeakyReLU(inplace=True),
+            deconv(N, M, stride=2, kernel_size=5),
+            nn.LeakyReLU(inplace=True),
+            deconv(M, M * 3 // 2, stride=2, kernel_size=5),
+            nn.LeakyReLU(inplace=True),
             conv(M * 3 // 2, M * 2, stride=1, kernel_size=3),
         )
         # Gains are learned in the log domain; the inverse gain is a separate vector (the "asymmetric"
@@ -113,8 +130,12 @@ class Level1Codec(RateGains, CodingModule):
             _, y_likelihoods = self.gaussian_conditional(y_s, scales, means=means)
             y_s_hat = ste_round(y_s - means) + means
             y_hat = y_s_hat * ig
-        return {"x_hat": self.g_s(y_hat).float(), "y": y, "y_hat": y_hat,
-                "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+        return {
+            "x_hat": self.g_s(y_hat).float(),
+            "y": y,
+            "y_hat": y_hat,
+            "likelihoods": {"y": y_likelihoods, "z": z_likelihoods},
+        }
 
     # ------------------------------------------------------------------ coding
     @torch.inference_mode()
@@ -133,8 +154,13 @@ class Level1Codec(RateGains, CodingModule):
         indexes = entropy.scale_indexes(scales)
         y_string, symbols = entropy.gaussian_encode(self.gaussian_conditional, y_s, indexes, means)
         y_hat = ((symbols.to(means.dtype) + means) * ig.to("cpu", means.dtype)).to(y.device, y.dtype)
-        return {"strings": [y_string, z_string], "shapes": [tuple(y.shape[1:]), tuple(z.shape[1:])],
-                "index_crcs": [entropy.index_crc(indexes), 0], "y_hat": y_hat, "symbols": symbols}
+        return {
+            "strings": [y_string, z_string],
+            "shapes": [tuple(y.shape[1:]), tuple(z.shape[1:])],
+            "index_crcs": [entropy.index_crc(indexes), 0],
+            "y_hat": y_hat,
+            "symbols": symbols,
+        }
 
     @torch.inference_mode()
     def compress(self, x: torch.Tensor, rate: int) -> dict:

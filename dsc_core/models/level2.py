@@ -20,15 +20,17 @@ level 1 (``gains.py``), so the right camera chooses its rate alone.
 from __future__ import annotations
 
 from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
+
+# isort: split
 import torch
 import torch.nn as nn
 from compressai.entropy_models import EntropyBottleneck
 from compressai.layers import GDN
+
+from dsc_core import entropy
 from dsc_core.models.base import CodingModule, ste_round
 from dsc_core.models.gains import RateGains
 from dsc_core.models.layers import conv, deconv
-
-from dsc_core import entropy
 
 #: Right-rate lambdas (loss = lambda * 255^2 * MSE_right + bpp_level2); the lowest aims at the paper's
 #: ~0.03 bpp regime.
@@ -50,14 +52,20 @@ class Level2Codec(RateGains, CodingModule):
         self.M, self.N, self.C = M, N, C
         self.lambdas = tuple(float(v) for v in lambdas)
         self.g_a = nn.Sequential(
-            conv(M, N, stride=1, kernel_size=3), GDN(N), conv(N, N, stride=2, kernel_size=5), GDN(N),
+            conv(M, N, stride=1, kernel_size=3),
+            GDN(N),
+            conv(N, N, stride=2, kernel_size=5),
+            GDN(N),
             conv(N, C, stride=1, kernel_size=3),
         )
         self.g_s = nn.Sequential(
-            conv(C, N, stride=1, kernel_size=3), GDN(N, inverse=True),
-            deconv(N, N, stride=2, kernel_size=5), GDN(N, inverse=True), conv(N, M, stride=1, kernel_size=3),
+            conv(C, N, stride=1, kernel_size=3),
+            GDN(N, inverse=True),
+            deconv(N, N, stride=2, kernel_size=5),
+            GDN(N, inverse=True),
+            conv(N, M, stride=1, kernel_size=3),
         )
-        self.init_gains(C)      # here: the parameter order is the optimizer-state order of checkpoints
+        self.init_gains(C)  # here: the parameter order is the optimizer-state order of checkpoints
         self.entropy_bottleneck = EntropyBottleneck(C)
 
     def config(self) -> dict:
@@ -71,7 +79,7 @@ class Level2Codec(RateGains, CodingModule):
         """
         g, ig = self.gains_batch(rates)
         w = self.g_a(y).float() * g
-        with entropy.full_precision(y.device):   # likelihoods in float32 under autocast (see level1)
+        with entropy.full_precision(y.device):  # likelihoods in float32 under autocast (see level1)
             _, likelihoods = self.entropy_bottleneck(w)
             med = self.entropy_bottleneck._get_medians()
             w_hat = ste_round(w - med) + med

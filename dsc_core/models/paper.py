@@ -19,6 +19,8 @@ Same verbs and keys as every stage (``base.py``): ``forward(y_R)`` -> ``{"y_hat"
 from __future__ import annotations
 
 from dsc_core import _compressai  # noqa: F401  (before any compressai import: skips its heavy __init__)
+
+# isort: split
 import numpy as np
 import torch
 import torch.nn as nn
@@ -27,8 +29,8 @@ from compressai.layers import AttentionBlock, ResidualBlock, ResidualBlockUpsamp
 from dsc_core import entropy
 from dsc_core.models.base import CodingModule
 
-LEVELS = 16          # 4 bits
-STEP = 16.0          # the paper's quantisation bin on the level-2 features
+LEVELS = 16  # 4 bits
+STEP = 16.0  # the paper's quantisation bin on the level-2 features
 
 
 class PaperLevel2(CodingModule):
@@ -43,12 +45,23 @@ class PaperLevel2(CodingModule):
         super().__init__()
         self.M, self.C = M, C
         self.g_a = nn.Sequential(
-            conv3x3(M, 64), ResidualBlock(64, 64), ResidualBlockWithStride(64, 64, stride=2),
-            AttentionBlock(64), conv3x3(64, 32), ResidualBlock(32, 32), conv3x3(32, C), AttentionBlock(C),
+            conv3x3(M, 64),
+            ResidualBlock(64, 64),
+            ResidualBlockWithStride(64, 64, stride=2),
+            AttentionBlock(64),
+            conv3x3(64, 32),
+            ResidualBlock(32, 32),
+            conv3x3(32, C),
+            AttentionBlock(C),
         )
         self.g_s = nn.Sequential(
-            AttentionBlock(C), conv3x3(C, 32), ResidualBlock(32, 32), conv3x3(32, 64), ResidualBlock(64, 64),
-            ResidualBlockUpsample(64, M, 2), ResidualBlock(M, M),
+            AttentionBlock(C),
+            conv3x3(C, 32),
+            ResidualBlock(32, 32),
+            conv3x3(32, 64),
+            ResidualBlock(64, 64),
+            ResidualBlockUpsample(64, M, 2),
+            ResidualBlock(M, M),
         )
         self.lambdas = (0.0,)  # one fixed rate (num_rates == 1)
 
@@ -102,8 +115,12 @@ class ConcatFusion(nn.Module):
         super().__init__()
         self.M = M
         self.net = nn.Sequential(
-            nn.Conv2d(2 * M, M, 1), AttentionBlock(M), ResidualBlock(M, M), ResidualBlock(M, M),
-            AttentionBlock(M), ResidualBlock(M, M),
+            nn.Conv2d(2 * M, M, 1),
+            AttentionBlock(M),
+            ResidualBlock(M, M),
+            ResidualBlock(M, M),
+            AttentionBlock(M),
+            ResidualBlock(M, M),
         )
 
     def config(self) -> dict:

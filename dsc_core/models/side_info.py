@@ -58,8 +58,14 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
 
-def zncc_disparity(right: torch.Tensor, left: torch.Tensor, max_disparity: int, scale: int = 4, win: int = 5,
-                   min_correlation: float = 0.5):
+def zncc_disparity(
+    right: torch.Tensor,
+    left: torch.Tensor,
+    max_disparity: int,
+    scale: int = 4,
+    win: int = 5,
+    min_correlation: float = 0.5,
+):
     """Right-view disparity (right x matches left x + d) from a full-range zero-mean normalised
     cross-correlation cost volume at 1/``scale`` resolution, aggregated over 5x5, with a parabolic sub-pixel
     step; (d in pixels, valid where the best correlation reaches ``min_correlation``), both (1, 1, H, W)."""
@@ -67,7 +73,7 @@ def zncc_disparity(right: torch.Tensor, left: torch.Tensor, max_disparity: int, 
     D = max(1, int(max_disparity / scale))
     w = a.shape[-1]
 
-    def shifts(t):      # (1, 1, h, w + D) -> (1, D + 1, h, w): channel d holds t[..., x + d]
+    def shifts(t):  # (1, 1, h, w + D) -> (1, D + 1, h, w): channel d holds t[..., x + d]
         return t.unfold(3, w, 1)[0].permute(0, 2, 1, 3)
 
     ma = _box(a, win)
@@ -113,20 +119,33 @@ class MatchedSideInformation:
         detail_sigma, detail_window: the high-pass and the window of the detail energy E.
     """
 
-    def __init__(self, max_disparity_frac: float = MAX_DISPARITY_FRAC, match_blur: float = 2.0,
-                 min_correlation: float = 0.5, tau: float = 0.1, window: int = 7, colour_sigma: float = 16.0,
-                 detail_sigma: float = 1.5, detail_window: int = 9):
-        self.max_disparity_frac, self.match_blur, self.min_correlation = max_disparity_frac, match_blur, \
-            min_correlation
+    def __init__(
+        self,
+        max_disparity_frac: float = MAX_DISPARITY_FRAC,
+        match_blur: float = 2.0,
+        min_correlation: float = 0.5,
+        tau: float = 0.1,
+        window: int = 7,
+        colour_sigma: float = 16.0,
+        detail_sigma: float = 1.5,
+        detail_window: int = 9,
+    ):
+        self.max_disparity_frac, self.match_blur, self.min_correlation = max_disparity_frac, match_blur, min_correlation
         self.tau, self.window, self.colour_sigma = tau, window, colour_sigma
         self.detail_sigma, self.detail_window = detail_sigma, detail_window
 
     def config(self) -> dict:
         """The constructor arguments."""
-        return {"max_disparity_frac": self.max_disparity_frac, "match_blur": self.match_blur,
-                "min_correlation": self.min_correlation, "tau": self.tau, "window": self.window,
-                "colour_sigma": self.colour_sigma, "detail_sigma": self.detail_sigma,
-                "detail_window": self.detail_window}
+        return {
+            "max_disparity_frac": self.max_disparity_frac,
+            "match_blur": self.match_blur,
+            "min_correlation": self.min_correlation,
+            "tau": self.tau,
+            "window": self.window,
+            "colour_sigma": self.colour_sigma,
+            "detail_sigma": self.detail_sigma,
+            "detail_window": self.detail_window,
+        }
 
     def _detail(self, x: torch.Tensor) -> torch.Tensor:
         """Local energy of the high frequencies of the luma, (1, 1, H, W)."""
@@ -165,7 +184,7 @@ class MatchedSideInformation:
         pasted = warped + self._low_pass(x_r - warped_blurred)
         e_pasted, e_base = self._detail(pasted), self._detail(base)
         brings_detail = ((e_pasted - e_base) / (e_pasted + 1e-6)).clamp(0, 1)
-        weight = m["valid"].to(x_r.dtype) * torch.exp(-(disagreement / self.tau) ** 2) * brings_detail
+        weight = m["valid"].to(x_r.dtype) * torch.exp(-((disagreement / self.tau) ** 2)) * brings_detail
         x_hat = ((1 - weight) * base + weight * pasted).clamp_(0, 1)
         return {"x_hat": x_hat, "disparity": d, "weight": weight}
 

@@ -19,12 +19,18 @@ from __future__ import annotations
 import copy
 import hashlib
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
-from dsc_core.models.base import TABLE_SUFFIXES as _TABLE_SUFFIXES, resize_table_buffers  # noqa: F401
+from dsc_core.models.base import (
+    TABLE_SUFFIXES as _TABLE_SUFFIXES,  # noqa: F401
+    resize_table_buffers,
+)
 
 FORMAT = "dsc-weights/1"
+
+_M = TypeVar("_M", bound=torch.nn.Module)
 
 
 def _frozen_state(module: torch.nn.Module) -> dict:
@@ -32,12 +38,17 @@ def _frozen_state(module: torch.nn.Module) -> dict:
     with torch.no_grad():
         for p in m.parameters():
             p.copy_(p.half().float())
-    if hasattr(m, "update"):
-        m.update(force=True)
+    update = getattr(m, "update", None)  # CodingModule.update (nn.Module's attribute lookup hides its type)
+    if update is not None:
+        update(force=True)
     # Canonical strides: a model trained channels_last has weights whose strides differ, and a 1x1 kernel's
     # even pass is_contiguous(), so only an explicit contiguous clone stores (and fingerprints) them alike.
-    return {k: (v.half() if v.is_floating_point() and not k.endswith("scale_table") else v)
-            .clone(memory_format=torch.contiguous_format) for k, v in m.state_dict().items()}
+    return {
+        k: (v.half() if v.is_floating_point() and not k.endswith("scale_table") else v).clone(
+            memory_format=torch.contiguous_format
+        )
+        for k, v in m.state_dict().items()
+    }
 
 
 def module_config(module) -> dict:
@@ -47,11 +58,12 @@ def module_config(module) -> dict:
 
 def save_family(path, level1, heads: dict, meta: dict | None = None) -> None:
     """Write a family file. ``heads`` maps a head name to a right-camera head module (see models/)."""
-    obj = {"format": FORMAT,
-           "level1": {"config": level1.config(), "state": _frozen_state(level1)},
-           "heads": {name: {"kind": h.kind, "config": h.config(), "state": _frozen_state(h)}
-                     for name, h in heads.items()},
-           "meta": meta or {}}
+    obj = {
+        "format": FORMAT,
+        "level1": {"config": level1.config(), "state": _frozen_state(level1)},
+        "heads": {name: {"kind": h.kind, "config": h.config(), "state": _frozen_state(h)} for name, h in heads.items()},
+        "meta": meta or {},
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -67,7 +79,7 @@ def read_family(path) -> dict:
     return obj
 
 
-def load_state(module: torch.nn.Module, state: dict) -> torch.nn.Module:
+def load_state(module: _M, state: dict) -> _M:
     """Load ``state`` (float16 or float32) into ``module``, resizing the entropy models' table buffers
     (``base.resize_table_buffers``; also for containers such as a training stage's ``ModuleDict`` of heads)."""
     resize_table_buffers(module, state)
@@ -79,7 +91,7 @@ def fingerprint(state: dict) -> bytes:
     """8-byte SHA-256 fingerprint of a stored state (names, dtypes, shapes and bytes)."""
     h = hashlib.sha256()
     for k in sorted(state):
-        v = state[k].clone(memory_format=torch.contiguous_format)   # see _frozen_state
+        v = state[k].clone(memory_format=torch.contiguous_format)  # see _frozen_state
         h.update(k.encode())
         h.update(str(v.dtype).encode())
         h.update(str(tuple(v.shape)).encode())
@@ -94,7 +106,7 @@ def load_level1_into(model, path) -> None:
         load_state(model, obj["level1"]["state"])
     elif isinstance(obj, dict) and "model" in obj:
         sd = obj["model"]
-        sd = {k[len("level1."):]: v for k, v in sd.items() if k.startswith("level1.")} or sd
+        sd = {k[len("level1.") :]: v for k, v in sd.items() if k.startswith("level1.")} or sd
         load_state(model, sd)
     else:
         raise ValueError(f"{path}: neither a weights file nor a training checkpoint")

@@ -48,7 +48,7 @@ class ClassicalLefts:
 
     def pick(self, n: int) -> list:
         """For each of ``n`` samples: ``None`` (keep level 1) or ``(codec, quality)``."""
-        out = []
+        out: list[tuple[str, int] | None] = []
         for _ in range(n):
             if not self.active or self.rng.random() >= self.share:
                 out.append(None)

@@ -29,10 +29,17 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 #: What the kit needs on the machine, as (import name, why); checked before anything else.
-REQUIRED = (("torch", "training"), ("numpy", "data"), ("PIL", "photographs"), ("yaml", "configs"),
-            ("skimage", "Motorcycle, the public real validation pair"), ("compressai", "entropy models"))
+REQUIRED = (
+    ("torch", "training"),
+    ("numpy", "data"),
+    ("PIL", "photographs"),
+    ("yaml", "configs"),
+    ("skimage", "Motorcycle, the public real validation pair"),
+    ("compressai", "entropy models"),
+)
 
 #: Files written to the output folder (the device machine returns at most 8).
 OUTPUT_FILES = ("checkpoint", "log.jsonl", "final.pt", "val.json", "kit.json")
@@ -46,16 +53,20 @@ def check_environment(device: str) -> dict:
     """Versions of everything the kit uses; raises :class:`KitError` naming what is missing."""
     import importlib
 
-    found, missing = {"python": platform.python_version()}, []
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    missing: list[str] = []
     for name, why in REQUIRED:
         try:
             mod = importlib.import_module(name)
             found[name] = getattr(mod, "__version__", "?")
-        except Exception as exc:   # an ImportError, or a broken binary wheel (OSError, RuntimeError)
+        except Exception as exc:  # an ImportError, or a broken binary wheel (OSError, RuntimeError)
             missing.append(f"{name} ({why}): {type(exc).__name__}: {exc}")
     if missing:
-        raise KitError("missing on this machine: " + "; ".join(missing)
-                       + " (carry wheels: scripts/gpu_kit_prepare.sh, then carry .gpukit)")
+        raise KitError(
+            "missing on this machine: "
+            + "; ".join(missing)
+            + " (carry wheels: scripts/gpu_kit_prepare.sh, then carry .gpukit)"
+        )
     import torch
 
     found["cuda"] = torch.version.cuda
@@ -85,11 +96,12 @@ def _portable_copy(run_dir: Path, out: Path, name: str):
     def copy(path: Path, step: int) -> None:
         portable.save_portable(path, out / name)
         print(f"[kit] step {step}: checkpoint -> {out / name}", flush=True)
+
     return copy
 
 
 #: The scene source the forked rendering workers inherit (with the photo caches each worker builds once).
-_SOURCE = None
+_SOURCE: Any = None  # a callable (rng -> sample), set by the parent process before it forks the workers
 
 
 def _render_one(seed):
@@ -114,23 +126,32 @@ def prerender(stage, n: int, workers: int) -> None:
     global _SOURCE
     t0 = time.time()
     seeds = np.random.SeedSequence(int(stage.cfg.get("seed", 0)) + 7919).spawn(n)
-    _SOURCE = crops.source     # forked workers inherit it: nothing but the seeds crosses the pipe
+    _SOURCE = crops.source  # forked workers inherit it: nothing but the seeds crosses the pipe
     try:
         with mp.get_context("fork").Pool(max(1, workers)) as pool:
             crops.pool = pool.map(_render_one, seeds, chunksize=max(1, n // (8 * workers)))
     finally:
         _SOURCE = None
-    crops.pool_size, crops.refresh = n, 10 ** 12
+    crops.pool_size, crops.refresh = n, 10**12
     print(f"[kit] rendered {n} training pairs on {workers} processes in {time.time() - t0:.1f} s", flush=True)
 
 
-def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Path | None = None,
-        photos: Path | None = None, val_photos: Path | None = None, dry_run: bool = False,
-        run_dir: Path | None = None, val_max_images: int = 8) -> dict:
+def run(
+    config: str,
+    out: Path,
+    minutes: float,
+    device: str = "cuda",
+    resume: Path | None = None,
+    photos: Path | None = None,
+    val_photos: Path | None = None,
+    dry_run: bool = False,
+    run_dir: Path | None = None,
+    val_max_images: int = 8,
+) -> dict:
     """Train ``config`` for ``minutes`` on ``device``, continuing ``resume``; everything lands in ``out``."""
     t_start = time.time()
     out.mkdir(parents=True, exist_ok=True)
-    env = check_environment(device)          # first: a machine that lacks something fails in seconds
+    env = check_environment(device)  # first: a machine that lacks something fails in seconds
     print("[kit] " + json.dumps(env), flush=True)
     from dsc_core.train import loop, portable, validation
 
@@ -139,7 +160,7 @@ def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Pa
     ck_name = f"{name}.pt.gz"
     run_dir = Path(run_dir or Path("runs") / f"{name}_kit")
     if run_dir.exists():
-        shutil.rmtree(run_dir)      # the carried checkpoint is the only state a kit run starts from
+        shutil.rmtree(run_dir)  # the carried checkpoint is the only state a kit run starts from
     run_dir.mkdir(parents=True)
     if resume and Path(resume).exists():
         portable.restore(Path(resume), run_dir / "last.pt")
@@ -150,63 +171,97 @@ def run(config: str, out: Path, minutes: float, device: str = "cuda", resume: Pa
     if val_photos:
         data["val_photos"] = str(val_photos)
     cfg["data"] = data
-    if dry_run:   # the same path, small enough for CI's CPU
-        cfg.setdefault("devices", {})["cpu"] = {"data": {"crop": [64, 64], "batch": 2, "stereo_crop": [64, 128],
-                                                         "scene_size": [128, 256], "pool": 4, "prerender": 6},
-                                                "amp": "bf16",
-                                                "channels_last": True, "val_every": 10 ** 9,
-                                                "checkpoint_every": 10, "val_images": 2, "val_crop": [64, 64]}
+    if dry_run:  # the same path, small enough for CI's CPU
+        cfg.setdefault("devices", {})["cpu"] = {
+            "data": {
+                "crop": [64, 64],
+                "batch": 2,
+                "stereo_crop": [64, 128],
+                "scene_size": [128, 256],
+                "pool": 4,
+                "prerender": 6,
+            },
+            "amp": "bf16",
+            "channels_last": True,
+            "val_every": 10**9,
+            "checkpoint_every": 10,
+            "val_images": 2,
+            "val_crop": [64, 64],
+        }
     before = run_dir / "before.pt"
     init_weights = _weights_before(run_dir, cfg, before)
     max_seconds = minutes * 60.0
     n_pairs = int(loop.resolve_config(cfg, device).get("data", {}).get("prerender", 0))
     workers = os.cpu_count() or 1
-    metrics = loop.train(cfg, run_dir=run_dir, device=device, progress=False, max_seconds=max_seconds,
-                         steps=None, on_checkpoint=_portable_copy(run_dir, out, ck_name),
-                         on_stage=lambda stage: prerender(stage, n_pairs, workers))
+    metrics = loop.train(
+        cfg,
+        run_dir=run_dir,
+        device=device,
+        progress=False,
+        max_seconds=max_seconds,
+        steps=None,
+        on_checkpoint=_portable_copy(run_dir, out, ck_name),
+        on_stage=lambda stage: prerender(stage, n_pairs, workers),
+    )
     shutil.copy(run_dir / "log.jsonl", out / "log.jsonl")
     shutil.copy(run_dir / "final.pt", out / "final.pt")
     from dsc_core.train import ledger
 
     first, last, train_s = ledger.last_segment(run_dir / "log.jsonl")
-    kit = {"config": config, "name": name, "device": device, "env": env, "dry_run": dry_run,
-           "minutes_budget": minutes, "first_step": first, "last_step": last, "train_s": train_s,
-           "steps_per_s": round((last - first) / max(train_s, 1e-9), 2), "last_val_in_loop": metrics,
-           "checkpoint": ck_name}
-    (out / "kit.json").write_text(json.dumps(kit, indent=1))     # the training is safe before validation
+    kit = {
+        "config": config,
+        "name": name,
+        "device": device,
+        "env": env,
+        "dry_run": dry_run,
+        "minutes_budget": minutes,
+        "first_step": first,
+        "last_step": last,
+        "train_s": train_s,
+        "steps_per_s": round((last - first) / max(train_s, 1e-9), 2),
+        "last_val_in_loop": metrics,
+        "checkpoint": ck_name,
+    }
+    (out / "kit.json").write_text(json.dumps(kit, indent=1))  # the training is safe before validation
     val = _validate(run_dir, cfg, init_weights, val_photos, val_max_images, device, dry_run)
     (out / "val.json").write_text(json.dumps(val, indent=1))
     kit["wall_s"] = round(time.time() - t_start, 1)
     kit["val_device"] = val.get("device")
     (out / "kit.json").write_text(json.dumps(kit, indent=1))
     print("[kit] " + validation.format_summary(val), flush=True)
-    print(f"[kit] done in {kit['wall_s']} s: steps {kit['first_step']} -> {kit['last_step']}"
-          f" ({kit.get('steps_per_s')} steps/s); outputs in {out}", flush=True)
+    print(
+        f"[kit] done in {kit['wall_s']} s: steps {kit['first_step']} -> {kit['last_step']}"
+        f" ({kit.get('steps_per_s')} steps/s); outputs in {out}",
+        flush=True,
+    )
     return kit
 
 
-def _validate(run_dir: Path, cfg: dict, init_weights, val_photos, max_images: int, device: str,
-              dry_run: bool) -> dict:
+def _validate(run_dir: Path, cfg: dict, init_weights, val_photos, max_images: int, device: str, dry_run: bool) -> dict:
     """Real-byte validation before and after the run (and of the right, for head runs). On the training
     device first; if that fails (a GPU path that never ran before), again on the CPU, so a finished run
     always comes back with its figures."""
     from dsc_core.train import validation
 
-    images = validation.validation_images(val_photos=val_photos, max_images=max_images,
-                                          crop=(128, 192) if dry_run else None)
+    images = validation.validation_images(
+        val_photos=val_photos, max_images=max_images, crop=(128, 192) if dry_run else None
+    )
     rates = [0, 5] if dry_run else None
-    errors = []
+    errors: list[str] = []
     for dev in dict.fromkeys([device, "cpu"]):
         try:
-            val = {"device": dev, "after": validation.level1_summary(run_dir / "final.pt", images, device=dev,
-                                                                     rates=rates)}
+            val = {
+                "device": dev,
+                "after": validation.level1_summary(run_dir / "final.pt", images, device=dev, rates=rates),
+            }
             if init_weights:
                 val["before"] = validation.level1_summary(init_weights, images, device=dev, rates=rates)
-            if cfg["stage"] != "level1":      # a run that trains a right head: the right on the real pair too
-                val["right_after"] = validation.right_summary(run_dir / "final.pt", device=dev,
-                                                              crop=(128, 256) if dry_run else None)
+            if cfg["stage"] != "level1":  # a run that trains a right head: the right on the real pair too
+                val["right_after"] = validation.right_summary(
+                    run_dir / "final.pt", device=dev, crop=(128, 256) if dry_run else None
+                )
             return val | ({"errors": errors} if errors else {})
-        except Exception as exc:      # noqa: BLE001 - reported, then the CPU is tried
+        except Exception as exc:  # noqa: BLE001 - reported, then the CPU is tried
             errors.append(f"validation on {dev} failed: {type(exc).__name__}: {exc}")
             print(f"[kit] {errors[-1]}", flush=True)
     return {"errors": errors}
@@ -254,21 +309,24 @@ def pack_photos(out: Path, budget_mb: float = 40.0, max_side: int = 1024, qualit
             (out / sub).mkdir(parents=True)
             for p in group:
                 im = Image.open(p).convert("RGB")
-                im.thumbnail((side, side), Image.LANCZOS)
+                im.thumbnail((side, side), Image.Resampling.LANCZOS)
                 dst = out / sub / f"{p.stem}.jpg"
                 im.save(dst, quality=quality, subsampling=0)
                 total += dst.stat().st_size
-        if total <= budget_mb * 2 ** 20 or side <= 384:
+        if total <= budget_mb * 2**20 or side <= 384:
             break
         side = int(side * 0.85)
-    info = {"train": len(train), "held": len(held), "max_side": side, "mb": round(total / 2 ** 20, 1)}
-    print(f"[kit] packed {info['train']} training and {info['held']} held-out photographs "
-          f"(longest side {side}) into {out}: {info['mb']} MiB")
+    info = {"train": len(train), "held": len(held), "max_side": side, "mb": round(total / 2**20, 1)}
+    print(
+        f"[kit] packed {info['train']} training and {info['held']} held-out photographs "
+        f"(longest side {side}) into {out}: {info['mb']} MiB"
+    )
     return info
 
 
-def merge(result_dir: Path, checkpoints: Path = Path("checkpoints"), ledger_path: Path | None = None,
-          note: str = "") -> dict:
+def merge(
+    result_dir: Path, checkpoints: Path = Path("checkpoints"), ledger_path: Path | None = None, note: str = ""
+) -> dict:
     """Put a kit run's checkpoint in place (replacing the old one, weights only) and add its row to the
     ledger. Whether its weights ship is a separate decision (scripts/release_weights.py): only when they
     are better on real images."""
@@ -277,7 +335,7 @@ def merge(result_dir: Path, checkpoints: Path = Path("checkpoints"), ledger_path
     kit = json.loads((result_dir / "kit.json").read_text())
     val = json.loads((result_dir / "val.json").read_text())
     src = result_dir / kit["checkpoint"]
-    portable.save_portable(src, checkpoints / kit["checkpoint"], optimizer=False)   # what git keeps
+    portable.save_portable(src, checkpoints / kit["checkpoint"], optimizer=False)  # what git keeps
     gpu = kit["env"].get("gpu", kit["device"])
     row = ledger.Row.from_kit(kit, val, device=gpu, note=note)
     ledger.append(row, ledger_path)
@@ -320,10 +378,18 @@ def main(argv=None) -> int:
         name = yaml.safe_load(f).get("name")
     resume = Path(a.resume) if a.resume else Path("checkpoints") / f"{name}.pt.gz"
     try:
-        run(a.config, Path(a.out), a.minutes, device="cpu" if a.dry_run else a.device, resume=resume,
+        run(
+            a.config,
+            Path(a.out),
+            a.minutes,
+            device="cpu" if a.dry_run else a.device,
+            resume=resume,
             photos=Path(a.photos) if a.photos else None,
-            val_photos=Path(a.val_photos) if a.val_photos else None, dry_run=a.dry_run,
-            run_dir=Path(a.run_dir) if a.run_dir else None, val_max_images=2 if a.dry_run else 8)
+            val_photos=Path(a.val_photos) if a.val_photos else None,
+            dry_run=a.dry_run,
+            run_dir=Path(a.run_dir) if a.run_dir else None,
+            val_max_images=2 if a.dry_run else 8,
+        )
     except KitError as exc:
         print(f"[kit] FAILED before training: {exc}", file=sys.stderr, flush=True)
         return 3

@@ -45,13 +45,19 @@ class Row:
     steps_to: int
     wall_s: float
     note: str
-    val: dict = field(default_factory=dict)    # validation.level1_summary(...)
+    val: dict = field(default_factory=dict)  # validation.level1_summary(...)
     right: dict = field(default_factory=dict)  # validation.right_summary(...), for runs that train a head
 
     def cells(self) -> list[str]:
         wall = f"{self.wall_s / 60:.0f} min" if self.wall_s < 5400 else f"{self.wall_s / 3600:.1f} h"
-        out = [self.date, self.device, self.run, f"{self.steps_from:,} -> {self.steps_to:,}", wall,
-               self.note.replace("|", "/")]
+        out = [
+            self.date,
+            self.device,
+            self.run,
+            f"{self.steps_from:,} -> {self.steps_to:,}",
+            wall,
+            self.note.replace("|", "/"),
+        ]
         for q in range(RATES):
             v = self.val.get(f"q{q}", {})
             parts = []
@@ -59,18 +65,32 @@ class Row:
                 if tag in v:
                     parts.append(f"{label} {v[tag]['bpp']:.3f} / {v[tag]['psnr']:.2f}")
             out.append("<br>".join(parts) or "-")
-        out.append(" / ".join(f"{self.right[k]['bpp']:.3f}, {self.right[k]['matched']:.2f}"
-                              for k in ("r0", "r2", "r5") if k in self.right) or "-")
+        out.append(
+            " / ".join(
+                f"{self.right[k]['bpp']:.3f}, {self.right[k]['matched']:.2f}"
+                for k in ("r0", "r2", "r5")
+                if k in self.right
+            )
+            or "-"
+        )
         return out
 
     def markdown(self) -> str:
         return "| " + " | ".join(self.cells()) + " |"
 
     @classmethod
-    def from_kit(cls, kit: dict, val: dict, device: str, note: str = "") -> "Row":
-        return cls(date=_today(), device=device, run=kit["name"], steps_from=int(kit["first_step"] or 0),
-                   steps_to=int(kit["last_step"] or 0), wall_s=float(kit.get("train_s") or 0),
-                   note=note or "GPU kit", val=val.get("after", val), right=val.get("right_after", {}))
+    def from_kit(cls, kit: dict, val: dict, device: str, note: str = "") -> Row:
+        return cls(
+            date=_today(),
+            device=device,
+            run=kit["name"],
+            steps_from=int(kit["first_step"] or 0),
+            steps_to=int(kit["last_step"] or 0),
+            wall_s=float(kit.get("train_s") or 0),
+            note=note or "GPU kit",
+            val=val.get("after", val),
+            right=val.get("right_after", {}),
+        )
 
 
 def _today() -> str:
@@ -91,7 +111,7 @@ def last_segment(log_path: Path) -> tuple[int, int, float]:
     seg = recs[start:]
     if "start_step" in seg[0]:
         first = int(seg[0]["start_step"])
-    else:                      # logs written before start_step: a record every 50 steps
+    else:  # logs written before start_step: a record every 50 steps
         first = seg[0]["step"] - min(50, seg[0]["step"])
     return first, seg[-1]["step"], float(seg[-1]["time_s"])
 
@@ -116,8 +136,9 @@ def rows(path: Path | None = None) -> list[list[str]]:
     return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
 
 
-def add_run(run_dir: Path, device: str, note: str, path: Path | None = None, max_images: int = 8,
-            eval_device: str = "cpu") -> Row:
+def add_run(
+    run_dir: Path, device: str, note: str, path: Path | None = None, max_images: int = 8, eval_device: str = "cpu"
+) -> Row:
     """Validate ``run_dir/final.pt`` on real images and append the run's newest segment to the ledger."""
     from dsc_core.train import validation
 
@@ -126,8 +147,17 @@ def add_run(run_dir: Path, device: str, note: str, path: Path | None = None, max
     val = validation.level1_summary(run_dir / "final.pt", images, device=eval_device)
     meta = torch.load(run_dir / "final.pt", map_location="cpu", weights_only=True).get("meta", {})
     right = {} if "level1" in meta else validation.right_summary(run_dir / "final.pt", device=eval_device)
-    row = Row(date=_today(), device=device, run=run_dir.name, steps_from=first, steps_to=last, wall_s=seconds,
-              note=note, val=val, right=right)
+    row = Row(
+        date=_today(),
+        device=device,
+        run=run_dir.name,
+        steps_from=first,
+        steps_to=last,
+        wall_s=seconds,
+        note=note,
+        val=val,
+        right=right,
+    )
     append(row, path)
     print(validation.format_summary(val))
     return row

@@ -19,6 +19,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -100,9 +101,18 @@ def _autocast(device: str, amp: str):
     return torch.autocast(device_type="cuda" if str(device).startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
 
-def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", resume: bool = True,
-          progress: bool = True, threads: int | None = None, max_seconds: float | None = None,
-          on_checkpoint=None, on_stage=None) -> dict:
+def train(
+    config,
+    run_dir=None,
+    steps: int | None = None,
+    device: str = "cpu",
+    resume: bool = True,
+    progress: bool = True,
+    threads: int | None = None,
+    max_seconds: float | None = None,
+    on_checkpoint=None,
+    on_stage=None,
+) -> dict:
     """Train according to ``config`` (a YAML path or dict); returns the last validation metrics.
 
     ``run_dir`` (default ``runs/<config name>``) receives ``last.pt``, ``log.jsonl`` and ``final.pt``.
@@ -155,7 +165,7 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             optimizer.load_state_dict(ck["optim"])
             if aux_optimizer and ck.get("aux_optim"):
                 aux_optimizer.load_state_dict(ck["aux_optim"])
-        else:   # a weights-only portable checkpoint: Adam starts afresh, so warm its learning rate up again
+        else:  # a weights-only portable checkpoint: Adam starts afresh, so warm its learning rate up again
             rewarm_from = int(ck["step"])
         stage.sampler_load_state(ck.get("sampler", {}))
         torch.set_rng_state(ck["torch_rng"])
@@ -183,10 +193,19 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             f.write(json.dumps(rec) + "\n")
 
     def checkpoint(path: Path) -> None:
-        _save_atomic({"step": step, "model": stage.state_dict(), "optim": optimizer.state_dict(),
-                      "aux_optim": aux_optimizer.state_dict() if aux_optimizer else None,
-                      "sampler": stage.sampler_state(), "torch_rng": torch.get_rng_state(),
-                      "numpy_rng": _numpy_rng_state(), "config": cfg}, path)
+        _save_atomic(
+            {
+                "step": step,
+                "model": stage.state_dict(),
+                "optim": optimizer.state_dict(),
+                "aux_optim": aux_optimizer.state_dict() if aux_optimizer else None,
+                "sampler": stage.sampler_state(),
+                "torch_rng": torch.get_rng_state(),
+                "numpy_rng": _numpy_rng_state(),
+                "config": cfg,
+            },
+            path,
+        )
         if on_checkpoint:
             on_checkpoint(path, step)
 
@@ -232,10 +251,16 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             now = time.time()
             out_of_time = (max_seconds is not None and now - t0 >= max_seconds) or stop.requested
             if dist.main and (step % 50 == 0 or step == total or out_of_time):
-                log({"step": step, "start_step": start_step, "time_s": round(now - t0, 1),
-                     "lr": optimizer.param_groups[0]["lr"],
-                     "skipped_nonfinite": skipped,
-                     **{k: round(float(v.detach() if torch.is_tensor(v) else v), 5) for k, v in out.items()}})
+                log(
+                    {
+                        "step": step,
+                        "start_step": start_step,
+                        "time_s": round(now - t0, 1),
+                        "lr": optimizer.param_groups[0]["lr"],
+                        "skipped_nonfinite": skipped,
+                        **{k: round(float(v.detach() if torch.is_tensor(v) else v), 5) for k, v in out.items()},
+                    }
+                )
             if dist.main and not health_done and now - t0 >= health_s:
                 health_done = True
                 rec = _health(losses_seen, step - start_step, now - t0, skipped)
@@ -248,8 +273,12 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
                 log({"step": step, "val": metrics})
                 if bar:
                     bar.write(f"[val {step}] " + json.dumps(metrics))
-            if dist.main and (step % ckpt_every == 0 or step == total or out_of_time
-                              or (ckpt_every_s and now - last_ckpt_t >= ckpt_every_s)):
+            if dist.main and (
+                step % ckpt_every == 0
+                or step == total
+                or out_of_time
+                or (ckpt_every_s and now - last_ckpt_t >= ckpt_every_s)
+            ):
                 checkpoint(last)
                 last_ckpt_t = now
             if out_of_time:
@@ -260,15 +289,15 @@ def train(config, run_dir=None, steps: int | None = None, device: str = "cpu", r
             bar.close()
         dist.close()
     if dist.main:
-        stage.export(run_dir / "final.pt", meta={"steps": step, "wall_s": round(time.time() - t0, 1),
-                                                 "config": cfg})
+        stage.export(run_dir / "final.pt", meta={"steps": step, "wall_s": round(time.time() - t0, 1), "config": cfg})
     return metrics
 
 
 def _numpy_rng_state() -> list:
     """numpy's global RNG state with plain Python values: a pickled ndarray names numpy's internal modules,
     which differ between numpy 1 (here) and numpy 2 (the GPU machine), so checkpoints carry none."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    # the legacy (default) form is the 5-tuple; numpy's stubs also allow the dict form
+    name, keys, pos, has_gauss, cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
 
 
@@ -283,15 +312,14 @@ class _StopRequest:
         try:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._old[sig] = signal.signal(sig, self._handle)
-        except ValueError:          # not the main thread: leave the signals alone
+        except ValueError:  # not the main thread: leave the signals alone
             self._old = {}
 
     def _handle(self, signum, frame) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.requested = True
-        print(f"[train] {signal.Signals(signum).name}: stopping after this step (checkpoint and export)",
-              flush=True)
+        print(f"[train] {signal.Signals(signum).name}: stopping after this step (checkpoint and export)", flush=True)
 
     def restore(self) -> None:
         for sig, handler in self._old.items():
@@ -305,7 +333,13 @@ def _health(losses_seen: list, steps: int, seconds: float, skipped: int) -> dict
     first = float(np.median(losses_seen[:q])) if n else float("nan")
     last_ = float(np.median(losses_seen[-q:])) if n else float("nan")
     finite = n > 0 and bool(np.isfinite(losses_seen).all())
-    return {"steps": steps, "seconds": round(seconds, 1), "steps_per_s": round(steps / max(seconds, 1e-9), 3),
-            "loss_first_quarter": round(first, 4), "loss_last_quarter": round(last_, 4),
-            "falling": bool(last_ <= first * 1.05) if finite else False,
-            "skipped_nonfinite": skipped, "ok": finite}
+    return {
+        "steps": steps,
+        "seconds": round(seconds, 1),
+        "steps_per_s": round(steps / max(seconds, 1e-9), 3),
+        "loss_first_quarter": round(first, 4),
+        "loss_last_quarter": round(last_, 4),
+        "falling": bool(last_ <= first * 1.05) if finite else False,
+        "skipped_nonfinite": skipped,
+        "ok": finite,
+    }

@@ -10,6 +10,8 @@ Stage 2 (level 2 + fusion):    L2 = lambda_r * 255^2 * [MSE(x_R, x_hat_R) + a * 
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 
@@ -24,25 +26,43 @@ def mse_per_sample(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def level1_loss(out: dict, x: torch.Tensor, lambdas: torch.Tensor) -> dict:
     n = x.shape[-2] * x.shape[-1]
-    rate = sum(bpp(lk, n) for lk in out["likelihoods"].values())
+    rate = cast(torch.Tensor, sum(bpp(lk, n) for lk in out["likelihoods"].values()))  # never empty: a Tensor
     mse = mse_per_sample(out["x_hat"], x)
-    loss = (lambdas * 255.0 ** 2 * mse + rate).mean()
-    return {"loss": loss, "bpp": rate.mean().detach(), "mse": mse.mean().detach(),
-            "psnr": psnr_from_mse(mse).mean().detach()}
+    loss = (lambdas * 255.0**2 * mse + rate).mean()
+    return {
+        "loss": loss,
+        "bpp": rate.mean().detach(),
+        "mse": mse.mean().detach(),
+        "psnr": psnr_from_mse(mse).mean().detach(),
+    }
 
 
-def stage2_loss(out: dict, x_r: torch.Tensor, y_r: torch.Tensor, lambdas: torch.Tensor,
-                degraded_weight: float = 0.25, latent_weight: float = 1.0) -> dict:
+def stage2_loss(
+    out: dict,
+    x_r: torch.Tensor,
+    y_r: torch.Tensor,
+    lambdas: torch.Tensor,
+    degraded_weight: float = 0.25,
+    latent_weight: float = 1.0,
+) -> dict:
     n = x_r.shape[-2] * x_r.shape[-1]
-    rate = sum(bpp(lk, n) for lk in out.get("likelihoods", {}).values()) if out.get("likelihoods") else \
-        torch.zeros(x_r.shape[0], device=x_r.device)
+    rate = (
+        cast(torch.Tensor, sum(bpp(lk, n) for lk in out["likelihoods"].values()))
+        if out.get("likelihoods")
+        else torch.zeros(x_r.shape[0], device=x_r.device)
+    )
     mse = mse_per_sample(out["x_hat"], x_r)
     mse_deg = mse_per_sample(out["x_hat_degraded"], x_r)
     lat = mse_per_sample(out["y_hat"], y_r)
-    loss = (lambdas * 255.0 ** 2 * (mse + degraded_weight * mse_deg) + rate + latent_weight * lat).mean()
-    return {"loss": loss, "bpp": rate.mean().detach(), "mse": mse.mean().detach(),
-            "psnr": psnr_from_mse(mse).mean().detach(), "psnr_degraded": psnr_from_mse(mse_deg).mean().detach(),
-            "latent_mse": lat.mean().detach()}
+    loss = (lambdas * 255.0**2 * (mse + degraded_weight * mse_deg) + rate + latent_weight * lat).mean()
+    return {
+        "loss": loss,
+        "bpp": rate.mean().detach(),
+        "mse": mse.mean().detach(),
+        "psnr": psnr_from_mse(mse).mean().detach(),
+        "psnr_degraded": psnr_from_mse(mse_deg).mean().detach(),
+        "latent_mse": lat.mean().detach(),
+    }
 
 
 def psnr_from_mse(mse: torch.Tensor) -> torch.Tensor:

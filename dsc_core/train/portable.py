@@ -37,8 +37,9 @@ def shrink(ck: dict, optimizer: bool = True) -> dict:
             out[key] = None
         elif ck.get(key):
             opt = dict(ck[key])
-            opt["state"] = {i: {k: _shrink_tensor(v, torch.bfloat16) for k, v in s.items()}
-                            for i, s in ck[key]["state"].items()}
+            opt["state"] = {
+                i: {k: _shrink_tensor(v, torch.bfloat16) for k, v in s.items()} for i, s in ck[key]["state"].items()
+            }
             out[key] = opt
     out["portable"] = True
     return out
@@ -46,13 +47,17 @@ def shrink(ck: dict, optimizer: bool = True) -> dict:
 
 def grow(ck: dict) -> dict:
     out = dict(ck)
-    out["model"] = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
-                    for k, v in ck["model"].items()}
+    out["model"] = {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in ck["model"].items()}
     for key in ("optim", "aux_optim"):
         if ck.get(key):
             opt = dict(ck[key])
-            opt["state"] = {i: {k: (v.float() if torch.is_tensor(v) and v.is_floating_point() and k != "step"
-                                    else v) for k, v in s.items()} for i, s in ck[key]["state"].items()}
+            opt["state"] = {
+                i: {
+                    k: (v.float() if torch.is_tensor(v) and v.is_floating_point() and k != "step" else v)
+                    for k, v in s.items()
+                }
+                for i, s in ck[key]["state"].items()
+            }
             out[key] = opt
     out.pop("portable", None)
     return out
@@ -109,6 +114,7 @@ def every(dst: Path, seconds: float):
         if time.time() - last_t[0] >= seconds:
             save_portable(path, dst, optimizer=False)
             last_t[0] = time.time()
+
     return copy
 
 

@@ -44,7 +44,7 @@ class PhotoCrops:
             img = self.images[self.rng.integers(len(self.images))]
             h, w = img.shape[:2]
             y, x = self.rng.integers(0, h - ch + 1), self.rng.integers(0, w - cw + 1)
-            c = img[y:y + ch, x:x + cw]
+            c = img[y : y + ch, x : x + cw]
             if self.rng.random() < 0.5:
                 c = c[:, ::-1]
             out.append(np.ascontiguousarray(c))
@@ -87,6 +87,6 @@ class StereoCrops:
             left, right = self.pool[self.rng.integers(len(self.pool))]
             h, w = left.shape[:2]
             y, x = self.rng.integers(0, h - ch + 1), self.rng.integers(0, w - cw + 1)
-            lefts.append(np.ascontiguousarray(left[y:y + ch, x:x + cw]))
-            rights.append(np.ascontiguousarray(right[y:y + ch, x:x + cw]))
+            lefts.append(np.ascontiguousarray(left[y : y + ch, x : x + cw]))
+            rights.append(np.ascontiguousarray(right[y : y + ch, x : x + cw]))
         return _to_tensor(lefts), _to_tensor(rights)

@@ -11,13 +11,14 @@ sampler state for checkpoints, and ``export`` to a weights file the registry can
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
 from dsc_core.models import base as model_base, weights_io
+from dsc_core.models.heads import RightHead, build_head
 from dsc_core.models.level1 import Level1Codec
-from dsc_core.models.heads import build_head
 from dsc_core.train import losses
 from dsc_core.train.classical_lefts import ClassicalLefts
 from dsc_core.train.sampling import PhotoCrops, StereoCrops
@@ -33,8 +34,10 @@ def _photos(dcfg: dict) -> list[Path]:
     paths = photos.list_photos(root, include_skimage=False)
     if not paths:
         paths = photos.list_photos(root)
-        print(f"[train] no prepared photographs in {root}: using scikit-image's {len(paths)} samples "
-              f"(run `dsc prepare-data`)")
+        print(
+            f"[train] no prepared photographs in {root}: using scikit-image's {len(paths)} samples "
+            f"(run `dsc prepare-data`)"
+        )
     return paths
 
 
@@ -58,15 +61,16 @@ class Level1Stage:
         mcfg = cfg.get("model", {})
         self.model = Level1Codec(**mcfg.get("level1", {})).to(device)
         dcfg = cfg.get("data", {})
-        if dcfg.get("val_photos"):   # an explicit held-out folder (the GPU kit carries the split it was given)
+        if dcfg.get("val_photos"):  # an explicit held-out folder (the GPU kit carries the split it was given)
             train, val = _photos(dcfg), _photos({"photos": dcfg["val_photos"]})
         else:
             train, val = _split_photos(_photos(dcfg))
         self.batch = int(dcfg.get("batch", 8))
         self.sampler = PhotoCrops(train, crop=dcfg.get("crop", (128, 128)), seed=int(cfg.get("seed", 0)) + rank)
         self.synthetic_share = float(dcfg.get("synthetic_share", 0.0))
-        self.stereo = _stereo_sampler(dcfg, seed=int(cfg.get("seed", 0)) + 1000 + rank) \
-            if self.synthetic_share > 0 else None
+        self.stereo = (
+            _stereo_sampler(dcfg, seed=int(cfg.get("seed", 0)) + 1000 + rank) if self.synthetic_share > 0 else None
+        )
         vs = PhotoCrops(val or train[:2], crop=tuple(cfg.get("val_crop", (256, 256))), seed=12345)
         self.val_images = vs.sample(int(cfg.get("val_images", 8)))
 
@@ -92,7 +96,7 @@ class Level1Stage:
         return self.model.state_dict()
 
     def load_state_dict(self, sd):
-        weights_io.load_state(self.model, sd)   # resizes the CDF-table buffers update() grew
+        weights_io.load_state(self.model, sd)  # resizes the CDF-table buffers update() grew
 
     def sampler_state(self):
         s = {"photos": self.sampler.state()}
@@ -112,7 +116,7 @@ class Level1Stage:
     def _batch(self) -> torch.Tensor:
         n_syn = int(round(self.batch * self.synthetic_share)) if self.stereo else 0
         parts = [self.sampler.sample(self.batch - n_syn)] if self.batch - n_syn else []
-        if n_syn:
+        if n_syn and self.stereo is not None:  # n_syn > 0 only with a stereo source
             left, right = self.stereo.sample((n_syn + 1) // 2)
             parts.append(torch.cat([left, right])[:n_syn])
         return torch.cat(parts).to(self.device)
@@ -148,12 +152,15 @@ class Level1Stage:
         if init and Path(init).exists():
             try:
                 fam = weights_io.read_family(init)
-            except ValueError:      # init was a training checkpoint: no heads to carry
+            except ValueError:  # init was a training checkpoint: no heads to carry
                 fam = {"heads": {}}
-            heads = {name: weights_io.load_state(build_head(h["kind"], h["config"]), h["state"])
-                     for name, h in fam["heads"].items()}
-        weights_io.save_family(path, level1=self.model, heads=heads,
-                               meta={"level1": meta, "heads_from": str(init) if heads else None})
+            heads = {
+                name: weights_io.load_state(build_head(h["kind"], h["config"]), h["state"])
+                for name, h in fam["heads"].items()
+            }
+        weights_io.save_family(
+            path, level1=self.model, heads=heads, meta={"level1": meta, "heads_from": str(init) if heads else None}
+        )
 
 
 def _load_head_partial(head, stored: dict) -> None:
@@ -182,14 +189,16 @@ def _load_head_partial(head, stored: dict) -> None:
                 out.append(rows[j - 1] + t * (rows[j] - rows[j - 1]))
             state[key] = torch.stack(out)
     own = head.state_dict()
-    keep = {k: v for k, v in state.items() if k in own and (own[k].shape == v.shape or
-                                                             k.endswith(weights_io._TABLE_SUFFIXES))}
+    keep = {
+        k: v
+        for k, v in state.items()
+        if k in own and (own[k].shape == v.shape or k.endswith(weights_io._TABLE_SUFFIXES))
+    }
     if stored["config"].get("refiner") != head.config().get("refiner"):
         keep = {k: v for k, v in keep.items() if not k.startswith("refiner.")}
     missing = [k for k in own if k not in keep and not k.endswith(weights_io._TABLE_SUFFIXES)]
     if missing:
-        print(f"init: {len(missing)} tensors of head {head.kind!r} start fresh "
-              f"(e.g. {', '.join(sorted(missing)[:3])})")
+        print(f"init: {len(missing)} tensors of head {head.kind!r} start fresh (e.g. {', '.join(sorted(missing)[:3])})")
     weights_io.load_state(head, keep | {k: own[k] for k in missing})
 
 
@@ -215,8 +224,9 @@ class SceneSource:
             self._gens = {}
             if self.photo_share < 1:
                 textures = _split_textures(paths)[1 if self.val else 0]
-                self._gens["synthetic"] = synthetic.SyntheticStereo(textures=textures, size=size,
-                                                                    mode=self.dcfg.get("scene_mode", "mixed"))
+                self._gens["synthetic"] = synthetic.SyntheticStereo(
+                    textures=textures, size=size, mode=self.dcfg.get("scene_mode", "mixed")
+                )
             if self.photo_share > 0:
                 self._gens["photo"] = photo_stereo.PhotoStereo(_split_photos(paths)[1 if self.val else 0], size=size)
         return self._gens
@@ -230,8 +240,13 @@ class SceneSource:
 
 def _stereo_sampler(dcfg: dict, seed: int, val: bool = False) -> StereoCrops:
     pool = int(dcfg.get("val_pool", 4)) if val else int(dcfg.get("pool", 24))
-    return StereoCrops(SceneSource(dcfg, val), crop=dcfg.get("stereo_crop", (128, 256)),
-                       pool=pool, refresh=int(dcfg.get("refresh", 4)), seed=seed)
+    return StereoCrops(
+        SceneSource(dcfg, val),
+        crop=dcfg.get("stereo_crop", (128, 256)),
+        pool=pool,
+        refresh=int(dcfg.get("refresh", 4)),
+        seed=seed,
+    )
 
 
 class Level2Stage:
@@ -245,8 +260,12 @@ class Level2Stage:
         self.cfg, self.device = cfg, device
         mcfg = cfg.get("model", {})
         self.level1 = Level1Codec(**mcfg.get("level1", {})).to(device)
-        self.heads = torch.nn.ModuleDict({name: build_head(h.get("kind", name), h.get("config"))
-                                          for name, h in mcfg.get("heads", {"dsc": {}}).items()}).to(device)
+        self.heads = torch.nn.ModuleDict(
+            {
+                name: build_head(h.get("kind", name), h.get("config"))
+                for name, h in mcfg.get("heads", {"dsc": {}}).items()
+            }
+        ).to(device)
         dcfg = cfg.get("data", {})
         self.batch = int(dcfg.get("batch", 8))
         self.stereo = _stereo_sampler(dcfg, seed=int(cfg.get("seed", 0)) + rank)
@@ -254,12 +273,13 @@ class Level2Stage:
         self.latent_weight = float(cfg.get("loss", {}).get("latent_weight", 0.05))
         self.paper_lambda = float(cfg.get("loss", {}).get("paper_lambda", 0.0025))
         # a share of the lefts comes from AVIF / JPEG XL / JPEG, as a classical left camera sends them
-        self.classical = ClassicalLefts(float(dcfg.get("classical_left_share", 0.0)),
-                                        seed=int(cfg.get("seed", 0)) + 99 + rank)
+        self.classical = ClassicalLefts(
+            float(dcfg.get("classical_left_share", 0.0)), seed=int(cfg.get("seed", 0)) + 99 + rank
+        )
         val = _stereo_sampler(dcfg, seed=4242, val=True)
         self.val_left, self.val_right = val.sample(int(cfg.get("val_images", 8)))
         self.carried_heads: dict = {}
-        self.init_meta: dict = {}           # provenance of the family this run started from
+        self.init_meta: dict = {}  # provenance of the family this run started from
 
     def initialise(self) -> None:
         init = self.cfg.get("init")
@@ -283,8 +303,7 @@ class Level2Stage:
 
                 for name, h in obj["heads"].items():
                     if name not in self.heads:
-                        self.carried_heads[name] = weights_io.load_state(build_head(h["kind"], h["config"]),
-                                                                         h["state"])
+                        self.carried_heads[name] = weights_io.load_state(build_head(h["kind"], h["config"]), h["state"])
 
     def trainable_module(self):
         return self.heads
@@ -296,11 +315,12 @@ class Level2Stage:
         return [p for n, p in self.heads.named_parameters() if n.endswith("quantiles")]
 
     def aux_loss(self):
-        return model_base.aux_loss(self.heads)      # every head's entropy bottlenecks; zero without any
+        return model_base.aux_loss(self.heads)  # every head's entropy bottlenecks; zero without any
 
     def state_dict(self):
-        return {"level1." + k: v for k, v in self.level1.state_dict().items()} | \
-            {"heads." + k: v for k, v in self.heads.state_dict().items()}
+        return {"level1." + k: v for k, v in self.level1.state_dict().items()} | {
+            "heads." + k: v for k, v in self.heads.state_dict().items()
+        }
 
     def load_state_dict(self, sd):
         weights_io.load_state(self.level1, {k[7:]: v for k, v in sd.items() if k.startswith("level1.")})
@@ -333,8 +353,11 @@ class Level2Stage:
         if rates is None:
             rates = torch.randint(head.num_rates, (x_r.shape[0],), device=self.device)
         out = module(self.level1, y_r, y_l, x_l_hat, rates)
-        lam = torch.tensor(head.lambdas, device=self.device)[rates] if head.kind != "paper" else \
-            torch.full((x_r.shape[0],), self.paper_lambda, device=self.device)
+        lam = (
+            torch.tensor(head.lambdas, device=self.device)[rates]
+            if head.kind != "paper"
+            else torch.full((x_r.shape[0],), self.paper_lambda, device=self.device)
+        )
         return losses.stage2_loss(out, x_r, y_r, lam, self.degraded_weight, self.latent_weight)
 
     def step(self, module) -> dict:
@@ -361,16 +384,23 @@ class Level2Stage:
         y_r = self.level1.analysis(x_r)
         out = {}
         for name, head in self.heads.items():
-            for q in range(head.num_rates):
+            for q in range(cast(RightHead, head).num_rates):  # a ModuleDict's values are typed nn.Module
                 rates = torch.full((x_r.shape[0],), q, device=self.device)
                 m = self._head_loss(head, head, x_r, y_r, left["y_hat"], left["x_hat"].clamp(0, 1), rates)
-                out[f"{name}_r{q}"] = {"bpp": round(float(m["bpp"]), 4), "psnr": round(float(m["psnr"]), 2),
-                                      "psnr_degraded": round(float(m["psnr_degraded"]), 2)}
+                out[f"{name}_r{q}"] = {
+                    "bpp": round(float(m["bpp"]), 4),
+                    "psnr": round(float(m["psnr"]), 2),
+                    "psnr_degraded": round(float(m["psnr_degraded"]), 2),
+                }
         return out
 
     def export(self, path: Path, meta: dict) -> None:
-        weights_io.save_family(path, level1=self.level1, heads=self.carried_heads | dict(self.heads.items()),
-                               meta={"level2": meta, "init": self.init_meta})
+        weights_io.save_family(
+            path,
+            level1=self.level1,
+            heads=self.carried_heads | dict(self.heads.items()),
+            meta={"level2": meta, "init": self.init_meta},
+        )
 
 
 class JointStage(Level2Stage):
@@ -457,8 +487,12 @@ class JointStage(Level2Stage):
         return out
 
     def export(self, path: Path, meta: dict) -> None:
-        weights_io.save_family(path, level1=self.level1, heads=self.carried_heads | dict(self.heads.items()),
-                               meta={"joint": meta, **self.cfg.get("history", {})})
+        weights_io.save_family(
+            path,
+            level1=self.level1,
+            heads=self.carried_heads | dict(self.heads.items()),
+            meta={"joint": meta, **self.cfg.get("history", {})},
+        )
 
 
 _STAGES = {"level1": Level1Stage, "level2": Level2Stage, "joint": JointStage}
@@ -468,6 +502,7 @@ def register(name: str):
     def deco(cls):
         _STAGES[name] = cls
         return cls
+
     return deco
 
 

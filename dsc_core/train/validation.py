@@ -18,7 +18,7 @@ def _center_crop(img: np.ndarray, crop) -> np.ndarray:
     h, w = img.shape[:2]
     ch, cw = min(crop[0], h), min(crop[1], w)
     y, x = (h - ch) // 2, (w - cw) // 2
-    return img[y:y + ch, x:x + cw]
+    return img[y : y + ch, x : x + cw]
 
 
 def validation_images(val_photos: Path | None = None, max_images: int = 8, crop=None) -> dict:
@@ -54,8 +54,7 @@ def level1_summary(weights: Path, images: dict, device: str = "cpu", rates=None)
         photo = [per_image[k][i] for k in per_image if k.startswith("photo:")]
         for tag, pts in (("motorcycle", moto), ("photos", photo)):
             if pts:
-                row[tag] = {m: round(float(np.median([p[m] for p in pts])), 4)
-                            for m in ("bpp", "psnr", "ms_ssim")}
+                row[tag] = {m: round(float(np.median([p[m] for p in pts])), 4) for m in ("bpp", "psnr", "ms_ssim")}
         for p, k in zip(moto, [k for k in per_image if k.startswith("motorcycle")]):
             row[k] = {m: round(float(p[m]), 4) for m in ("bpp", "psnr", "ms_ssim")}
         out[f"q{r}"] = row
@@ -68,8 +67,10 @@ def format_summary(val: dict) -> str:
     after, before = val.get("after", val), val.get("before")
     for key in sorted(k for k in val.get("right_after", {}) if k.startswith("r")):
         a = val["right_after"][key]
-        lines.append(f"right {key} {a['bpp']:.3f} bpp: no left {a['no_left']:.2f}, learned {a['learned']:.2f}, "
-                     f"matched {a['matched']:.2f} dB (Motorcycle)")
+        lines.append(
+            f"right {key} {a['bpp']:.3f} bpp: no left {a['no_left']:.2f}, learned {a['learned']:.2f}, "
+            f"matched {a['matched']:.2f} dB (Motorcycle)"
+        )
     for key in sorted(k for k in after if k.startswith("q")):
         parts = [key]
         for tag in ("motorcycle", "photos"):
@@ -97,8 +98,10 @@ def right_summary(weights: Path, device: str = "cpu", left_rate: int = 2, crop=N
     out: dict = {"left_rate": left_rate, "left_psnr": round(metrics.psnr(left, state.image), 2)}
     for r in codec.right_rates:
         code = codec.encode_right(right, "rgb8", r)
-        out[f"r{r}"] = {"bpp": round(metrics.bpp(len(code), right.shape), 4),
-                        "no_left": round(metrics.psnr(right, codec.decode_right(code)), 2),
-                        "learned": round(metrics.psnr(right, codec.decode_right(code, state, side_info="learned")), 2),
-                        "matched": round(metrics.psnr(right, codec.decode_right(code, state, side_info="matched")), 2)}
+        out[f"r{r}"] = {
+            "bpp": round(metrics.bpp(len(code), right.shape), 4),
+            "no_left": round(metrics.psnr(right, codec.decode_right(code)), 2),
+            "learned": round(metrics.psnr(right, codec.decode_right(code, state, side_info="learned")), 2),
+            "matched": round(metrics.psnr(right, codec.decode_right(code, state, side_info="matched")), 2),
+        }
     return out

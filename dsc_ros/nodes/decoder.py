@@ -21,13 +21,14 @@ Why it looks like this:
 * Outputs are plain ``sensor_msgs/Image`` in the original encoding with the original header, plus
   CameraInfo restamped to the image stamp, which is what stereo_image_proc's exact-time sync needs.
 """
+
 from __future__ import annotations
 
 import collections
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any
 
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -43,20 +44,22 @@ SIDES = (LEFT, RIGHT)
 class Coded:
     """One received, validated code."""
 
-    header: Any          # std_msgs/Header of the source image
-    data: bytes          # the container (a left from a CompressedImage: the JPEG/PNG stream)
-    info: Any            # dsc_core.container.Header, or wire.CompressedImageInfo for a CompressedImage left
-    t_rx: float          # time.monotonic() at receipt
+    header: Any  # std_msgs/Header of the source image
+    data: bytes  # the container (a left from a CompressedImage: the JPEG/PNG stream)
+    info: Any  # dsc_core.container.Header, or wire.CompressedImageInfo for a CompressedImage left
+    t_rx: float  # time.monotonic() at receipt
 
 
 class DecoderNode(DscNode):
     def __init__(self, node_name=None, **kwargs):
         super().__init__("decoder", node_name, **kwargs)
         self.stats = {LEFT: self.new_stream("left decode"), RIGHT: self.new_stream("right decode")}
-        self.sync = StereoSync(slop_ns=int(self.p["sync.slop_ms"] * 1e6),
-                               timeout_ns=int(self.p["sync.timeout_ms"] * 1e6),
-                               max_pending=int(self.p["sync.max_pending"]))
-        self._sync_drops_seen: Dict[str, int] = {}
+        self.sync = StereoSync(
+            slop_ns=int(self.p["sync.slop_ms"] * 1e6),
+            timeout_ns=int(self.p["sync.timeout_ms"] * 1e6),
+            max_pending=int(self.p["sync.max_pending"]),
+        )
+        self._sync_drops_seen: dict[str, int] = {}
         self.left_input = str(self.p["left_input"])
         codec = self.load_codec()
         # What the loaded model accepts (StereoCodec attributes; a missing one just skips that pre-check,
@@ -66,26 +69,34 @@ class DecoderNode(DscNode):
         self._right_role = getattr(codec, "right_role", None)
         if self.p["warmup"]:
             self._warmup()
-        self._infos: Dict[str, "collections.OrderedDict[int, CameraInfo]"] = {
-            s: collections.OrderedDict() for s in SIDES}
+        self._infos: dict[str, collections.OrderedDict[int, CameraInfo]] = {s: collections.OrderedDict() for s in SIDES}
         out = self.qos("output")
         self.image_pub = {s: self.create_publisher(Image, self.p[f"topics.{s}_image"], out) for s in SIDES}
         self.info_pub = {s: self.create_publisher(CameraInfo, self.p[f"topics.{s}_camera_info"], out) for s in SIDES}
         self.start_worker(self._work, self._evicted)
         inp = self.qos("input")
         code_sides = SIDES if self.left_input == "dsc_code" else (RIGHT,)
-        self.code_sub = {s: self.create_subscription(StereoCode, self.p[f"topics.{s}_code"],
-                                                     lambda m, s=s: self._on_code(s, m), inp) for s in code_sides}
+        self.code_sub = {
+            s: self.create_subscription(StereoCode, self.p[f"topics.{s}_code"], lambda m, s=s: self._on_code(s, m), inp)
+            for s in code_sides
+        }
         # The left's input topic: its code, or the camera's CompressedImage (no left encoder in between).
         self.left_sub = self.code_sub.get(LEFT) or self.create_subscription(
-            CompressedImage, self.p["topics.left_compressed"], self._on_compressed_left, inp)
-        self.info_sub = {s: self.create_subscription(CameraInfo, self.p[f"topics.{s}_camera_info_relay"],
-                                                     lambda m, s=s: self._on_info(s, m), inp) for s in SIDES}
+            CompressedImage, self.p["topics.left_compressed"], self._on_compressed_left, inp
+        )
+        self.info_sub = {
+            s: self.create_subscription(
+                CameraInfo, self.p[f"topics.{s}_camera_info_relay"], lambda m, s=s: self._on_info(s, m), inp
+            )
+            for s in SIDES
+        }
         period = max(0.005, min(0.05, self.p["sync.timeout_ms"] / 4e3))
         self._expire_timer = self.create_timer(period, self._expire)
-        self.announce_ready(f"decoder: {self.left_sub.topic_name} + {self.code_sub[RIGHT].topic_name} -> "
-                            f"{self.image_pub[LEFT].topic_name}, {self.image_pub[RIGHT].topic_name}",
-                            outputs=list(self.image_pub.values()))
+        self.announce_ready(
+            f"decoder: {self.left_sub.topic_name} + {self.code_sub[RIGHT].topic_name} -> "
+            f"{self.image_pub[LEFT].topic_name}, {self.image_pub[RIGHT].topic_name}",
+            outputs=list(self.image_pub.values()),
+        )
 
     def _warmup(self) -> None:
         import numpy as np
@@ -122,8 +133,7 @@ class DecoderNode(DscNode):
             st.count_drop(reason)
             self.problem(reason, f"dropped {where}: {why}")
             return
-        matches = self.sync.push(side, wire.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx),
-                                 time.monotonic_ns())
+        matches = self.sync.push(side, wire.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx), time.monotonic_ns())
         self._count_sync_drops()
         self._dispatch(matches)
 
@@ -137,33 +147,42 @@ class DecoderNode(DscNode):
             info = wire.compressed_image_info(msg, max_pixels=int(self.p["limits.max_pixels"]))
         except wire.ImageConversionError as e:
             st.count_drop(e.reason)
-            self.problem(e.reason, f"dropped left compressed image stamped {stamp.sec}.{stamp.nanosec:09d} "
-                         f"(format {msg.format!r}): {e}")
+            self.problem(
+                e.reason,
+                f"dropped left compressed image stamped {stamp.sec}.{stamp.nanosec:09d} (format {msg.format!r}): {e}",
+            )
             return
-        matches = self.sync.push(LEFT, wire.stamp_to_ns(stamp), Coded(msg.header, wire.msg_to_code(msg), info, t_rx),
-                                 time.monotonic_ns())
+        matches = self.sync.push(
+            LEFT, wire.stamp_to_ns(stamp), Coded(msg.header, wire.msg_to_code(msg), info, t_rx), time.monotonic_ns()
+        )
         self._count_sync_drops()
         self._dispatch(matches)
 
     def _reject(self, side: str, hdr):
         """(reason, message) if this code cannot be decoded by the loaded model on this side, else None."""
         if hdr.height * hdr.width > self.p["limits.max_pixels"]:
-            return "too_large", (f"code claims a {hdr.width}x{hdr.height} image, over limits.max_pixels "
-                                 f"= {self.p['limits.max_pixels']}")
+            return "too_large", (
+                f"code claims a {hdr.width}x{hdr.height} image, over limits.max_pixels = {self.p['limits.max_pixels']}"
+            )
         if side == LEFT and hdr.role != "left":
             return "wrong_role", f"a {hdr.role} code arrived on the left code topic"
         if side == RIGHT and hdr.role == "left":
             return "wrong_role", "a left code arrived on the right code topic"
         if self._family is not None and hdr.family != self._family:
-            return "model_mismatch", (f"code from model {hdr.model!r} (family {hdr.family.hex()}), this decoder "
-                                      f"runs {self.p['model']!r} (family {self._family.hex()})")
+            return "model_mismatch", (
+                f"code from model {hdr.model!r} (family {hdr.family.hex()}), this decoder "
+                f"runs {self.p['model']!r} (family {self._family.hex()})"
+            )
         if side == RIGHT:
             if self._right_role is not None and hdr.role != self._right_role:
-                return "model_mismatch", (f"{hdr.role} code from {hdr.model!r}; {self.p['model']!r} decodes "
-                                          f"{self._right_role} codes")
+                return "model_mismatch", (
+                    f"{hdr.role} code from {hdr.model!r}; {self.p['model']!r} decodes {self._right_role} codes"
+                )
             if self._head is not None and hdr.head != self._head:
-                return "model_mismatch", (f"right code from head {hdr.head.hex()} ({hdr.model!r}); "
-                                          f"{self.p['model']!r} has head {self._head.hex()}")
+                return "model_mismatch", (
+                    f"right code from head {hdr.head.hex()} ({hdr.model!r}); "
+                    f"{self.p['model']!r} has head {self._head.hex()}"
+                )
         return None
 
     def _on_info(self, side: str, msg: CameraInfo) -> None:
@@ -185,30 +204,40 @@ class DecoderNode(DscNode):
                 side = LEFT if "left" in key else RIGHT
                 reason = "duplicate" if key.startswith("duplicate") else "sync_overflow"
                 self.stats[side].count_drop(reason, n - seen)
-                self.problem(f"{side}_{reason}", f"{n - seen} {side} code(s) dropped by the pairing buffer "
-                             f"({reason}); slop {self.p['sync.slop_ms']} ms, {self.p['sync.max_pending']} pending max")
+                self.problem(
+                    f"{side}_{reason}",
+                    f"{n - seen} {side} code(s) dropped by the pairing buffer "
+                    f"({reason}); slop {self.p['sync.slop_ms']} ms, {self.p['sync.max_pending']} pending max",
+                )
 
     def _dispatch(self, matches) -> None:
         for m in matches:
             if m.kind == "right_only" and not self.p["publish_degraded"]:
                 self.stats[RIGHT].count_drop("no_left")
-                self.problem("no_left", "right code without a left within sync.timeout_ms dropped "
-                             "(publish_degraded is false)")
+                self.problem(
+                    "no_left", "right code without a left within sync.timeout_ms dropped (publish_degraded is false)"
+                )
                 continue
             if m.kind == "left_only" and not self.p["publish_unpaired_left"]:
                 self.stats[LEFT].count_drop("no_right")
                 continue
             if m.kind == "right_only":
-                self.problem("no_left", f"no left code within {self.p['sync.timeout_ms']} ms for the right code "
-                             "stamped {:.3f}: decoding it degraded".format(m.stamp_ns / 1e9))
+                self.problem(
+                    "no_left",
+                    f"no left code within {self.p['sync.timeout_ms']} ms for the right code "
+                    "stamped {:.3f}: decoding it degraded".format(m.stamp_ns / 1e9),
+                )
             self.submit(m)
 
     def _evicted(self, m: Match) -> None:
         for side, item in ((LEFT, m.left), (RIGHT, m.right)):
             if item is not None:
                 self.stats[side].count_drop("queue_overflow")
-        self.problem("queue_overflow", f"decoder slower than its input: dropped the oldest pair (stamp "
-                     f"{m.stamp_ns / 1e9:.3f}) from the decode queue (queue_size {self.p['queue_size']})")
+        self.problem(
+            "queue_overflow",
+            f"decoder slower than its input: dropped the oldest pair (stamp "
+            f"{m.stamp_ns / 1e9:.3f}) from the decode queue (queue_size {self.p['queue_size']})",
+        )
 
     # ------------------------------------------------------------------ worker thread
     def _work(self, m: Match) -> None:
@@ -231,8 +260,9 @@ class DecoderNode(DscNode):
             why = "no_left" if m.left is None else "left_undecodable"
             try:
                 try:
-                    img, info = self.codec.decode_right(m.right.data, left=state, return_info=True,
-                                                        side_info=str(self.p["side_info"]) or None)
+                    img, info = self.codec.decode_right(
+                        m.right.data, left=state, return_info=True, side_info=str(self.p["side_info"]) or None
+                    )
                 except dsc_core.MissingSideInformationError as e:
                     # A left of another size (a mis-configured or re-sized camera) is no side information
                     # for this right; the right itself is fine, so it goes out degraded, like one whose
@@ -240,8 +270,11 @@ class DecoderNode(DscNode):
                     if state is None or not self.p["publish_degraded"]:
                         raise
                     why = "side_info_mismatch"
-                    self.problem(why, f"the right code stamped {m.stamp_ns / 1e9:.3f} cannot use its left "
-                                 f"({e}): decoding it degraded")
+                    self.problem(
+                        why,
+                        f"the right code stamped {m.stamp_ns / 1e9:.3f} cannot use its left "
+                        f"({e}): decoding it degraded",
+                    )
                     img, info = self.codec.decode_right(m.right.data, left=None, return_info=True)
             except Exception as e:
                 self._decode_failed(RIGHT, m.right, e)
@@ -266,14 +299,17 @@ class DecoderNode(DscNode):
     def _decode_failed(self, side: str, c: Coded, e: Exception) -> None:
         import dsc_core
 
-        if isinstance(e, wire.ImageConversionError):   # a left CompressedImage whose pixels are corrupt
+        if isinstance(e, wire.ImageConversionError):  # a left CompressedImage whose pixels are corrupt
             reason = e.reason
         else:
             reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "decode_error"
         self.stats[side].count_drop(reason)
         what = "compressed image" if isinstance(c.info, wire.CompressedImageInfo) else "code"
-        self.problem(reason, f"could not decode the {side} {what} stamped {c.header.stamp.sec}."
-                     f"{c.header.stamp.nanosec:09d}: {type(e).__name__}: {e}")
+        self.problem(
+            reason,
+            f"could not decode the {side} {what} stamped {c.header.stamp.sec}."
+            f"{c.header.stamp.nanosec:09d}: {type(e).__name__}: {e}",
+        )
 
     def _publish(self, side: str, img, c: Coded, decode_s: float) -> None:
         msg = wire.numpy_to_image(img, c.info.encoding, Image(), header=c.header)
@@ -281,8 +317,9 @@ class DecoderNode(DscNode):
         info = self._camera_info_for(side, c.header)
         if info is not None:
             self.info_pub[side].publish(info)
-        self.stats[side].record_out(len(c.data), int(c.info.height) * int(c.info.width), decode_s,
-                                    time.monotonic() - c.t_rx)
+        self.stats[side].record_out(
+            len(c.data), int(c.info.height) * int(c.info.width), decode_s, time.monotonic() - c.t_rx
+        )
 
     def _camera_info_for(self, side: str, header):
         """The relayed CameraInfo of this frame (exact stamp) or the latest one, restamped to the image."""
@@ -303,8 +340,11 @@ class DecoderNode(DscNode):
 
     def extra_diagnostics(self, stream):
         side = LEFT if stream is self.stats[LEFT] else RIGHT
-        return {"sync.pending": self.sync.pending(side), "sync.pairs": self.sync.counts["pairs"],
-                "queue": len(self._queue) if self._queue is not None else 0}
+        return {
+            "sync.pending": self.sync.pending(side),
+            "sync.pairs": self.sync.counts["pairs"],
+            "queue": len(self._queue) if self._queue is not None else 0,
+        }
 
     def close(self) -> None:
         # What is still waiting for a partner goes out unpaired (degraded right) before the worker stops.

@@ -10,12 +10,13 @@ Keys published per stream (all values are strings, as diagnostic_msgs requires):
 ``bpp``, ``kbit_per_s``, ``fps``, ``latency_ms.median``, ``latency_ms.p95`` (the codec call: encode or
 decode), ``node_latency_ms.median``, ``node_latency_ms.p95`` (message receipt to publish, incl. queueing).
 """
+
 from __future__ import annotations
 
 import collections
 import threading
 import time
-from typing import Deque, Dict, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
@@ -47,13 +48,15 @@ class StreamStats:
         self.frames_in = 0
         self.frames_out = 0
         self.degraded = 0
-        self.skipped = 0          # frames left out on purpose (throttle.max_rate_hz): not a fault, not a drop
-        self.unpaired = 0         # published without their partner (a left whose right never came)
+        self.skipped = 0  # frames left out on purpose (throttle.max_rate_hz): not a fault, not a drop
+        self.unpaired = 0  # published without their partner (a left whose right never came)
         self.dropped: collections.Counter = collections.Counter()
-        self.degraded_by: collections.Counter = collections.Counter()   # why a right went without its left
+        self.degraded_by: collections.Counter = collections.Counter()  # why a right went without its left
         # (t_out, bytes, pixels, codec_s, node_s) of the last `window` outputs
-        self._win: Deque[Tuple[float, int, int, float, float]] = collections.deque(maxlen=max(2, int(window)))
-        self._last_reason: Optional[str] = None
+        self._win: collections.deque[tuple[float, int, int, float, float]] = collections.deque(
+            maxlen=max(2, int(window))
+        )
+        self._last_reason: str | None = None
         self._last_drop_t = float("-inf")
 
     def count_in(self, n: int = 1) -> None:
@@ -79,18 +82,19 @@ class StreamStats:
         with self._lock:
             self.unpaired += n
 
-    def record_out(self, nbytes: int, pixels: int, codec_s: float, node_s: Optional[float] = None) -> None:
+    def record_out(self, nbytes: int, pixels: int, codec_s: float, node_s: float | None = None) -> None:
         """One frame out: ``nbytes`` of code (the coded size, also for the decoder), ``pixels`` = H*W."""
         with self._lock:
             self.frames_out += 1
-            self._win.append((self._clock(), int(nbytes), int(pixels), float(codec_s),
-                              float(codec_s if node_s is None else node_s)))
+            self._win.append(
+                (self._clock(), int(nbytes), int(pixels), float(codec_s), float(codec_s if node_s is None else node_s))
+            )
 
-    def snapshot(self) -> Dict[str, object]:
+    def snapshot(self) -> dict[str, object]:
         """A dict of numbers (floats may be nan when the window is empty)."""
         with self._lock:
             win = list(self._win)
-            d: Dict[str, object] = {
+            d: dict[str, object] = {
                 "frames_in": self.frames_in,
                 "frames_out": self.frames_out,
                 "dropped": sum(self.dropped.values()),
@@ -113,8 +117,14 @@ class StreamStats:
             d["node_latency_ms.median"] = 1e3 * percentile([n for *_, n in win], 50)
             d["node_latency_ms.p95"] = 1e3 * percentile([n for *_, n in win], 95)
         else:
-            for k in ("bits_per_frame", "bpp", "latency_ms.median", "latency_ms.p95",
-                      "node_latency_ms.median", "node_latency_ms.p95"):
+            for k in (
+                "bits_per_frame",
+                "bpp",
+                "latency_ms.median",
+                "latency_ms.p95",
+                "node_latency_ms.median",
+                "node_latency_ms.p95",
+            ):
                 d[k] = nan
         if len(win) >= 2 and win[-1][0] > win[0][0]:
             span = win[-1][0] - win[0][0]
@@ -132,11 +142,13 @@ class StreamStats:
         """One line for the shutdown log."""
         s = self.snapshot()
         drops = ", ".join(f"{k[8:]}={v}" for k, v in s.items() if k.startswith("dropped.")) or "none"
-        return (f"{self.name}: in={s['frames_in']} out={s['frames_out']} degraded={s['degraded']} skipped={s['skipped']} "
-                f"unpaired={s['unpaired']} "
-                f"dropped={s['dropped']} ({drops}); bits/frame={_fmt(s['bits_per_frame'], 0)} "
-                f"bpp={_fmt(s['bpp'], 4)} kbit/s={_fmt(s['kbit_per_s'], 1)} "
-                f"latency ms median={_fmt(s['latency_ms.median'], 1)} p95={_fmt(s['latency_ms.p95'], 1)}")
+        return (
+            f"{self.name}: in={s['frames_in']} out={s['frames_out']} degraded={s['degraded']} skipped={s['skipped']} "
+            f"unpaired={s['unpaired']} "
+            f"dropped={s['dropped']} ({drops}); bits/frame={_fmt(s['bits_per_frame'], 0)} "
+            f"bpp={_fmt(s['bpp'], 4)} kbit/s={_fmt(s['kbit_per_s'], 1)} "
+            f"latency ms median={_fmt(s['latency_ms.median'], 1)} p95={_fmt(s['latency_ms.p95'], 1)}"
+        )
 
 
 def _fmt(v, nd: int) -> str:
@@ -147,7 +159,7 @@ def _fmt(v, nd: int) -> str:
     return str(v)
 
 
-def to_status(stats: StreamStats, node_name: str, extra: Optional[Dict[str, object]] = None):
+def to_status(stats: StreamStats, node_name: str, extra: dict[str, object] | None = None):
     """StreamStats -> diagnostic_msgs/DiagnosticStatus (level WARN while drops happened in the last 5 s)."""
     from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
@@ -171,7 +183,7 @@ def to_status(stats: StreamStats, node_name: str, extra: Optional[Dict[str, obje
     return st
 
 
-def to_array(stamp, statuses: List):
+def to_array(stamp, statuses: list):
     from diagnostic_msgs.msg import DiagnosticArray
 
     arr = DiagnosticArray()
@@ -180,6 +192,6 @@ def to_array(stamp, statuses: List):
     return arr
 
 
-def values_of(status) -> Dict[str, str]:
+def values_of(status) -> dict[str, str]:
     """DiagnosticStatus -> {key: value} (for tests and tools reading /diagnostics)."""
     return {kv.key: kv.value for kv in status.values}

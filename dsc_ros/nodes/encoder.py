@@ -10,9 +10,10 @@ the pixels) and queues the frame; a worker thread runs the codec and publishes. 
 cannot use (bad encoding, step, size) is counted under its reason and logged (throttled); the node keeps
 serving. The left encoder reads ``left_codec`` / ``left_quality`` at every frame (settable at run time):
 a classical codec (AVIF, JPEG XL, JPEG) puts its stream in the left container instead of level 1's code,
-and the decoder turns it into side information all the same. CameraInfo is relayed unchanged on ``topics.camera_info_relay`` so the decoder side can publish it
-next to the decoded image.
+and the decoder turns it into side information all the same. CameraInfo is relayed unchanged on
+``topics.camera_info_relay`` so the decoder side can publish it next to the decoded image.
 """
+
 from __future__ import annotations
 
 import time
@@ -47,18 +48,21 @@ class EncoderNode(DscNode):
             self.add_on_set_parameters_callback(self._refuse_unavailable_codec)
         rates = getattr(codec, f"{role}_rates", None)
         if self.rate is not None and rates is not None and self.rate not in list(rates):
-            raise ValueError(f"parameter rate={self.rate}: model {self.p['model']} has {role} rates "
-                             f"{list(rates)} (-1 = its default)")
+            raise ValueError(
+                f"parameter rate={self.rate}: model {self.p['model']} has {role} rates {list(rates)} (-1 = its default)"
+            )
         if self.p["warmup"]:
             self._warmup()
         self.code_pub = self.create_publisher(StereoCode, self.p["topics.code"], self.qos("output"))
         self.info_pub = self.create_publisher(CameraInfo, self.p["topics.camera_info_relay"], self.qos("output"))
         self.start_worker(self._work, self._evicted)
         self.image_sub = self.create_subscription(Image, self.p["topics.image"], self._on_image, self.qos("input"))
-        self.info_sub = self.create_subscription(CameraInfo, self.p["topics.camera_info"], self._on_info,
-                                                 self.qos("input"))
-        self.announce_ready(f"{role} encoder: {self.image_sub.topic_name} -> {self.code_pub.topic_name}",
-                            outputs=[self.code_pub])
+        self.info_sub = self.create_subscription(
+            CameraInfo, self.p["topics.camera_info"], self._on_info, self.qos("input")
+        )
+        self.announce_ready(
+            f"{role} encoder: {self.image_sub.topic_name} -> {self.code_pub.topic_name}", outputs=[self.code_pub]
+        )
 
     def _warmup(self) -> None:
         import numpy as np
@@ -97,17 +101,22 @@ class EncoderNode(DscNode):
             arr, encoding = wire.image_to_numpy(msg)
         except wire.ImageConversionError as e:
             self.stats.count_drop(e.reason)
-            self.problem(e.reason, f"dropped {self.role} image stamped {msg.header.stamp.sec}."
-                         f"{msg.header.stamp.nanosec:09d}: {e}")
+            self.problem(
+                e.reason,
+                f"dropped {self.role} image stamped {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {e}",
+            )
             return
         self.submit((msg.header, arr, encoding, t_rx))
 
     def _evicted(self, item) -> None:
         header = item[0]
         self.stats.count_drop("queue_overflow")
-        self.problem("queue_overflow", f"{self.role} encoder slower than its camera: dropped the oldest frame "
-                     f"(stamp {header.stamp.sec}.{header.stamp.nanosec:09d}) from the encode queue "
-                     f"(queue_size {self.p['queue_size']})")
+        self.problem(
+            "queue_overflow",
+            f"{self.role} encoder slower than its camera: dropped the oldest frame "
+            f"(stamp {header.stamp.sec}.{header.stamp.nanosec:09d}) from the encode queue "
+            f"(queue_size {self.p['queue_size']})",
+        )
 
     def _on_info(self, msg: CameraInfo) -> None:
         self.info_pub.publish(msg)
@@ -124,8 +133,9 @@ class EncoderNode(DscNode):
         except Exception as e:  # one bad frame must not stop the camera
             reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "encode_error"
             self.stats.count_drop(reason)
-            self.problem(reason, f"could not encode the {self.role} image {arr.shape} {encoding}: "
-                         f"{type(e).__name__}: {e}")
+            self.problem(
+                reason, f"could not encode the {self.role} image {arr.shape} {encoding}: {type(e).__name__}: {e}"
+            )
             return
         t1 = time.monotonic()
         hdr = dsc_core.container.parse(data)
@@ -135,9 +145,9 @@ class EncoderNode(DscNode):
 
 def _left_codec_unavailable(name: str):
     """Why the left codec ``name`` cannot run in this Python (Pillow without AVIF or JPEG XL), or None."""
-    from dsc_core import left_codecs   # numpy + Pillow: no torch
+    from dsc_core import left_codecs  # numpy + Pillow: no torch
 
-    if name not in left_codecs.CODECS:   # level1, or a name the parameter's choices refuse with their reason
+    if name not in left_codecs.CODECS:  # level1, or a name the parameter's choices refuse with their reason
         return None
     ok, why = left_codecs.get(name).availability()
     return None if ok else why

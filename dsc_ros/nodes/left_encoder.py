@@ -3,6 +3,7 @@
 Subscribes only left/image_raw and left/camera_info; publishes left/dsc_code (dsc_ros/StereoCode) and
 left/dsc_camera_info. All behaviour lives in :mod:`dsc_ros.nodes.encoder`, shared with the other camera.
 """
+
 import sys
 
 from dsc_ros.nodes.encoder import main_for

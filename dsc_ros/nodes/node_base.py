@@ -9,6 +9,7 @@ exit on SIGINT/SIGTERM) lives here once.
 The codec is imported lazily (``dsc_core`` imports torch on first use); this module itself never touches
 torch, only numpy arrays and bytes go to dsc_core.
 """
+
 from __future__ import annotations
 
 import gc
@@ -16,12 +17,14 @@ import sys
 import threading
 import time
 import traceback
-from typing import Callable, Dict, List, Optional
+from collections.abc import Callable
 
 import rclpy
 from rclpy.node import Node
 
-from dsc_ros.nodes import diagnostics, params
+from dsc_ros.nodes import diagnostics, params, process
+from dsc_ros.nodes.process import READY_MARKER
+from dsc_ros.nodes.sync import DropOldestQueue
 
 
 def _load_malloc_trim():
@@ -41,9 +44,6 @@ _MALLOC_TRIM = _load_malloc_trim()
 TRIM_PERIOD_S = 10.0
 #: Seconds the ready line waits after the outputs' subscribers matched, for the other side of the match.
 READY_SETTLE_S = 0.3
-from dsc_ros.nodes import process
-from dsc_ros.nodes.process import READY_MARKER
-from dsc_ros.nodes.sync import DropOldestQueue
 
 
 def dsc_error_reason(exc: BaseException) -> str:
@@ -62,17 +62,17 @@ def dsc_error_reason(exc: BaseException) -> str:
 class DscNode(Node):
     """Base of the encoder and decoder nodes (see module docstring)."""
 
-    def __init__(self, kind: str, node_name: Optional[str] = None, **kwargs):
+    def __init__(self, kind: str, node_name: str | None = None, **kwargs):
         super().__init__(node_name or kind, **kwargs)
         self.kind = kind
-        self.p: Dict[str, object] = params.declare(self, params.params_for(kind))
-        self._last_log: Dict[str, float] = {}
-        self._suppressed: Dict[str, int] = {}
+        self.p: dict[str, object] = params.declare(self, params.params_for(kind))
+        self._last_log: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
         self._log_lock = threading.Lock()
-        self.streams: List[diagnostics.StreamStats] = []
+        self.streams: list[diagnostics.StreamStats] = []
         self.codec = None
-        self._queue: Optional[DropOldestQueue] = None
-        self._worker: Optional[threading.Thread] = None
+        self._queue: DropOldestQueue | None = None
+        self._worker: threading.Thread | None = None
         self._closed = False
         from diagnostic_msgs.msg import DiagnosticArray
 
@@ -139,7 +139,7 @@ class DscNode(Node):
         self._worker = threading.Thread(target=loop, name=f"{self.get_name()}-worker", daemon=True)
         self._worker.start()
 
-    def streams_of(self, item) -> List[diagnostics.StreamStats]:
+    def streams_of(self, item) -> list[diagnostics.StreamStats]:
         """The streams a work item belongs to (where an unexpected failure on it is counted)."""
         return list(self.streams)
 
@@ -184,7 +184,7 @@ class DscNode(Node):
         timer = self.create_timer(0.05, check)
 
     # ------------------------------------------------------------------ diagnostics and shutdown
-    def extra_diagnostics(self, stream: diagnostics.StreamStats) -> Dict[str, object]:
+    def extra_diagnostics(self, stream: diagnostics.StreamStats) -> dict[str, object]:
         return {}
 
     def publish_diagnostics(self) -> None:
@@ -242,8 +242,11 @@ def stand_by(argv) -> bool:
             _load_codec(str(v["model"]), str(v["device"]))
         except Exception as e:  # the node will say it properly when it starts with its real parameters
             print(f"[dsc_ros] standby could not preload model {v['model']!r}: {type(e).__name__}: {e}", flush=True)
-        print(f"[dsc_ros] {process.STANDBY_MARKER}: model {v['model']} loaded in {time.monotonic() - t0:.1f} s; "
-              "waiting to take over", flush=True)
+        print(
+            f"[dsc_ros] {process.STANDBY_MARKER}: model {v['model']} loaded in {time.monotonic() - t0:.1f} s; "
+            "waiting to take over",
+            flush=True,
+        )
         return sys.stdin.readline().strip() == "go"
     except KeyboardInterrupt:
         return False
@@ -261,8 +264,9 @@ def _standby_placeholder() -> Node:
     """
     import os
 
-    return Node(f"_dsc_standby_{os.getpid()}", use_global_arguments=False, enable_rosout=False,
-                start_parameter_services=False)
+    return Node(
+        f"_dsc_standby_{os.getpid()}", use_global_arguments=False, enable_rosout=False, start_parameter_services=False
+    )
 
 
 def run_node(factory: Callable[[], DscNode], argv=None) -> int:

@@ -9,13 +9,16 @@ read at every frame (``runtime=True``) can be set at run time, checked against t
 Topic parameters are relative names, so ``__ns`` namespaces them; normal ROS remapping
 (``-r left/image_raw:=/kitti/camera_color_left/image_raw``) applies on top, as for any node.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any
 
 from dsc_ros import wire
 from dsc_ros.wire import RELIABILITIES
+
 DEVICES_HINT = "auto (cuda if available, else cpu), cpu, cuda, cuda:N"
 
 
@@ -24,9 +27,9 @@ class Param:
     name: str
     default: Any
     description: str
-    choices: Optional[Sequence[str]] = None
-    runtime: bool = False       # read at every frame: settable with `ros2 param set`
-    check: Optional[Callable[[Any], Optional[str]]] = None   # value -> why it is refused, or None
+    choices: Sequence[str] | None = None
+    runtime: bool = False  # read at every frame: settable with `ros2 param set`
+    check: Callable[[Any], str | None] | None = None  # value -> why it is refused, or None
 
 
 #: The left camera's codecs (dsc_core.left_codecs.CODEC_IDS; repeated here so that declaring parameters
@@ -37,107 +40,200 @@ LEFT_CODECS = ("level1", "avif", "jxl", "jpeg")
 LEFT_INPUTS = ("dsc_code", "compressed_image")
 
 
-def check_left_quality(value) -> Optional[str]:
+def check_left_quality(value) -> str | None:
     """Why ``value`` is no ``left_quality`` (an integer 0..100, or -1 for the codec's default), or None."""
     if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or 0 <= value <= 100):
         return f"left_quality={value!r}; must be an integer 0..100, or -1 for the codec's default"
     return None
 
 
-def _qos(prefix: str, what: str, reliability: str, depth: int) -> List[Param]:
+def _qos(prefix: str, what: str, reliability: str, depth: int) -> list[Param]:
     return [
-        Param(f"qos.{prefix}.reliability", reliability,
-              f"QoS of {what}: 'reliable', 'best_effort', or 'sensor_data' (best effort, volatile, the camera-driver "
-              "profile). A reliable subscriber does not match a best-effort publisher.", RELIABILITIES),
+        Param(
+            f"qos.{prefix}.reliability",
+            reliability,
+            f"QoS of {what}: 'reliable', 'best_effort', or 'sensor_data' (best effort, volatile, the camera-driver "
+            "profile). A reliable subscriber does not match a best-effort publisher.",
+            RELIABILITIES,
+        ),
         Param(f"qos.{prefix}.depth", depth, f"QoS history depth (keep-last) of {what}."),
     ]
 
 
-def _common(worker_queue: int) -> List[Param]:
+def _common(worker_queue: int) -> list[Param]:
     return [
-        Param("model", "dsc-default", "dsc_core registry name of the model (dsc models lists them). Encoders and "
-              "decoder must use the same weights family; the decoder rejects codes of another model."),
+        Param(
+            "model",
+            "dsc-default",
+            "dsc_core registry name of the model (dsc models lists them). Encoders and "
+            "decoder must use the same weights family; the decoder rejects codes of another model.",
+        ),
         Param("device", "auto", f"Torch device for the codec: {DEVICES_HINT}."),
-        Param("warmup", True, "Run the codec once on a small image at start-up so the first real frame is not "
-              "slowed by lazy initialisation."),
-        Param("queue_size", worker_queue, "Bound of the work queue between the ROS callbacks and the codec worker "
-              "thread; when full the oldest item is dropped (counted as queue_overflow)."),
+        Param(
+            "warmup",
+            True,
+            "Run the codec once on a small image at start-up so the first real frame is not "
+            "slowed by lazy initialisation.",
+        ),
+        Param(
+            "queue_size",
+            worker_queue,
+            "Bound of the work queue between the ROS callbacks and the codec worker "
+            "thread; when full the oldest item is dropped (counted as queue_overflow).",
+        ),
         Param("diagnostics.period_s", 1.0, "Period of the /diagnostics publication (seconds)."),
         Param("diagnostics.window", 100, "Frames in the rolling window for bitrate and latency statistics."),
         Param("log_throttle_s", 5.0, "At most one log line per problem kind per this many seconds."),
-        Param("ready.wait_for_subscribers_s", 5.0, "The 'node ready' log line (which the launcher waits for before "
-              "it plays a bag) waits up to this long for every output to match a subscriber, since a message "
-              "sent before discovery matched is lost; 0 = announce as soon as the model is loaded."),
+        Param(
+            "ready.wait_for_subscribers_s",
+            5.0,
+            "The 'node ready' log line (which the launcher waits for before "
+            "it plays a bag) waits up to this long for every output to match a subscriber, since a message "
+            "sent before discovery matched is lost; 0 = announce as soon as the model is loaded.",
+        ),
     ]
 
 
-def left_codec_params() -> List[Param]:
+def left_codec_params() -> list[Param]:
     """The left encoder's codec choice (issue "Any left stream"); read at every frame."""
     return [
-        Param("left_codec", "level1", "Codec of the left image: 'level1' (the learned codec, at 'rate'), or a "
-              "classical codec at 'left_quality': 'avif', 'jxl' (needs pillow-jxl-plugin), 'jpeg'. The decoder "
-              "turns any of them into side information for the right. Settable at run time.",
-              choices=LEFT_CODECS, runtime=True),
-        Param("left_quality", -1, "Quality of a classical left codec on its own 0-100 scale; -1 = the codec's "
-              "default (dsc_core.left_codecs). Ignored by level1. Settable at run time.", runtime=True,
-              check=check_left_quality),
+        Param(
+            "left_codec",
+            "level1",
+            "Codec of the left image: 'level1' (the learned codec, at 'rate'), or a "
+            "classical codec at 'left_quality': 'avif', 'jxl' (needs pillow-jxl-plugin), 'jpeg'. The decoder "
+            "turns any of them into side information for the right. Settable at run time.",
+            choices=LEFT_CODECS,
+            runtime=True,
+        ),
+        Param(
+            "left_quality",
+            -1,
+            "Quality of a classical left codec on its own 0-100 scale; -1 = the codec's "
+            "default (dsc_core.left_codecs). Ignored by level1. Settable at run time.",
+            runtime=True,
+            check=check_left_quality,
+        ),
     ]
 
 
-def encoder_params(role: str) -> List[Param]:
+def encoder_params(role: str) -> list[Param]:
     """Parameters of the ``role`` ('left' or 'right') encoder."""
-    return _common(2) + (left_codec_params() if role == "left" else []) + [
-        Param("rate", -1, "Rate point index for this camera (0 = lowest bitrate); -1 = the model's default."),
-        Param("throttle.max_rate_hz", 0.0, "Code at most this many frames per second, chosen by stamp so that both "
-              "cameras code the same frames without talking (see dsc_ros/throttle.py); 0 = code every frame. Set "
-              "it, equal on both cameras, below the slower encoder's frame rate when the cameras outrun it."),
-        Param("throttle.slop_ms", 10.0, "Largest left/right stamp difference the throttle must treat as one frame; "
-              "keep it equal to the decoder's sync.slop_ms."),
-        Param("topics.image", f"{role}/image_raw", "Input sensor_msgs/Image (rgb8, bgr8 or mono8)."),
-        Param("topics.camera_info", f"{role}/camera_info", "Input sensor_msgs/CameraInfo, relayed unchanged (optional)."),
-        Param("topics.code", f"{role}/dsc_code", "Output dsc_ros/StereoCode."),
-        Param("topics.camera_info_relay", f"{role}/dsc_camera_info",
-              "Output: the input CameraInfo relayed over the compressed link for the decoder side."),
-    ] + _qos("input", "the image and camera_info subscriptions (10 frames: a busy 2-core machine starves the "
-               "executor for a few hundred ms; at depth 5 the 10-minute soak lost 18% of its input frames)", "reliable", 10) \
-      + _qos("output", "the code and camera_info relay publishers", "reliable", 10)
+    return (
+        _common(2)
+        + (left_codec_params() if role == "left" else [])
+        + [
+            Param("rate", -1, "Rate point index for this camera (0 = lowest bitrate); -1 = the model's default."),
+            Param(
+                "throttle.max_rate_hz",
+                0.0,
+                "Code at most this many frames per second, chosen by stamp so that both "
+                "cameras code the same frames without talking (see dsc_ros/throttle.py); 0 = code every frame. Set "
+                "it, equal on both cameras, below the slower encoder's frame rate when the cameras outrun it.",
+            ),
+            Param(
+                "throttle.slop_ms",
+                10.0,
+                "Largest left/right stamp difference the throttle must treat as one frame; "
+                "keep it equal to the decoder's sync.slop_ms.",
+            ),
+            Param("topics.image", f"{role}/image_raw", "Input sensor_msgs/Image (rgb8, bgr8 or mono8)."),
+            Param(
+                "topics.camera_info",
+                f"{role}/camera_info",
+                "Input sensor_msgs/CameraInfo, relayed unchanged (optional).",
+            ),
+            Param("topics.code", f"{role}/dsc_code", "Output dsc_ros/StereoCode."),
+            Param(
+                "topics.camera_info_relay",
+                f"{role}/dsc_camera_info",
+                "Output: the input CameraInfo relayed over the compressed link for the decoder side.",
+            ),
+        ]
+        + _qos(
+            "input",
+            "the image and camera_info subscriptions (10 frames: a busy 2-core machine starves the "
+            "executor for a few hundred ms; at depth 5 the 10-minute soak lost 18% of its input frames)",
+            "reliable",
+            10,
+        )
+        + _qos("output", "the code and camera_info relay publishers", "reliable", 10)
+    )
 
 
-DECODER_PARAMS: List[Param] = _common(4) + [
-    Param("publish_degraded", True, "Publish the right image decoded without side information when its left code "
-          "did not arrive within sync.timeout_ms (counted as degraded)."),
-    Param("publish_unpaired_left", True, "Publish a left image whose right code did not arrive within "
-          "sync.timeout_ms (the left decodes on its own)."),
-    Param("side_info", "", "How the right uses its left: 'matched' (the learned fusion, then the decoded left "
-          "pasted where a full-range match finds the right), 'learned' (the learned fusion alone, faster), or "
-          "'' for the model's default. Read at every pair, so it can be changed at run time.",
-          choices=("", "matched", "learned"), runtime=True),
-    Param("left_input", "dsc_code", "What the decoder takes as the left: 'dsc_code' (the left encoder's "
-          "StereoCode on topics.left_code) or 'compressed_image' (a sensor_msgs/CompressedImage, JPEG or PNG, on "
-          "topics.left_compressed, as compressed_image_transport publishes it; no left encoder needed). A right "
-          "code is then checked against this decoder's loaded model only.", choices=LEFT_INPUTS),
-    Param("sync.slop_ms", 10.0, "Largest stamp difference (ms) for a left and a right code to form a pair."),
-    Param("sync.timeout_ms", 3000.0, "How long (ms, arrival clock) a code waits for its partner; must exceed "
-          "the difference between the two cameras' encode times (on 2 CPU cores that is up to ~2 s)."),
-    Param("sync.max_pending", 16, "Unpaired codes kept per side; beyond this the oldest stamp is dropped."),
-    Param("limits.max_pixels", 3840 * 2160, "Codes claiming a larger image (height x width) are dropped on "
-          "arrival (dropped.too_large): decoding a forged huge claim would cost gigabytes."),
-    Param("topics.left_code", "left/dsc_code", "Input dsc_ros/StereoCode of the left camera."),
-    Param("topics.right_code", "right/dsc_code", "Input dsc_ros/StereoCode of the right camera."),
-    Param("topics.left_compressed", "left/image_raw/compressed", "Input sensor_msgs/CompressedImage of the left "
-          "camera when left_input is 'compressed_image'."),
-    Param("topics.left_camera_info_relay", "left/dsc_camera_info", "Input CameraInfo relayed by the left encoder."),
-    Param("topics.right_camera_info_relay", "right/dsc_camera_info", "Input CameraInfo relayed by the right encoder."),
-    Param("topics.left_image", "left/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
-    Param("topics.right_image", "right/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
-    Param("topics.left_camera_info", "left/camera_info", "Output CameraInfo, stamped like left/image_decoded "
-          "(stereo_image_proc pairs them exactly)."),
-    Param("topics.right_camera_info", "right/camera_info", "Output CameraInfo, stamped like right/image_decoded."),
-] + _qos("input", "the code and camera_info relay subscriptions", "reliable", 10) \
-  + _qos("output", "the decoded image and camera_info publishers", "reliable", 5)
+DECODER_PARAMS: list[Param] = (
+    _common(4)
+    + [
+        Param(
+            "publish_degraded",
+            True,
+            "Publish the right image decoded without side information when its left code "
+            "did not arrive within sync.timeout_ms (counted as degraded).",
+        ),
+        Param(
+            "publish_unpaired_left",
+            True,
+            "Publish a left image whose right code did not arrive within "
+            "sync.timeout_ms (the left decodes on its own).",
+        ),
+        Param(
+            "side_info",
+            "",
+            "How the right uses its left: 'matched' (the learned fusion, then the decoded left "
+            "pasted where a full-range match finds the right), 'learned' (the learned fusion alone, faster), or "
+            "'' for the model's default. Read at every pair, so it can be changed at run time.",
+            choices=("", "matched", "learned"),
+            runtime=True,
+        ),
+        Param(
+            "left_input",
+            "dsc_code",
+            "What the decoder takes as the left: 'dsc_code' (the left encoder's "
+            "StereoCode on topics.left_code) or 'compressed_image' (a sensor_msgs/CompressedImage, JPEG or PNG, on "
+            "topics.left_compressed, as compressed_image_transport publishes it; no left encoder needed). A right "
+            "code is then checked against this decoder's loaded model only.",
+            choices=LEFT_INPUTS,
+        ),
+        Param("sync.slop_ms", 10.0, "Largest stamp difference (ms) for a left and a right code to form a pair."),
+        Param(
+            "sync.timeout_ms",
+            3000.0,
+            "How long (ms, arrival clock) a code waits for its partner; must exceed "
+            "the difference between the two cameras' encode times (on 2 CPU cores that is up to ~2 s).",
+        ),
+        Param("sync.max_pending", 16, "Unpaired codes kept per side; beyond this the oldest stamp is dropped."),
+        Param(
+            "limits.max_pixels",
+            3840 * 2160,
+            "Codes claiming a larger image (height x width) are dropped on "
+            "arrival (dropped.too_large): decoding a forged huge claim would cost gigabytes.",
+        ),
+        Param("topics.left_code", "left/dsc_code", "Input dsc_ros/StereoCode of the left camera."),
+        Param("topics.right_code", "right/dsc_code", "Input dsc_ros/StereoCode of the right camera."),
+        Param(
+            "topics.left_compressed",
+            "left/image_raw/compressed",
+            "Input sensor_msgs/CompressedImage of the left camera when left_input is 'compressed_image'.",
+        ),
+        Param("topics.left_camera_info_relay", "left/dsc_camera_info", "Input CameraInfo relayed by the left encoder."),
+        Param(
+            "topics.right_camera_info_relay", "right/dsc_camera_info", "Input CameraInfo relayed by the right encoder."
+        ),
+        Param("topics.left_image", "left/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
+        Param("topics.right_image", "right/image_decoded", "Output sensor_msgs/Image, original encoding and header."),
+        Param(
+            "topics.left_camera_info",
+            "left/camera_info",
+            "Output CameraInfo, stamped like left/image_decoded (stereo_image_proc pairs them exactly).",
+        ),
+        Param("topics.right_camera_info", "right/camera_info", "Output CameraInfo, stamped like right/image_decoded."),
+    ]
+    + _qos("input", "the code and camera_info relay subscriptions", "reliable", 10)
+    + _qos("output", "the decoded image and camera_info publishers", "reliable", 5)
+)
 
 
-def params_for(node_kind: str) -> List[Param]:
+def params_for(node_kind: str) -> list[Param]:
     """'left_encoder' | 'right_encoder' | 'decoder' -> its parameter table."""
     if node_kind == "decoder":
         return list(DECODER_PARAMS)
@@ -146,14 +242,14 @@ def params_for(node_kind: str) -> List[Param]:
     raise ValueError(f"unknown node kind {node_kind!r}")
 
 
-def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
+def declare(node, specs: Sequence[Param]) -> dict[str, Any]:
     """Declare ``specs`` on an rclpy node; return {name: value}. Raises ValueError on a bad choice.
 
     Floats are declared with dynamic typing so ``slop_ms: 5`` in YAML (an int) is accepted and coerced.
     """
     from rcl_interfaces.msg import ParameterDescriptor
 
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for p in specs:
         desc = p.description + (f" One of: {', '.join(p.choices)}." if p.choices else "")
         is_float = isinstance(p.default, float)
@@ -175,7 +271,7 @@ def declare(node, specs: Sequence[Param]) -> Dict[str, Any]:
     return values
 
 
-def _set_at_runtime(changes, runtime: Dict[str, Param], values: Dict[str, Any]):
+def _set_at_runtime(changes, runtime: dict[str, Param], values: dict[str, Any]):
     """Accept a ``ros2 param set`` of runtime parameters that pass their choices and checks; ``values``
     (the node's ``self.p``) follows. Read-only parameters never get here: rclpy refuses them first."""
     from rcl_interfaces.msg import SetParametersResult
@@ -183,8 +279,10 @@ def _set_at_runtime(changes, runtime: Dict[str, Param], values: Dict[str, Any]):
     for c in changes:
         spec = runtime.get(c.name)
         if spec is not None and spec.choices and c.value not in spec.choices:
-            return SetParametersResult(successful=False, reason=f"{c.name}={c.value!r}; must be one of "
-                                       f"{', '.join(repr(x) for x in spec.choices)}")
+            return SetParametersResult(
+                successful=False,
+                reason=f"{c.name}={c.value!r}; must be one of {', '.join(repr(x) for x in spec.choices)}",
+            )
         why = spec.check(c.value) if spec is not None and spec.check else None
         if why:
             return SetParametersResult(successful=False, reason=why)
@@ -209,7 +307,7 @@ def qos_profile(reliability: str, depth: int, durability: str = "volatile"):
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=policy.depth, reliability=rel, **kw)
 
 
-def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[str, Any]:
+def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> dict[str, Any]:
     """The values of ``names`` a node started with ``argv`` will get, read without rclpy.
 
     For the warm standby (``dsc-launch --standby``), which loads the model before its node exists (the node
@@ -225,7 +323,7 @@ def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[
     defaults = {p.name: p.default for p in _common(0)}
     values = {n: defaults.get(n) for n in names}
     args = list(argv)
-    ros = args[args.index("--ros-args") + 1:] if "--ros-args" in args else []
+    ros = args[args.index("--ros-args") + 1 :] if "--ros-args" in args else []
     node, ns, files, overrides = None, "", [], []
     i = 0
     while i < len(ros):
@@ -264,9 +362,9 @@ def values_from_command_line(argv: Sequence[str], names: Sequence[str]) -> Dict[
     return values
 
 
-def flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'qos': {'input': {'depth': 5}}} -> {'qos.input.depth': 5} (how ROS names nested YAML parameters)."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for k, v in tree.items():
         if isinstance(v, dict):
             out.update(flatten(v, f"{prefix}{k}."))

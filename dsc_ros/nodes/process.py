@@ -4,12 +4,13 @@ Why here, in the node runtime: a node prints the ready line and honours the stan
 was started by ``dsc-launch``, ``ros2 launch`` or a test; the launchers (``dsc_ros.tools``) read these
 names from here, so the node runtime depends on no tool. Pure Python, no ROS import.
 """
+
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import MutableMapping, Optional
 
 PACKAGE = "dsc_ros"
 #: Logged by every node once it can serve (model loaded, subscriptions up); the pip launcher waits for it.
@@ -28,7 +29,7 @@ FASTDDS_PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFI
 def share_config_file(name: str) -> str:
     """Where config/<name> is: the checkout, an ament prefix (colcon or the venv), or cwd."""
     here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "config" / name]   # dsc_ros/nodes/process.py -> the checkout
+    candidates = [here.parents[2] / "config" / name]  # dsc_ros/nodes/process.py -> the checkout
     prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
     # an install tree: <prefix>/lib/pythonX.Y/site-packages/dsc_ros/nodes/process.py -> <prefix>/share/dsc_ros
     prefixes += [str(p) for p in here.parents[2:6]]
@@ -45,7 +46,7 @@ def fastdds_profile() -> str:
     return share_config_file(FASTDDS_PROFILE_NAME)
 
 
-def use_fastdds_profile(env: Optional[MutableMapping[str, str]] = None) -> Optional[str]:
+def use_fastdds_profile(env: MutableMapping[str, str] | None = None) -> str | None:
     """Make dsc_ros' Fast DDS profile the default of ``env`` (``os.environ`` if None) unless the user has one.
 
     Call before the first ROS participant of the process exists (Fast DDS reads the variable then). Returns

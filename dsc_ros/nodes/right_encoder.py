@@ -3,6 +3,7 @@
 Subscribes only right/image_raw and right/camera_info; publishes right/dsc_code (dsc_ros/StereoCode) and
 right/dsc_camera_info. All behaviour lives in :mod:`dsc_ros.nodes.encoder`, shared with the other camera.
 """
+
 import sys
 
 from dsc_ros.nodes.encoder import main_for

@@ -18,12 +18,13 @@ Design (all bounded, so memory stays flat whatever the publishers do):
 
 Not thread-safe on purpose: the decoder touches it only from its executor thread.
 """
+
 from __future__ import annotations
 
 import collections
 import threading
 from dataclasses import dataclass
-from typing import Any, Deque, Dict, Generic, List, Optional, TypeVar
+from typing import Any, Generic, TypeVar
 
 LEFT, RIGHT = "left", "right"
 _OTHER = {LEFT: RIGHT, RIGHT: LEFT}
@@ -51,18 +52,18 @@ class _Pending:
 class StereoSync:
     """Bounded stamp pairing with slop, timeouts, counted drops. See the module docstring."""
 
-    def __init__(self, slop_ns: int = 0, timeout_ns: int = 500_000_000, max_pending: int = 16,
-                 remember: int = 256):
+    def __init__(self, slop_ns: int = 0, timeout_ns: int = 500_000_000, max_pending: int = 16, remember: int = 256):
         if slop_ns < 0 or timeout_ns <= 0 or max_pending < 1 or remember < 0:
             raise ValueError("need slop_ns >= 0, timeout_ns > 0, max_pending >= 1, remember >= 0")
         self.slop_ns = int(slop_ns)
         self.timeout_ns = int(timeout_ns)
         self.max_pending = int(max_pending)
-        self._pending: Dict[str, List[_Pending]] = {LEFT: [], RIGHT: []}
-        self._resolved: Dict[str, Deque[int]] = {LEFT: collections.deque(maxlen=remember),
-                                                 RIGHT: collections.deque(maxlen=remember)}
-        self._resolved_set: Dict[str, collections.Counter] = {LEFT: collections.Counter(),
-                                                              RIGHT: collections.Counter()}
+        self._pending: dict[str, list[_Pending]] = {LEFT: [], RIGHT: []}
+        self._resolved: dict[str, collections.deque[int]] = {
+            LEFT: collections.deque(maxlen=remember),
+            RIGHT: collections.deque(maxlen=remember),
+        }
+        self._resolved_set: dict[str, collections.Counter] = {LEFT: collections.Counter(), RIGHT: collections.Counter()}
         self._seq = 0
         #: drop reason -> count (never reset; diagnostics read it)
         self.drops: collections.Counter = collections.Counter()
@@ -72,7 +73,7 @@ class StereoSync:
     def pending(self, side: str) -> int:
         return len(self._pending[side])
 
-    def push(self, side: str, stamp_ns: int, item: Any, now_ns: int) -> List[Match]:
+    def push(self, side: str, stamp_ns: int, item: Any, now_ns: int) -> list[Match]:
         """Add one item; return the matches it completes (0 or 1 pair, plus any overflow-free expiries)."""
         if side not in _OTHER:
             raise ValueError(f"side must be 'left' or 'right', got {side!r}")
@@ -83,11 +84,14 @@ class StereoSync:
             self.drops[f"duplicate_{side}"] += 1
             return out
         other = self._pending[_OTHER[side]]
-        best: Optional[_Pending] = None
+        best: _Pending | None = None
         for p in other:
             d = abs(p.stamp_ns - stamp_ns)
-            if d <= self.slop_ns and (best is None or d < abs(best.stamp_ns - stamp_ns)
-                                      or (d == abs(best.stamp_ns - stamp_ns) and p.seq < best.seq)):
+            if d <= self.slop_ns and (
+                best is None
+                or d < abs(best.stamp_ns - stamp_ns)
+                or (d == abs(best.stamp_ns - stamp_ns) and p.seq < best.seq)
+            ):
                 best = p
         if best is not None:
             other.remove(best)
@@ -108,9 +112,9 @@ class StereoSync:
             self.drops[f"{side}_overflow"] += 1
         return out
 
-    def expire(self, now_ns: int) -> List[Match]:
+    def expire(self, now_ns: int) -> list[Match]:
         """Hand out items that waited ``timeout_ns``: rights as "right_only", lefts as "left_only"."""
-        out: List[Match] = []
+        out: list[Match] = []
         for side, kind in ((RIGHT, "right_only"), (LEFT, "left_only")):
             mine = self._pending[side]
             if not mine:
@@ -120,17 +124,22 @@ class StereoSync:
                 if now_ns - p.arrival_ns >= self.timeout_ns:
                     self._remember(side, p.stamp_ns)
                     self.counts[kind] += 1
-                    out.append(Match(kind, p.stamp_ns,
-                                     p.item if side == LEFT else None,
-                                     p.item if side == RIGHT else None,
-                                     now_ns - p.arrival_ns))
+                    out.append(
+                        Match(
+                            kind,
+                            p.stamp_ns,
+                            p.item if side == LEFT else None,
+                            p.item if side == RIGHT else None,
+                            now_ns - p.arrival_ns,
+                        )
+                    )
                 else:
                     keep.append(p)
             self._pending[side] = keep
         out.sort(key=lambda m: m.stamp_ns)
         return out
 
-    def flush(self) -> List[Match]:
+    def flush(self) -> list[Match]:
         """Hand out everything pending as unpaired (used on shutdown)."""
         far = max([p.arrival_ns for s in (LEFT, RIGHT) for p in self._pending[s]] or [0])
         return self.expire(far + self.timeout_ns)
@@ -163,13 +172,13 @@ class DropOldestQueue(Generic[T]):
     def __init__(self, maxsize: int):
         if maxsize < 1:
             raise ValueError("maxsize must be >= 1")
-        self._dq: Deque[T] = collections.deque()
+        self._dq: collections.deque[T] = collections.deque()
         self._max = int(maxsize)
         self._cv = threading.Condition()
         self._closed = False
         self.dropped = 0
 
-    def put(self, item: T) -> Optional[T]:
+    def put(self, item: T) -> T | None:
         with self._cv:
             evicted = None
             if len(self._dq) >= self._max:
@@ -179,7 +188,7 @@ class DropOldestQueue(Generic[T]):
             self._cv.notify()
             return evicted
 
-    def get(self, timeout: Optional[float] = None) -> Optional[T]:
+    def get(self, timeout: float | None = None) -> T | None:
         with self._cv:
             if not self._dq and not self._closed:
                 self._cv.wait(timeout)

@@ -30,8 +30,9 @@ class StampThrottle:
         self.period_ns = int(round(1e9 / self.max_rate_hz)) if self.enabled else 0
         self.slop_ns = int(round(max(0.0, float(slop_s)) * 1e9))
         if self.enabled and self.slop_ns * 2 >= self.period_ns:
-            raise ValueError(f"throttle slop {slop_s * 1e3:.1f} ms must be under half the period "
-                             f"{1e3 / self.max_rate_hz:.1f} ms")
+            raise ValueError(
+                f"throttle slop {slop_s * 1e3:.1f} ms must be under half the period {1e3 / self.max_rate_hz:.1f} ms"
+            )
         self._last_slot: int | None = None
         self._last_stamp: int | None = None
 
@@ -48,7 +49,7 @@ class StampThrottle:
         fresh = self._last_stamp is None or stamp_ns < self._last_stamp
         self._last_stamp = stamp_ns
         if fresh:
-            self._last_slot = slot          # the rest of this slot is skipped, see above
+            self._last_slot = slot  # the rest of this slot is skipped, see above
             return False
         if slot > self._last_slot:
             self._last_slot = slot

@@ -80,9 +80,15 @@ class ImageCollector:
 
         self.lock = threading.Lock()
         self.got: dict = {k: {} for k in topics}
-        self.subs = [node.create_subscription(msg_type or Image, t, lambda m, k=k: self._cb(k, m),
-                                              qos if qos is not None else make_qos("reliable", 50))
-                     for k, t in topics.items()]
+        self.subs = [
+            node.create_subscription(
+                msg_type or Image,
+                t,
+                lambda m, k=k: self._cb(k, m),
+                qos if qos is not None else make_qos("reliable", 50),
+            )
+            for k, t in topics.items()
+        ]
 
     def _cb(self, key, msg) -> None:
         now = time.monotonic()
@@ -147,9 +153,18 @@ def demo_bag(frames: int, size: tuple, source: str, hz: float = 10.0, cache: Pat
     return path
 
 
-def demo_config(out: Path, base: str | None, *, rate: int | None, model: str | None, device: str | None,
-                sync_timeout_ms: float, left_codec: str | None = None, left_quality: int | None = None,
-                left_input: str | None = None) -> Path:
+def demo_config(
+    out: Path,
+    base: str | None,
+    *,
+    rate: int | None,
+    model: str | None,
+    device: str | None,
+    sync_timeout_ms: float,
+    left_codec: str | None = None,
+    left_quality: int | None = None,
+    left_input: str | None = None,
+) -> Path:
     """config/stereo_dsc.yaml with the demo's overrides, written next to the results (so it is on record)."""
     import yaml
 
@@ -180,14 +195,35 @@ def demo_config(out: Path, base: str | None, *, rate: int | None, model: str | N
 class Nodes:
     """The node set, started through ``python -m dsc_ros.tools.launcher`` (its output goes to ``log``)."""
 
-    def __init__(self, config: Path, log: Path, env: dict, left_topic: str, right_topic: str,
-                 namespace: str = NAMESPACE, names=node_set.NODE_NAMES):
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: dict,
+        left_topic: str,
+        right_topic: str,
+        namespace: str = NAMESPACE,
+        names=node_set.NODE_NAMES,
+    ):
         self.log_path = log
         self._log = open(log, "wb")
-        cmd = [sys.executable, "-m", "dsc_ros.tools.launcher", str(config), "--namespace", namespace,
-               "--left-topic", left_topic, "--right-topic", right_topic, "--nodes", ",".join(names)]
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT),
-                                     start_new_session=True)  # our Ctrl-C reaches it once, from us
+        cmd = [
+            sys.executable,
+            "-m",
+            "dsc_ros.tools.launcher",
+            str(config),
+            "--namespace",
+            namespace,
+            "--left-topic",
+            left_topic,
+            "--right-topic",
+            right_topic,
+            "--nodes",
+            ",".join(names),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT), start_new_session=True
+        )  # our Ctrl-C reaches it once, from us
 
     def output(self) -> str:
         self._log.flush()
@@ -238,8 +274,11 @@ def read_frames(source, limit: int, slop_ns: int) -> tuple[list, dict]:
         bag_ts[(key, ts)] = s
         if key == "left":
             last_left = ts
-    frames = [{"left": imgs["left"][sl], "right": imgs["right"][sr]}
-              for sl, sr in pair_stamps(imgs["left"], imgs["right"], slop_ns) if sl is not None and sr is not None]
+    frames = [
+        {"left": imgs["left"][sl], "right": imgs["right"][sr]}
+        for sl, sr in pair_stamps(imgs["left"], imgs["right"], slop_ns)
+        if sl is not None and sr is not None
+    ]
     index = {side: {f[side][2]: i for i, f in enumerate(frames)} for side in ("left", "right")}
     frame_of = {(k, ts): index[k][s] for (k, ts), s in bag_ts.items() if s in index[k]}
     return frames, frame_of
@@ -277,21 +316,25 @@ def run(args) -> dict:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    import dsc_core   # the public API only (quality of the decoded frames), never its internals
-
+    import dsc_core  # the public API only (quality of the decoded frames), never its internals
     from dsc_ros.tools.bags.player import BagSource, PlayStats, make_publishers, make_qos, play, wait_for_subscribers
     from dsc_ros.tools.bags.recorder import Recorder, read_codes
 
     t_start = time.monotonic()
-    out = Path(args.out).resolve()   # the nodes run with another working directory
+    out = Path(args.out).resolve()  # the nodes run with another working directory
     out.mkdir(parents=True, exist_ok=True)
     for old in list(out.glob("pair_*.png")) + list(out.glob("offline/*.png")):
         old.unlink()
     env = ros_environment()
     log = print if not args.quiet else (lambda *a, **k: None)
 
-    bag = Path(args.bag) if args.bag else demo_bag(args.frames, args.size, args.source, args.hz,
-                                                   Path(args.cache) if args.cache else DATA_DIR / "demo")
+    bag = (
+        Path(args.bag)
+        if args.bag
+        else demo_bag(
+            args.frames, args.size, args.source, args.hz, Path(args.cache) if args.cache else DATA_DIR / "demo"
+        )
+    )
     source = BagSource(bag)
     log(f"[dsc-demo] bag: {bag} ({source.frame_count} stereo frames; playing {min(args.frames, source.frame_count)})")
     frames, frame_of = read_frames(source, args.frames, int(0.5e9 / args.hz))
@@ -301,11 +344,21 @@ def run(args) -> dict:
     left_in, right_in = node_set.DEFAULT_LEFT_TOPIC, node_set.DEFAULT_RIGHT_TOPIC
     ns = "/" + NAMESPACE
     compressed_left = args.left_input == "compressed_image"
-    cfg = demo_config(out, args.config, rate=args.code_rate, model=args.model, device=args.device,
-                      sync_timeout_ms=args.sync_timeout_ms, left_codec=args.left_codec, left_quality=args.left_quality,
-                      left_input=args.left_input)
-    log(f"[dsc-demo] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}; starting the nodes (dsc-launch {cfg.name}); log: "
-        f"{out / 'nodes.log'}")
+    cfg = demo_config(
+        out,
+        args.config,
+        rate=args.code_rate,
+        model=args.model,
+        device=args.device,
+        sync_timeout_ms=args.sync_timeout_ms,
+        left_codec=args.left_codec,
+        left_quality=args.left_quality,
+        left_input=args.left_input,
+    )
+    log(
+        f"[dsc-demo] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}; starting the nodes (dsc-launch {cfg.name}); log: "
+        f"{out / 'nodes.log'}"
+    )
     # With the camera's own CompressedImage as the left there is no left encoder to run.
     names = tuple(n for n in node_set.NODE_NAMES if not (compressed_left and n == "left_encoder"))
     nodes = Nodes(cfg, out / "nodes.log", dict(env), left_in, right_in, names=names)
@@ -322,7 +375,7 @@ def run(args) -> dict:
         shutil.rmtree(code_bag)
     rec = None
     pub_times: dict = {"left": {}, "right": {}}  # side -> {frame index: time.monotonic() of publish}
-    jpeg_bytes: dict = {}                        # compressed left: {stamp: bytes of the CompressedImage stream}
+    jpeg_bytes: dict = {}  # compressed left: {stamp: bytes of the CompressedImage stream}
     stats = PlayStats()
     try:
         t0 = time.monotonic()
@@ -332,8 +385,12 @@ def run(args) -> dict:
         t_ready = time.monotonic() - t0
         log(f"[dsc-demo] nodes ready after {t_ready:.1f} s")
         code_type = "dsc_ros/msg/StereoCode"
-        rec = Recorder(node, code_bag, [f"{ns}/left/dsc_code", f"{ns}/right/dsc_code"],
-                       types={f"{ns}/left/dsc_code": code_type, f"{ns}/right/dsc_code": code_type})
+        rec = Recorder(
+            node,
+            code_bag,
+            [f"{ns}/left/dsc_code", f"{ns}/right/dsc_code"],
+            types={f"{ns}/left/dsc_code": code_type, f"{ns}/right/dsc_code": code_type},
+        )
         coll = ImageCollector(node, {"left": f"{ns}/left/image_decoded", "right": f"{ns}/right/image_decoded"})
         diag = DiagnosticsWatch(node)
         pubs = make_publishers(node, left_in, right_in, make_qos("reliable", 10))
@@ -347,8 +404,12 @@ def run(args) -> dict:
         if not wait_for_subscribers(waited, 1, 30.0):
             raise SystemExit("dsc-demo: the encoders did not subscribe to the camera topics within 30 s")
         # The decoded-image publishers must have matched us too, or the first pair is lost.
-        coll.wait(lambda: all(node.count_publishers(t) >= 1 for t in
-                              (f"{ns}/left/image_decoded", f"{ns}/right/image_decoded")), 20.0)
+        coll.wait(
+            lambda: all(
+                node.count_publishers(t) >= 1 for t in (f"{ns}/left/image_decoded", f"{ns}/right/image_decoded")
+            ),
+            20.0,
+        )
         time.sleep(0.5)
 
         def on_publish(key, ts, data):
@@ -379,18 +440,29 @@ def run(args) -> dict:
             # come back after args.frame_timeout is given up (it will count as lost), so it blocks no longer.
             while True:
                 now = time.monotonic()
-                pending = [i for i, t in pub_times["left"].items()
-                           if now - t < args.frame_timeout and not decoded_both(i)]
+                pending = [
+                    i for i, t in pub_times["left"].items() if now - t < args.frame_timeout and not decoded_both(i)
+                ]
                 if len(pending) < args.in_flight:
                     return
                 time.sleep(0.01)
 
         jpeg_quality = args.left_quality if args.left_quality is not None and args.left_quality >= 0 else 85
-        log(f"[dsc-demo] playing {len(frames)} frames "
-            + (f"at --rate {args.rate:g}" if args.rate else f"gated: at most {args.in_flight} in flight"))
+        log(
+            f"[dsc-demo] playing {len(frames)} frames "
+            + (f"at --rate {args.rate:g}" if args.rate else f"gated: at most {args.in_flight} in flight")
+        )
         t_play = time.monotonic()
-        play(source, pubs, rate=args.rate or float("inf"), max_frames=len(frames), progress=not args.quiet,
-             gate=None if args.rate else gate, on_publish=on_publish, stats=stats)
+        play(
+            source,
+            pubs,
+            rate=args.rate or float("inf"),
+            max_frames=len(frames),
+            progress=not args.quiet,
+            gate=None if args.rate else gate,
+            on_publish=on_publish,
+            stats=stats,
+        )
         sent = set(pub_times["left"]) & set(pub_times["right"])
         coll.wait(lambda: all(decoded_both(i) for i in sent), args.frame_timeout)
         t_played = time.monotonic() - t_play
@@ -440,12 +512,15 @@ def run(args) -> dict:
         ts = rec.stats.get(f"{ns}/{side}/dsc_code")
         raw_msg = stats.nbytes.get(side, 0) / max(1, stats.messages.get(side, 1))
         code_msg = ts.nbytes / ts.messages if ts and ts.messages else float("nan")
-        if compressed_left and side == "left":   # the left link carries the camera's JPEG stream
+        if compressed_left and side == "left":  # the left link carries the camera's JPEG stream
             code_msg = float(np.mean(q["code_bytes"])) if q["code_bytes"] else float("nan")
         code_bytes = float(np.mean(q["code_bytes"])) if q["code_bytes"] else float("nan")
         streams[side] = {
-            "frames_sent": len(pub_times[side]), "frames_decoded": len(decoded[side]),
-            "raw_bytes_per_frame": raw_msg, "code_bytes_per_frame": code_bytes, "code_msg_bytes_per_frame": code_msg,
+            "frames_sent": len(pub_times[side]),
+            "frames_decoded": len(decoded[side]),
+            "raw_bytes_per_frame": raw_msg,
+            "code_bytes_per_frame": code_bytes,
+            "code_msg_bytes_per_frame": code_msg,
             "raw_kBps_at_camera_rate": raw_msg * hz / 1e3,
             "coded_kBps_at_camera_rate": code_msg * hz / 1e3,
             "coded_kBps_measured": (ts.rate(rec.wall_s) / 1e3) if ts else float("nan"),
@@ -453,42 +528,65 @@ def run(args) -> dict:
             "bpp": code_bytes * 8 / (h * w),
             "psnr_db": float(np.mean(q["psnr"])) if q["psnr"] else float("nan"),
             "ms_ssim": float(np.mean(q["ms_ssim"])) if q["ms_ssim"] else None,
-            "latency_median_s": _pct(q["latency_s"], 50), "latency_p95_s": _pct(q["latency_s"], 95),
-            "latency_s": [round(x, 4) for x in q["latency_s"]], "psnr_db_per_frame": [round(x, 3) for x in q["psnr"]],
+            "latency_median_s": _pct(q["latency_s"], 50),
+            "latency_p95_s": _pct(q["latency_s"], 95),
+            "latency_s": [round(x, 4) for x in q["latency_s"]],
+            "psnr_db_per_frame": [round(x, 3) for x in q["psnr"]],
         }
     sent = set(pub_times["left"]) & set(pub_times["right"])
     pairs_done = sorted(i for i in sent if i in decoded["left"] and i in decoded["right"])
-    pair_lat = [max(recv_t["left"][i], recv_t["right"][i]) - min(pub_times["left"][i], pub_times["right"][i])
-                for i in pairs_done]
-    pair = {k: streams["left"][k] + streams["right"][k] for k in
-            ("raw_kBps_at_camera_rate", "coded_kBps_at_camera_rate", "coded_kBps_measured", "bpp")}
+    pair_lat = [
+        max(recv_t["left"][i], recv_t["right"][i]) - min(pub_times["left"][i], pub_times["right"][i])
+        for i in pairs_done
+    ]
+    pair = {
+        k: streams["left"][k] + streams["right"][k]
+        for k in ("raw_kBps_at_camera_rate", "coded_kBps_at_camera_rate", "coded_kBps_measured", "bpp")
+    }
     pair["compression_ratio"] = pair["raw_kBps_at_camera_rate"] / pair["coded_kBps_at_camera_rate"]
     pair["latency_median_s"], pair["latency_p95_s"] = _pct(pair_lat, 50), _pct(pair_lat, 95)
     # Output rate: n completed pairs span n-1 intervals (first to last completion).
     done_t = sorted(max(recv_t["left"][i], recv_t["right"][i]) for i in pairs_done)
-    fps = ((len(done_t) - 1) / (done_t[-1] - done_t[0]) if len(done_t) > 1 and done_t[-1] > done_t[0]
-           else len(done_t) / t_played if t_played > 0 else 0.0)
+    fps = (
+        (len(done_t) - 1) / (done_t[-1] - done_t[0])
+        if len(done_t) > 1 and done_t[-1] > done_t[0]
+        else len(done_t) / t_played
+        if t_played > 0
+        else 0.0
+    )
 
     # PNGs and the offline check
     for i in pairs_done:
         _side_by_side(out / f"pair_{i:03d}.png", frames[i], decoded, i)
     offline = None
-    if args.offline_check and not compressed_left:   # the code bag holds no left codes to decode from
+    if args.offline_check and not compressed_left:  # the code bag holds no left codes to decode from
         offline = offline_check(code_bag, out / "offline", frames, decoded, args.offline_check)
 
     summary = {
-        "bag": str(bag), "frames": len(frames), "size": [h, w], "camera_hz": hz,
-        "encoding": frames[0]["left"][1], "model": args.model or "config default",
+        "bag": str(bag),
+        "frames": len(frames),
+        "size": [h, w],
+        "camera_hz": hz,
+        "encoding": frames[0]["left"][1],
+        "model": args.model or "config default",
         "code_rate": args.code_rate,
-        "left_input": args.left_input, "left_codec": None if compressed_left else (args.left_codec or "config default"),
+        "left_input": args.left_input,
+        "left_codec": None if compressed_left else (args.left_codec or "config default"),
         "left_quality": jpeg_quality if compressed_left else args.left_quality,
         "playback": f"rate {args.rate:g}" if args.rate else f"gated, {args.in_flight} in flight",
-        "ros_domain_id": int(env["ROS_DOMAIN_ID"]), "pairs_sent": len(sent), "pairs_decoded": len(pairs_done),
+        "ros_domain_id": int(env["ROS_DOMAIN_ID"]),
+        "pairs_sent": len(sent),
+        "pairs_decoded": len(pairs_done),
         "right_degraded": int(float(degraded)) if degraded not in (None, "") else None,
         "fps_decoded_pairs": fps,
-        "streams": streams, "pair": pair, "offline_check": offline,
-        "nodes_ready_s": t_ready, "playback_s": t_played, "wall_s": time.monotonic() - t_start,
-        "recorder": rec.summary(), "code_bag": str(code_bag),
+        "streams": streams,
+        "pair": pair,
+        "offline_check": offline,
+        "nodes_ready_s": t_ready,
+        "playback_s": t_played,
+        "wall_s": time.monotonic() - t_start,
+        "recorder": rec.summary(),
+        "code_bag": str(code_bag),
         "pngs": sorted(str(p) for p in out.glob("pair_*.png")),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
@@ -534,41 +632,71 @@ def format_table(s: dict) -> str:
     h, w = s["size"]
     rows = [
         ("", "left", "right", "pair"),
-        (f"raw kB/s at {s['camera_hz']:g} Hz", _f(L["raw_kBps_at_camera_rate"], ".0f"),
-         _f(R["raw_kBps_at_camera_rate"], ".0f"), _f(P["raw_kBps_at_camera_rate"], ".0f")),
-        (f"coded kB/s at {s['camera_hz']:g} Hz", _f(L["coded_kBps_at_camera_rate"], ".1f"),
-         _f(R["coded_kBps_at_camera_rate"], ".1f"), _f(P["coded_kBps_at_camera_rate"], ".1f")),
-        ("coded kB/s measured (demo pace)", _f(L["coded_kBps_measured"], ".2f"), _f(R["coded_kBps_measured"], ".2f"),
-         _f(P["coded_kBps_measured"], ".2f")),
-        ("compression ratio", _f(L["compression_ratio"], ".0f"), _f(R["compression_ratio"], ".0f"),
-         _f(P["compression_ratio"], ".0f")),
+        (
+            f"raw kB/s at {s['camera_hz']:g} Hz",
+            _f(L["raw_kBps_at_camera_rate"], ".0f"),
+            _f(R["raw_kBps_at_camera_rate"], ".0f"),
+            _f(P["raw_kBps_at_camera_rate"], ".0f"),
+        ),
+        (
+            f"coded kB/s at {s['camera_hz']:g} Hz",
+            _f(L["coded_kBps_at_camera_rate"], ".1f"),
+            _f(R["coded_kBps_at_camera_rate"], ".1f"),
+            _f(P["coded_kBps_at_camera_rate"], ".1f"),
+        ),
+        (
+            "coded kB/s measured (demo pace)",
+            _f(L["coded_kBps_measured"], ".2f"),
+            _f(R["coded_kBps_measured"], ".2f"),
+            _f(P["coded_kBps_measured"], ".2f"),
+        ),
+        (
+            "compression ratio",
+            _f(L["compression_ratio"], ".0f"),
+            _f(R["compression_ratio"], ".0f"),
+            _f(P["compression_ratio"], ".0f"),
+        ),
         ("bpp", _f(L["bpp"], ".4f"), _f(R["bpp"], ".4f"), _f(P["bpp"], ".4f")),
         ("PSNR dB", _f(L["psnr_db"], ".2f"), _f(R["psnr_db"], ".2f"), ""),
         ("MS-SSIM", _f(L["ms_ssim"], ".4f"), _f(R["ms_ssim"], ".4f"), ""),
-        ("latency median s", _f(L["latency_median_s"], ".2f"), _f(R["latency_median_s"], ".2f"),
-         _f(P["latency_median_s"], ".2f")),
+        (
+            "latency median s",
+            _f(L["latency_median_s"], ".2f"),
+            _f(R["latency_median_s"], ".2f"),
+            _f(P["latency_median_s"], ".2f"),
+        ),
         ("latency p95 s", _f(L["latency_p95_s"], ".2f"), _f(R["latency_p95_s"], ".2f"), _f(P["latency_p95_s"], ".2f")),
-        ("frames decoded / sent", f"{L['frames_decoded']}/{L['frames_sent']}",
-         f"{R['frames_decoded']}/{R['frames_sent']}", f"{s['pairs_decoded']}/{s['pairs_sent']}"),
+        (
+            "frames decoded / sent",
+            f"{L['frames_decoded']}/{L['frames_sent']}",
+            f"{R['frames_decoded']}/{R['frames_sent']}",
+            f"{s['pairs_decoded']}/{s['pairs_sent']}",
+        ),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(wd) if i == 0 else c.rjust(wd) for i, (c, wd) in enumerate(zip(r, widths)))
-             for r in rows]
+    lines = [
+        "  ".join(c.ljust(wd) if i == 0 else c.rjust(wd) for i, (c, wd) in enumerate(zip(r, widths))) for r in rows
+    ]
     off = s.get("offline_check")
-    foot = [f"[dsc-demo] {s['frames']} frames {w}x{h} {s['encoding']} from {s['bag']}; model {s['model']}, "
-            f"code rate {s['code_rate'] if s['code_rate'] is not None else 'default'}; playback {s['playback']}",
-            f"[dsc-demo] {s['fps_decoded_pairs']:.2f} decoded pairs/s; right decoded without side information: "
-            f"{_f(s['right_degraded'], 'd')}; nodes ready in {s['nodes_ready_s']:.1f} s; total {s['wall_s']:.1f} s"]
+    foot = [
+        f"[dsc-demo] {s['frames']} frames {w}x{h} {s['encoding']} from {s['bag']}; model {s['model']}, "
+        f"code rate {s['code_rate'] if s['code_rate'] is not None else 'default'}; playback {s['playback']}",
+        f"[dsc-demo] {s['fps_decoded_pairs']:.2f} decoded pairs/s; right decoded without side information: "
+        f"{_f(s['right_degraded'], 'd')}; nodes ready in {s['nodes_ready_s']:.1f} s; total {s['wall_s']:.1f} s",
+    ]
     if s.get("left_input") == "compressed_image":
-        foot.append(f"[dsc-demo] left stream: the camera's JPEG CompressedImage (quality {s['left_quality']}), "
-                    "no left encoder; the decoder uses it as side information")
+        foot.append(
+            f"[dsc-demo] left stream: the camera's JPEG CompressedImage (quality {s['left_quality']}), "
+            "no left encoder; the decoder uses it as side information"
+        )
     elif s.get("left_codec") not in (None, "config default", "level1"):
         q = s.get("left_quality")
-        foot.append(f"[dsc-demo] left codec {s['left_codec']}, quality "
-                    f"{q if q is not None and q >= 0 else 'default'}")
+        foot.append(f"[dsc-demo] left codec {s['left_codec']}, quality {q if q is not None and q >= 0 else 'default'}")
     if off:
-        foot.append(f"[dsc-demo] offline decode of the code bag: {off['bit_identical']}/{off['images_checked']} "
-                    "images bit-identical to the decoder node's output")
+        foot.append(
+            f"[dsc-demo] offline decode of the code bag: {off['bit_identical']}/{off['images_checked']} "
+            "images bit-identical to the decoder node's output"
+        )
     return "\n".join(["[dsc-demo] results"] + lines + foot)
 
 
@@ -581,27 +709,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=12, help="stereo frames to play (generated bag: its length)")
     p.add_argument("--size", type=parse_size, default=(375, 1242), metavar="HxW", help="generated bag frame size")
     p.add_argument("--source", choices=sorted(SOURCES), default="synthetic", help="generated bag content")
-    p.add_argument("--hz", type=float, default=10.0,
-                   help="camera rate of the generated bag (the kB/s at camera rate use the bag's own stamps)")
+    p.add_argument(
+        "--hz",
+        type=float,
+        default=10.0,
+        help="camera rate of the generated bag (the kB/s at camera rate use the bag's own stamps)",
+    )
     p.add_argument("--cache", help="folder for the generated bag (default: data/demo)")
     p.add_argument("--config", help="base params file (default: the package's config/stereo_dsc.yaml)")
     p.add_argument("--model", help="override the model of the three nodes")
     p.add_argument("--code-rate", type=int, help="rate point of both encoders (0 = lowest bitrate)")
     p.add_argument("--device", help="torch device of the nodes (auto, cpu, cuda)")
-    p.add_argument("--left-codec", choices=("level1", "avif", "jxl", "jpeg"),
-                   help="left encoder's codec (classical codecs take --left-quality; the right is unchanged)")
-    p.add_argument("--left-quality", type=int, metavar="Q",
-                   help="quality 0..100 of a classical left codec or of the compressed_image JPEG; -1 = default")
-    p.add_argument("--left-input", choices=("dsc_code", "compressed_image"), default="dsc_code",
-                   help="compressed_image: no left encoder; the left camera's JPEG CompressedImage is the left")
+    p.add_argument(
+        "--left-codec",
+        choices=("level1", "avif", "jxl", "jpeg"),
+        help="left encoder's codec (classical codecs take --left-quality; the right is unchanged)",
+    )
+    p.add_argument(
+        "--left-quality",
+        type=int,
+        metavar="Q",
+        help="quality 0..100 of a classical left codec or of the compressed_image JPEG; -1 = default",
+    )
+    p.add_argument(
+        "--left-input",
+        choices=("dsc_code", "compressed_image"),
+        default="dsc_code",
+        help="compressed_image: no left encoder; the left camera's JPEG CompressedImage is the left",
+    )
     p.add_argument("--in-flight", type=int, default=2, help="gated playback: frames allowed in the pipeline")
     p.add_argument("--rate", type=float, help="play on the bag clock at this factor instead of gating")
     p.add_argument("--frame-timeout", type=float, default=60.0, help="give up on a frame after SEC")
-    p.add_argument("--sync-timeout-ms", type=float, default=5000.0,
-                   help="decoder's wait for the partner code (the shipped 500 ms is tight on 2 loaded cores)")
+    p.add_argument(
+        "--sync-timeout-ms",
+        type=float,
+        default=5000.0,
+        help="decoder's wait for the partner code (the shipped 500 ms is tight on 2 loaded cores)",
+    )
     p.add_argument("--ready-timeout", type=float, default=240.0)
-    p.add_argument("--offline-check", type=int, default=2, metavar="N",
-                   help="decode N pairs again from the code bag and compare (0: skip)")
+    p.add_argument(
+        "--offline-check",
+        type=int,
+        default=2,
+        metavar="N",
+        help="decode N pairs again from the code bag and compare (0: skip)",
+    )
     p.add_argument("--quiet", action="store_true")
     return p
 

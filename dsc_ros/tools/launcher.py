@@ -30,6 +30,7 @@ With ``--bag`` it also starts the bag player (``python -m dsc_ros.tools.bags.pla
 --right-topic ...``), but only once every node has logged that it is ready (the model takes seconds to
 load), so no frame of a short bag is lost. ``--exit-with-bag`` shuts the nodes down when the bag ends.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,6 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional
 
 from dsc_ros.tools import node_set
 
@@ -73,8 +73,15 @@ def _die_with_parent() -> None:
 class Proc:
     """One child process with a prefixed output pump."""
 
-    def __init__(self, label: str, cmd: List[str], env: Dict[str, str], out=None, ready_marker: Optional[str] = None,
-                 standby: bool = False):
+    def __init__(
+        self,
+        label: str,
+        cmd: list[str],
+        env: dict[str, str],
+        out=None,
+        ready_marker: str | None = None,
+        standby: bool = False,
+    ):
         self.label = label
         self.cmd = cmd
         self.started = time.monotonic()
@@ -82,9 +89,16 @@ class Proc:
         self._marker = ready_marker
         self._out = out or sys.stdout
         # a standby waits for "go" on its stdin; a node's stdin is the launcher's, as with ros2 launch
-        self.popen = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                      stdin=subprocess.PIPE if standby else None,
-                                      start_new_session=True, bufsize=0, preexec_fn=_die_with_parent)
+        self.popen = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.PIPE if standby else None,
+            start_new_session=True,
+            bufsize=0,
+            preexec_fn=_die_with_parent,
+        )
         self._pump = threading.Thread(target=self._read, daemon=True)
         self._pump.start()
         if ready_marker is None:
@@ -141,41 +155,82 @@ def log(msg: str, level: str = "INFO") -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dsc-launch", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="dsc-launch", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("config", nargs="?", help="params file (default: config/stereo_dsc.yaml of the package)")
     p.add_argument("--bag", help="play this bag (ROS 1 .bag or ROS 2 bag) into the encoders' inputs")
-    p.add_argument("--namespace", default=node_set.DEFAULT_NAMESPACE,
-                   help=f"namespace of the three nodes (default {node_set.DEFAULT_NAMESPACE!r}; '' or / for none)")
+    p.add_argument(
+        "--namespace",
+        default=node_set.DEFAULT_NAMESPACE,
+        help=f"namespace of the three nodes (default {node_set.DEFAULT_NAMESPACE!r}; '' or / for none)",
+    )
     p.add_argument("--left-topic", default=node_set.DEFAULT_LEFT_TOPIC, help="left camera image topic")
     p.add_argument("--right-topic", default=node_set.DEFAULT_RIGHT_TOPIC, help="right camera image topic")
     p.add_argument("--left-info-topic", help="left camera_info topic (default: next to the image topic)")
     p.add_argument("--right-info-topic", help="right camera_info topic (default: next to the image topic)")
-    p.add_argument("--left-codec", choices=("level1", "avif", "jxl", "jpeg"),
-                   help="left encoder's codec (overrides the params file's left_codec)")
-    p.add_argument("--left-quality", type=int, metavar="Q",
-                   help="quality 0..100 of a classical left codec, -1 = its default (overrides left_quality)")
-    p.add_argument("--left-input", choices=("dsc_code", "compressed_image"),
-                   help="what the decoder takes as the left (overrides left_input); compressed_image reads "
-                        "<left-topic>/compressed")
-    p.add_argument("--nodes", default=",".join(node_set.NODE_NAMES), metavar="NAMES",
-                   help="comma-separated subset of the node set to run here (default: all three). On a real rig "
-                        "each camera computer runs its own encoder and the processing unit the decoder, e.g. "
-                        "--nodes left_encoder --standby on the left camera's computer")
-    p.add_argument("--player-arg", action="append", default=[], metavar="ARG",
-                   help="extra argument for the bag player (repeatable), e.g. --player-arg=--rate=0.5")
+    p.add_argument(
+        "--left-codec",
+        choices=("level1", "avif", "jxl", "jpeg"),
+        help="left encoder's codec (overrides the params file's left_codec)",
+    )
+    p.add_argument(
+        "--left-quality",
+        type=int,
+        metavar="Q",
+        help="quality 0..100 of a classical left codec, -1 = its default (overrides left_quality)",
+    )
+    p.add_argument(
+        "--left-input",
+        choices=("dsc_code", "compressed_image"),
+        help="what the decoder takes as the left (overrides left_input); compressed_image reads "
+        "<left-topic>/compressed",
+    )
+    p.add_argument(
+        "--nodes",
+        default=",".join(node_set.NODE_NAMES),
+        metavar="NAMES",
+        help="comma-separated subset of the node set to run here (default: all three). On a real rig "
+        "each camera computer runs its own encoder and the processing unit the decoder, e.g. "
+        "--nodes left_encoder --standby on the left camera's computer",
+    )
+    p.add_argument(
+        "--player-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for the bag player (repeatable), e.g. --player-arg=--rate=0.5",
+    )
     p.add_argument("--exit-with-bag", action="store_true", help="shut down when the bag player ends")
-    p.add_argument("--drain", type=float, default=2.0, metavar="SEC",
-                   help="with --exit-with-bag: time left to the nodes to finish the last frames")
-    p.add_argument("--ready-timeout", type=float, default=120.0, metavar="SEC",
-                   help="how long to wait for the nodes to be ready before starting the bag player")
-    p.add_argument("--sigterm-timeout", type=float, default=5.0, metavar="SEC",
-                   help="after SIGINT, wait this long before SIGTERM, and as long again before SIGKILL")
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=2.0,
+        metavar="SEC",
+        help="with --exit-with-bag: time left to the nodes to finish the last frames",
+    )
+    p.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=120.0,
+        metavar="SEC",
+        help="how long to wait for the nodes to be ready before starting the bag player",
+    )
+    p.add_argument(
+        "--sigterm-timeout",
+        type=float,
+        default=5.0,
+        metavar="SEC",
+        help="after SIGINT, wait this long before SIGTERM, and as long again before SIGKILL",
+    )
     p.add_argument("--no-respawn", action="store_true", help="do not start a node again when it dies")
-    p.add_argument("--standby", action="store_true",
-                   help="keep one warm standby process per node (torch, the model and its DDS participant up, no "
-                        "node yet) and promote it when the node dies, instead of starting one from nothing. Costs "
-                        "an idle process per node (memory, no CPU)")
+    p.add_argument(
+        "--standby",
+        action="store_true",
+        help="keep one warm standby process per node (torch, the model and its DDS participant up, no "
+        "node yet) and promote it when the node dies, instead of starting one from nothing. Costs "
+        "an idle process per node (memory, no CPU)",
+    )
     p.add_argument("--print", action="store_true", dest="print_only", help="print the commands and exit")
     return p
 
@@ -197,13 +252,25 @@ def main(argv=None) -> int:
     if unknown or not wanted:
         log(f"--nodes {a.nodes!r}: choose from {', '.join(node_set.NODE_NAMES)}", "ERROR")
         return 2
-    specs = [s for s in node_set.node_specs(config, a.namespace, a.left_topic, a.right_topic,
-                                            a.left_info_topic, a.right_info_topic, respawn=not a.no_respawn,
-                                            left_codec=a.left_codec, left_quality=a.left_quality,
-                                            left_input=a.left_input)
-             if s.name in wanted]
-    player_cmd = (node_set.player_command(os.path.abspath(a.bag), a.left_topic, a.right_topic, a.player_arg)
-                  if a.bag else None)
+    specs = [
+        s
+        for s in node_set.node_specs(
+            config,
+            a.namespace,
+            a.left_topic,
+            a.right_topic,
+            a.left_info_topic,
+            a.right_info_topic,
+            respawn=not a.no_respawn,
+            left_codec=a.left_codec,
+            left_quality=a.left_quality,
+            left_input=a.left_input,
+        )
+        if s.name in wanted
+    ]
+    player_cmd = (
+        node_set.player_command(os.path.abspath(a.bag), a.left_topic, a.right_topic, a.player_arg) if a.bag else None
+    )
     if a.print_only:
         for s in specs:
             print(" ".join(s.command()))
@@ -222,17 +289,17 @@ def main(argv=None) -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
-    procs: Dict[str, Proc] = {}          # node name -> its current process
+    procs: dict[str, Proc] = {}  # node name -> its current process
     by_name = {s.name: s for s in specs}
-    respawn_at: Dict[str, float] = {}     # node name -> when to start it again
-    delay: Dict[str, float] = {s.name: s.respawn_delay for s in specs}
+    respawn_at: dict[str, float] = {}  # node name -> when to start it again
+    delay: dict[str, float] = {s.name: s.respawn_delay for s in specs}
     reported = set()
-    player: Optional[Proc] = None
+    player: Proc | None = None
     rc = 0
-    labels = {s.name: i for i, s in enumerate(specs, 1)}   # the N of "[name-N]", as ros2 launch numbers them
-    standbys: Dict[str, Proc] = {}        # node name -> its warm standby (with --standby)
-    standby_after: Dict[str, float] = {s.name: 0.0 for s in specs}   # node name -> earliest next standby start
-    standby_delay: Dict[str, float] = {s.name: node_set.STANDBY_RESTART_DELAY_S for s in specs}
+    labels = {s.name: i for i, s in enumerate(specs, 1)}  # the N of "[name-N]", as ros2 launch numbers them
+    standbys: dict[str, Proc] = {}  # node name -> its warm standby (with --standby)
+    standby_after: dict[str, float] = {s.name: 0.0 for s in specs}  # node name -> earliest next standby start
+    standby_delay: dict[str, float] = {s.name: node_set.STANDBY_RESTART_DELAY_S for s in specs}
     standby_env = dict(env, **{node_set.STANDBY_ENV: "1"})
 
     def start(i: int, s) -> Proc:
@@ -255,16 +322,26 @@ def main(argv=None) -> int:
                 sb.join_output()
                 reported.add(sb.key)
                 lived = now - sb.started
-                standby_delay[name] = (min(60.0, standby_delay[name] * 2) if lived < 10.0
-                                       else node_set.STANDBY_RESTART_DELAY_S)
+                standby_delay[name] = (
+                    min(60.0, standby_delay[name] * 2) if lived < 10.0 else node_set.STANDBY_RESTART_DELAY_S
+                )
                 standby_after[name] = now + standby_delay[name]
-                log(f"standby [pid {sb.pid}] of {name} exited (code {sb.poll()}); another in "
-                    f"{standby_delay[name]:.0f} s", "WARNING")
+                log(
+                    f"standby [pid {sb.pid}] of {name} exited (code {sb.poll()}); another in "
+                    f"{standby_delay[name]:.0f} s",
+                    "WARNING",
+                )
             node = procs.get(name)
-            if (name not in standbys and now >= standby_after[name] and node is not None
-                    and node.poll() is None and node.ready.is_set()):
-                sb = Proc(f"{name}-standby", s.command(), standby_env, ready_marker=node_set.STANDBY_MARKER,
-                          standby=True)
+            if (
+                name not in standbys
+                and now >= standby_after[name]
+                and node is not None
+                and node.poll() is None
+                and node.ready.is_set()
+            ):
+                sb = Proc(
+                    f"{name}-standby", s.command(), standby_env, ready_marker=node_set.STANDBY_MARKER, standby=True
+                )
                 standbys[name] = sb
                 log(f"standby started with pid [{sb.pid}] for {name}")
 
@@ -294,8 +371,11 @@ def main(argv=None) -> int:
                     if code == 0:
                         log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
                     else:
-                        log(f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}, "
-                            f"cmd '{' '.join(p.cmd)}']", "ERROR")
+                        log(
+                            f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}, "
+                            f"cmd '{' '.join(p.cmd)}']",
+                            "ERROR",
+                        )
                         if p is not player:
                             rc = 1
                     name = p.label.rsplit("-", 1)[0]
@@ -341,15 +421,22 @@ def main(argv=None) -> int:
             time.sleep(0.1)
         if stop.is_set():
             log("user interrupted with ctrl-c (SIGINT)" if hits[0] else "shutting down")
-        rc = shutdown(list(procs.values()) + list(standbys.values()) + ([player] if player else []),
-                      a.sigterm_timeout, hits, reported) or rc
+        rc = (
+            shutdown(
+                list(procs.values()) + list(standbys.values()) + ([player] if player else []),
+                a.sigterm_timeout,
+                hits,
+                reported,
+            )
+            or rc
+        )
     finally:
         for s, h in old.items():
             signal.signal(s, h)
     return rc
 
 
-def shutdown(procs: List[Proc], timeout: float, hits: List[int], reported: set) -> int:
+def shutdown(procs: list[Proc], timeout: float, hits: list[int], reported: set) -> int:
     """SIGINT all, then SIGTERM, then SIGKILL (ros2 launch's escalation). Returns 1 if one had to be killed."""
     alive = [p for p in procs if p.poll() is None]
     for p in alive:
@@ -366,8 +453,10 @@ def shutdown(procs: List[Proc], timeout: float, hits: List[int], reported: set) 
         if not left:
             break
         for p in left:
-            log(f"process[{p.label}] failed to terminate {timeout:.0f} s after the previous signal; sending {label}",
-                "ERROR")
+            log(
+                f"process[{p.label}] failed to terminate {timeout:.0f} s after the previous signal; sending {label}",
+                "ERROR",
+            )
             p.signal(sig)
             rc = 1
     for p in procs:
@@ -382,8 +471,10 @@ def shutdown(procs: List[Proc], timeout: float, hits: List[int], reported: set) 
             if code == 0:
                 log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
             else:
-                log(f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}]",
-                    "ERROR" if code not in (None, -signal.SIGINT) else "INFO")
+                log(
+                    f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}]",
+                    "ERROR" if code not in (None, -signal.SIGINT) else "INFO",
+                )
     return rc
 
 

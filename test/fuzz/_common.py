@@ -15,6 +15,7 @@ Properties every harness checks on every input:
 
 A finding writes the input to ``<artifact dir>/<kind>-<sha1>`` and exits non-zero.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,8 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -53,7 +54,7 @@ def split_pair(data: bytes):
     if len(data) < 2:
         return data, b""
     n = struct.unpack_from("<H", data, 0)[0]
-    return data[2:2 + n], data[2 + n:]
+    return data[2 : 2 + n], data[2 + n :]
 
 
 def join_pair(a: bytes, b: bytes) -> bytes:
@@ -102,8 +103,9 @@ def mutate_payload(code: bytes, mutate: Callable[[bytes, int], bytes]) -> bytes:
     return reseal(bytes(b) + new + b"\0\0\0\0")
 
 
-def header_aware_mutator(max_side: int, p_size: float = 0.1, p_payload: float = 0.0,
-                         spans: Callable[[bytes], list] = lambda d: [(0, len(d))]):
+def header_aware_mutator(
+    max_side: int, p_size: float = 0.1, p_payload: float = 0.0, spans: Callable[[bytes], list] = lambda d: [(0, len(d))]
+):
     """A libFuzzer custom mutator: atheris' own mutation, plus two structure-aware ones.
 
     * ``p_size``: forge a consistent image size (height, width and every latent shape, re-sealed). Random
@@ -120,7 +122,7 @@ def header_aware_mutator(max_side: int, p_size: float = 0.1, p_payload: float = 
         rng = random.Random(seed)
         r = rng.random()
         if r < p_size + p_payload:
-            codes = [(a, b) for a, b in spans(data) if data[a:a + 4] == b"DSCC"]
+            codes = [(a, b) for a, b in spans(data) if data[a : a + 4] == b"DSCC"]
             if codes:
                 a, b = rng.choice(codes)
                 if r < p_size:
@@ -147,9 +149,14 @@ def motorcycle_crops():
 
     L, R, _ = skimage.data.stereo_motorcycle()
     out = []
-    for (y, x, h, w, enc) in ((200, 300, 32, 48, "rgb8"), (120, 400, 64, 64, "bgr8"), (300, 100, 32, 48, "mono8"),
-                              (10, 10, 1, 1, "rgb8"), (50, 600, 17, 70, "rgb8")):
-        l, r = L[y:y + h, x:x + w], R[y:y + h, x:x + w]
+    for y, x, h, w, enc in (
+        (200, 300, 32, 48, "rgb8"),
+        (120, 400, 64, 64, "bgr8"),
+        (300, 100, 32, 48, "mono8"),
+        (10, 10, 1, 1, "rgb8"),
+        (50, 600, 17, 70, "rgb8"),
+    ):
+        l, r = L[y : y + h, x : x + w], R[y : y + h, x : x + w]
         if enc == "bgr8":
             l, r = l[:, :, ::-1], r[:, :, ::-1]
         elif enc == "mono8":
@@ -202,7 +209,7 @@ class Guard:
         self.artifact_dir = Path(artifact_dir)
         self.artifact_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._data: Optional[bytes] = None
+        self._data: bytes | None = None
         self._t0_cpu = self._t0_wall = 0.0
         self._rss0 = self._rss_max = self._peak0 = 0
         self._tid = threading.get_native_id()
@@ -212,7 +219,7 @@ class Guard:
         self.started = self._last_report = time.monotonic()
         #: libFuzzer ends the process with exit(), past Python's atexit: report periodically instead
         self.report_every_s = 20.0
-        self.extra: Optional[Callable[[], str]] = None
+        self.extra: Callable[[], str] | None = None
         threading.Thread(target=self._watch, daemon=True, name="fuzz-guard").start()
 
     def _cpu(self) -> float:
@@ -224,8 +231,10 @@ class Guard:
         data = self._data or b""
         path = self.artifact_dir / f"{kind}-{hashlib.sha1(data).hexdigest()}"
         path.write_bytes(data)
-        sys.stderr.write(f"\n==FINDING== {kind}: {detail}\n  input ({len(data)} bytes) saved to {path}\n"
-                         f"  hex: {data[:200].hex()}{'...' if len(data) > 200 else ''}\n")
+        sys.stderr.write(
+            f"\n==FINDING== {kind}: {detail}\n  input ({len(data)} bytes) saved to {path}\n"
+            f"  hex: {data[:200].hex()}{'...' if len(data) > 200 else ''}\n"
+        )
         sys.stderr.flush()
         os._exit(77)
 
@@ -241,8 +250,9 @@ class Guard:
                 wall = time.monotonic() - self._t0_wall
                 grew = self._rss_max - self._rss0
             if grew > self.rss_delta:
-                self._die("oom", f"RSS grew by {grew / 2**20:.0f} MB during one input (limit "
-                                 f"{self.rss_delta / 2**20:.0f} MB)")
+                self._die(
+                    "oom", f"RSS grew by {grew / 2**20:.0f} MB during one input (limit {self.rss_delta / 2**20:.0f} MB)"
+                )
             if cpu > self.timeout_s:
                 self._die("timeout", f"one input used {cpu:.1f} s of CPU (limit {self.timeout_s} s)")
             if wall > self.wall_s:
@@ -279,32 +289,54 @@ class Guard:
     def report(self) -> str:
         dt = time.monotonic() - self.started
         extra = self.extra() if self.extra else ""
-        return (f"[guard] {self.execs} inputs in {dt:.0f} s ({self.execs / max(dt, 1e-9):.0f}/s); slowest "
-                f"{self.max_cpu_s * 1e3:.0f} ms CPU; largest RSS growth {self.max_rss_delta / 2**20:.1f} MB"
-                + (f"; {extra}" if extra else ""))
+        return (
+            f"[guard] {self.execs} inputs in {dt:.0f} s ({self.execs / max(dt, 1e-9):.0f}/s); slowest "
+            f"{self.max_cpu_s * 1e3:.0f} ms CPU; largest RSS growth {self.max_rss_delta / 2**20:.1f} MB"
+            + (f"; {extra}" if extra else "")
+        )
 
 
 # ----------------------------------------------------------------------------------------- entry point
-def parse_args(argv: List[str], description: str):
+def parse_args(argv: list[str], description: str):
     """Our options first; everything after them (or unknown) goes to libFuzzer / atheris."""
     p = argparse.ArgumentParser(description=description, allow_abbrev=False)
-    p.add_argument("--reseal", action="store_true", help="recompute the CRC after mutation (reach the field "
-                   "checks and the entropy decoder instead of stopping at the CRC)")
+    p.add_argument(
+        "--reseal",
+        action="store_true",
+        help="recompute the CRC after mutation (reach the field "
+        "checks and the entropy decoder instead of stopping at the CRC)",
+    )
     p.add_argument("--timeout-s", type=float, default=2.0, help="CPU seconds per input before it is a hang")
     p.add_argument("--wall-s", type=float, default=60.0, help="wall seconds per input before it is a hang")
     p.add_argument("--rss-delta-mb", type=float, default=200.0, help="RSS growth per input before it is a finding")
-    p.add_argument("--max-side", type=int, default=16384,
-                   help="largest image side the header-aware mutator forges (16384 = the format's limit)")
-    p.add_argument("--size-mutations", type=float, default=0.1,
-                   help="share of mutations that forge a consistent image size (0 = plain atheris)")
-    p.add_argument("--payload-mutations", type=float, default=0.0,
-                   help="share of mutations that damage only a code's payload, keeping a valid header (re-sealed)")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=16384,
+        help="largest image side the header-aware mutator forges (16384 = the format's limit)",
+    )
+    p.add_argument(
+        "--size-mutations",
+        type=float,
+        default=0.1,
+        help="share of mutations that forge a consistent image size (0 = plain atheris)",
+    )
+    p.add_argument(
+        "--payload-mutations",
+        type=float,
+        default=0.0,
+        help="share of mutations that damage only a code's payload, keeping a valid header (re-sealed)",
+    )
     p.add_argument("--corpus", type=Path, required=True, help="corpus folder (seeds are written into it)")
     p.add_argument("--artifacts", type=Path, default=None, help="where findings go (default: corpus/../findings)")
     ours, rest = p.parse_known_args(argv[1:])
     if ours.artifacts is None:
         ours.artifacts = ours.corpus.parent / "findings"
     ours.artifacts.mkdir(parents=True, exist_ok=True)
-    lib = [argv[0], str(ours.corpus), f"-artifact_prefix={ours.artifacts}/", "-timeout=" +
-           str(int(max(ours.wall_s, ours.timeout_s) + 5))] + rest
+    lib = [
+        argv[0],
+        str(ours.corpus),
+        f"-artifact_prefix={ours.artifacts}/",
+        "-timeout=" + str(int(max(ours.wall_s, ours.timeout_s) + 5)),
+    ] + rest
     return ours, lib

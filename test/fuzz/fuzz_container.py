@@ -13,6 +13,7 @@ Properties (see _common.py for the time and memory ones):
   the documented ranges and its payloads add up to the code's size;
 * ``parse`` agrees with ``unpack`` and ``Header.describe()`` works.
 """
+
 from __future__ import annotations
 
 import sys
@@ -70,8 +71,11 @@ def main(argv=None) -> None:
     outcomes = collections.Counter()
     guard.extra = lambda: "outcomes " + ", ".join(f"{k!r}={v}" for k, v in outcomes.most_common(8))
     target = guard(make_target(args.reseal, outcomes))
-    mutator = (C.header_aware_mutator(args.max_side, args.size_mutations, args.payload_mutations)
-               if args.size_mutations + args.payload_mutations > 0 else None)
+    mutator = (
+        C.header_aware_mutator(args.max_side, args.size_mutations, args.payload_mutations)
+        if args.size_mutations + args.payload_mutations > 0
+        else None
+    )
     print(f"[fuzz_container] {len(seeds)} seeds in {args.corpus}; reseal={args.reseal}", file=sys.stderr, flush=True)
     atheris.Setup(lib, target, custom_mutator=mutator)
     atheris.Fuzz()

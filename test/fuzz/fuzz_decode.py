@@ -25,6 +25,7 @@ more than ``--rss-delta-mb``. ``--skip-pixels-above N`` leaves codes claiming mo
 (to keep fuzzing the rest once the large-image finding is known; it is reported, not hidden: see
 docs/bad_input.md).
 """
+
 from __future__ import annotations
 
 import struct
@@ -65,8 +66,9 @@ def _expect_shape(code: bytes):
 def _check(img, code: bytes) -> None:
     want = _expect_shape(code)
     if getattr(img, "dtype", None) is None or img.dtype.name != "uint8" or tuple(img.shape) != want:
-        raise AssertionError(f"decoded {getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}, "
-                             f"header says uint8 {want}")
+        raise AssertionError(
+            f"decoded {getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}, header says uint8 {want}"
+        )
 
 
 def make_target(codec, paper_codec, states: dict, reseal: bool, skip_pixels_above: int, outcomes=None):
@@ -140,7 +142,7 @@ def seeds(codec, paper_codec) -> tuple:
         items[f"{name}_op4"] = bytes([4]) + C.join_pair(dl, dr)
         items[f"{name}_op5"] = bytes([5]) + dp
         items[f"{name}_op6"] = bytes([6]) + C.join_pair(dl, dp)
-    (n0, l0, _, e0), (n1, _, r1, e1) = crops[0], crops[1]
+    (_, l0, _, e0), (_, _, r1, e1) = crops[0], crops[1]
     items["mixed_sizes_op3"] = bytes([3]) + C.join_pair(codec.encode_left(l0, e0), codec.encode_right(r1, e1))
     return items, states
 
@@ -172,17 +174,30 @@ def main(argv=None) -> None:
         files = sorted(f for f in ex.replay.iterdir() if f.is_file())
         for f in files:
             target(f.read_bytes())
-        print(f"[replay] {len(files)} inputs: {guard.extra()}; slowest {guard.max_cpu_s * 1e3:.0f} ms CPU, "
-              f"largest RSS growth {guard.max_rss_delta / 2**20:.1f} MB", flush=True)
+        print(
+            f"[replay] {len(files)} inputs: {guard.extra()}; slowest {guard.max_cpu_s * 1e3:.0f} ms CPU, "
+            f"largest RSS growth {guard.max_rss_delta / 2**20:.1f} MB",
+            flush=True,
+        )
         return
-    if ex.skip_pixels_above and args.max_side ** 2 > ex.skip_pixels_above:
-        print(f"[fuzz_decode] note: --max-side {args.max_side} forges sizes above --skip-pixels-above; those "
-              "inputs are skipped (wasted)", file=sys.stderr)
-    mutator = (C.header_aware_mutator(args.max_side, args.size_mutations, args.payload_mutations, spans)
-               if args.size_mutations + args.payload_mutations > 0 else None)
-    print(f"[fuzz_decode] {len(items)} seeds in {args.corpus}; reseal={args.reseal} "
-          f"size-mutations={args.size_mutations} payload-mutations={args.payload_mutations} max-side={args.max_side} "
-          f"skip-pixels-above={ex.skip_pixels_above or 'off'}", file=sys.stderr, flush=True)
+    if ex.skip_pixels_above and args.max_side**2 > ex.skip_pixels_above:
+        print(
+            f"[fuzz_decode] note: --max-side {args.max_side} forges sizes above --skip-pixels-above; those "
+            "inputs are skipped (wasted)",
+            file=sys.stderr,
+        )
+    mutator = (
+        C.header_aware_mutator(args.max_side, args.size_mutations, args.payload_mutations, spans)
+        if args.size_mutations + args.payload_mutations > 0
+        else None
+    )
+    print(
+        f"[fuzz_decode] {len(items)} seeds in {args.corpus}; reseal={args.reseal} "
+        f"size-mutations={args.size_mutations} payload-mutations={args.payload_mutations} max-side={args.max_side} "
+        f"skip-pixels-above={ex.skip_pixels_above or 'off'}",
+        file=sys.stderr,
+        flush=True,
+    )
     atheris.Setup(lib, target, custom_mutator=mutator)
     atheris.Fuzz()
 

@@ -8,6 +8,7 @@
 The two cameras share nothing but the stamp schedule on their command lines (like a hardware trigger):
 frame i is stamped BASE_NS + i * 100 ms on both sides. Each writes what it saw as JSON to ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,9 @@ def camera(a) -> int:
     while time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.1)
     nodes = sorted(f"{ns.rstrip('/')}/{n}" for n, ns in node.get_node_names_and_namespaces())
-    Path(a.out).write_text(json.dumps({"side": a.side, "matched_after_s": round(matched_s, 2), "sent": sent,
-                                       "graph": nodes}))
+    Path(a.out).write_text(
+        json.dumps({"side": a.side, "matched_after_s": round(matched_s, 2), "sent": sent, "graph": nodes})
+    )
     node.destroy_node()
     rclpy.try_shutdown()
     return 0 if sent else 1
@@ -73,8 +75,8 @@ def receiver(a) -> int:
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
 
-    from dsc_ros.wire import image_to_numpy, stamp_to_ns
     from dsc_ros.nodes.params import qos_profile
+    from dsc_ros.wire import image_to_numpy, stamp_to_ns
 
     node = _node("p_receiver")
     got = {"left": {}, "right": {}}
@@ -82,15 +84,22 @@ def receiver(a) -> int:
 
     def on_img(side, m):
         arr = image_to_numpy(m)[0]
-        got[side][stamp_to_ns(m.header.stamp)] = {"shape": list(arr.shape), "mean": float(arr.mean()),
-                                                  "t": time.monotonic()}
+        got[side][stamp_to_ns(m.header.stamp)] = {
+            "shape": list(arr.shape),
+            "mean": float(arr.mean()),
+            "t": time.monotonic(),
+        }
 
     def on_diag(arr):
         for s in arr.status:
             diag[s.name] = {kv.key: kv.value for kv in s.values}
 
-    subs = [node.create_subscription(Image, f"{NS}/{side}/image_decoded", lambda m, s=side: on_img(s, m),
-                                     qos_profile("reliable", 50)) for side in ("left", "right")]
+    subs = [
+        node.create_subscription(
+            Image, f"{NS}/{side}/image_decoded", lambda m, s=side: on_img(s, m), qos_profile("reliable", 50)
+        )
+        for side in ("left", "right")
+    ]
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, qos_profile("reliable", 50))
     # Matched with the decoder's publishers before the cameras start: the outputs are volatile, and a
     # receiver still discovering the decoder (slow on a loaded machine) would miss the first pairs.
@@ -109,10 +118,19 @@ def receiver(a) -> int:
             break
     nodes = sorted(f"{ns.rstrip('/')}/{n}" for n, ns in node.get_node_names_and_namespaces())
     pairs = sorted(set(got["left"]) & set(got["right"]))
-    Path(a.out).write_text(json.dumps({"pairs": pairs, "left": sorted(got["left"]), "right": sorted(got["right"]),
-                                       "shapes": {s: [got[s][k]["shape"] for k in pairs] for s in got},
-                                       "diagnostics": diag, "graph": nodes,
-                                       "elapsed_s": round(time.monotonic() - t0, 2)}))
+    Path(a.out).write_text(
+        json.dumps(
+            {
+                "pairs": pairs,
+                "left": sorted(got["left"]),
+                "right": sorted(got["right"]),
+                "shapes": {s: [got[s][k]["shape"] for k in pairs] for s in got},
+                "diagnostics": diag,
+                "graph": nodes,
+                "elapsed_s": round(time.monotonic() - t0, 2),
+            }
+        )
+    )
     node.destroy_node()
     rclpy.try_shutdown()
     return 0 if len(pairs) >= a.pairs else 1

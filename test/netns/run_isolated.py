@@ -16,6 +16,7 @@ that L cannot open a TCP connection to R (nor R to L) while P reaches both, that
 nodes (nor R's L's), and that the codes crossed the veth links. Everything is removed afterwards, also on
 error or Ctrl-C. Prints one JSON summary; exit 0 when every check passed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,7 +77,9 @@ def netns_available() -> str | None:
         r = sh("bash", str(HERE / "netns.sh"), "probe", check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"cannot run ip: {e}"
-    return None if r.returncode == 0 else "ip netns add / veth creation not permitted here (no CAP_SYS_ADMIN / CAP_NET_ADMIN?)"
+    if r.returncode == 0:
+        return None
+    return "ip netns add / veth creation not permitted here (no CAP_SYS_ADMIN / CAP_NET_ADMIN?)"
 
 
 def reap_stale() -> list:
@@ -112,7 +115,7 @@ class Run:
             (self.dir / f"fastdds_{k}.xml").write_text(XML.format(ns=k, peers=peers))
 
     def teardown(self) -> None:
-        for p, log in reversed(self.procs):
+        for p, _log in reversed(self.procs):
             if p.poll() is None:
                 try:
                     os.killpg(p.pid, signal.SIGINT)
@@ -138,21 +141,28 @@ class Run:
         env = dict(os.environ)
         for v in ("ROS_STATIC_PEERS", "ROS_LOCALHOST_ONLY", "FASTRTPS_DEFAULT_PROFILES_FILE"):
             env.pop(v, None)
-        env.update({
-            "ROS_DOMAIN_ID": str(self.a.domain),
-            "ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT",   # rmw leaves the XML profile's discovery alone
-            "FASTDDS_DEFAULT_PROFILES_FILE": str(self.dir / f"fastdds_{k}.xml"),
-            "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4",               # belt and braces: no SHM even without the XML
-            "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]),
-            "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0", "OMP_NUM_THREADS": "1",
-        })
+        env.update(
+            {
+                "ROS_DOMAIN_ID": str(self.a.domain),
+                "ROS_AUTOMATIC_DISCOVERY_RANGE": "SYSTEM_DEFAULT",  # rmw leaves the XML profile's discovery alone
+                "FASTDDS_DEFAULT_PROFILES_FILE": str(self.dir / f"fastdds_{k}.xml"),
+                "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4",  # belt and braces: no SHM even without the XML
+                "PYTHONPATH": os.pathsep.join(
+                    [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+                ),
+                "PYTHONUNBUFFERED": "1",
+                "RCUTILS_COLORIZED_OUTPUT": "0",
+                "OMP_NUM_THREADS": "1",
+            }
+        )
         return env
 
     def start(self, k: str, name: str, argv: list):
         log = open(self.dir / f"{name}.log", "wb")
         cmd = ["ip", "netns", "exec", self.ns[k], "nice", "-n", str(self.a.nice)] + argv
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env(k), cwd=str(ROOT),
-                             start_new_session=True)
+        p = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env(k), cwd=str(ROOT), start_new_session=True
+        )
         self.procs.append((p, log))
         return p
 
@@ -164,9 +174,8 @@ class Run:
 
     # ------------------------------------------------------------------ the run
     def run(self) -> dict:
-        from dsc_ros.tools import node_set
-
         import ros_helpers as rh
+        from dsc_ros.tools import node_set
 
         t_start = time.monotonic()
         res: dict = {"namespaces": self.ns, "logs": str(self.dir)}
@@ -177,10 +186,12 @@ class Run:
 
         doc = yaml.safe_load(cfg.read_text())
         for node in doc.values():
-            node["ros__parameters"]["warmup"] = False   # faster start; the first frames simply take longer
+            node["ros__parameters"]["warmup"] = False  # faster start; the first frames simply take longer
             node["ros__parameters"]["diagnostics"]["period_s"] = 0.5
         cfg.write_text(yaml.safe_dump(doc))
-        specs = {s.name: s for s in node_set.node_specs(str(cfg), "/dsc", "/cam/left/image_raw", "/cam/right/image_raw")}
+        specs = {
+            s.name: s for s in node_set.node_specs(str(cfg), "/dsc", "/cam/left/image_raw", "/cam/right/image_raw")
+        }
         py = sys.executable
         peers = str(HERE / "peers.py")
         # TCP listeners in both cameras: the reachability probes below connect to them
@@ -193,7 +204,11 @@ class Run:
         waiting = ["left_encoder", "right_encoder", "decoder"]
         while waiting and time.monotonic() < end:
             waiting = [n for n in waiting if node_set.READY_MARKER not in self.log(n)]
-            dead = [n for (p, _), n in zip(self.procs[2:], ["left_encoder", "right_encoder", "decoder"]) if p.poll() is not None]
+            dead = [
+                n
+                for (p, _), n in zip(self.procs[2:], ["left_encoder", "right_encoder", "decoder"])
+                if p.poll() is not None
+            ]
             if dead:
                 raise RuntimeError(f"{dead} exited:\n" + "\n".join(self.log(n)[-2000:] for n in dead))
             time.sleep(0.2)
@@ -203,25 +218,75 @@ class Run:
 
         # reachability: cameras cannot reach each other, the processing unit reaches both
         probe = lambda k, host: self.in_ns(k, py, peers, "tcp-connect", host, str(TCP_PORT)).returncode == 0  # noqa: E731
-        res["reach"] = {"L->R": probe("L", ADDR["R"]), "R->L": probe("R", ADDR["L"]),
-                        "P->L": probe("P", ADDR["L"]), "P->R": probe("P", ADDR["R"])}
+        res["reach"] = {
+            "L->R": probe("L", ADDR["R"]),
+            "R->L": probe("R", ADDR["L"]),
+            "P->L": probe("P", ADDR["L"]),
+            "P->R": probe("P", ADDR["R"]),
+        }
         res["routes"] = {k: self.in_ns(k, "ip", "-4", "route").stdout.strip().splitlines() for k in ("L", "R")}
         res["p_ip_forward"] = self.in_ns("P", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip()
 
         base = 1_900_000_000 * 10**9
         out = {k: self.dir / f"{k}.json" for k in ("left", "right", "receiver")}
         ready = self.dir / "receiver.ready"
-        recv = self.start("P", "receiver", [py, peers, "receiver", "--pairs", str(self.a.pairs),
-                                            "--timeout", str(self.a.timeout), "--out", str(out["receiver"]),
-                                            "--ready", str(ready)])
+        recv = self.start(
+            "P",
+            "receiver",
+            [
+                py,
+                peers,
+                "receiver",
+                "--pairs",
+                str(self.a.pairs),
+                "--timeout",
+                str(self.a.timeout),
+                "--out",
+                str(out["receiver"]),
+                "--ready",
+                str(ready),
+            ],
+        )
         end = time.monotonic() + 60
         while not ready.exists() and recv.poll() is None and time.monotonic() < end:
             time.sleep(0.1)
         res["receiver_matched_s"] = float(ready.read_text()) if ready.exists() else None
-        cams = [self.start("L", "left_camera", [py, peers, "camera", "--side", "left", "--base", str(base),
-                                                "-n", str(self.a.frames), "--out", str(out["left"])]),
-                self.start("R", "right_camera", [py, peers, "camera", "--side", "right", "--base", str(base),
-                                                 "-n", str(self.a.frames), "--out", str(out["right"])])]
+        cams = [
+            self.start(
+                "L",
+                "left_camera",
+                [
+                    py,
+                    peers,
+                    "camera",
+                    "--side",
+                    "left",
+                    "--base",
+                    str(base),
+                    "-n",
+                    str(self.a.frames),
+                    "--out",
+                    str(out["left"]),
+                ],
+            ),
+            self.start(
+                "R",
+                "right_camera",
+                [
+                    py,
+                    peers,
+                    "camera",
+                    "--side",
+                    "right",
+                    "--base",
+                    str(base),
+                    "-n",
+                    str(self.a.frames),
+                    "--out",
+                    str(out["right"]),
+                ],
+            ),
+        ]
         t_pub = time.monotonic()
         recv.wait(self.a.timeout + 30)
         for c in cams:
@@ -231,8 +296,11 @@ class Run:
         rx = data["receiver"]
         res["pairs_decoded"] = len(rx.get("pairs", []))
         res["stamps_sent"] = {k: len(data[k].get("sent", [])) for k in ("left", "right")}
-        res["graph"] = {"L": data["left"].get("graph", []), "R": data["right"].get("graph", []),
-                        "P": rx.get("graph", [])}
+        res["graph"] = {
+            "L": data["left"].get("graph", []),
+            "R": data["right"].get("graph", []),
+            "P": rx.get("graph", []),
+        }
         diag = rx.get("diagnostics", {})
         dr = diag.get("dsc_ros/decoder: right decode", {})
         res["decoder_right"] = {k: dr.get(k) for k in ("frames_in", "frames_out", "degraded", "dropped")}
@@ -240,13 +308,14 @@ class Run:
         res["decoder_left"] = {k: dl.get(k) for k in ("frames_in", "frames_out", "dropped")}
         # shared memory would bypass the links: no node may have a Fast DDS segment mapped
         res["shm_segments"] = {}
-        for (proc, log), name in zip(self.procs[2:5], ["left_encoder", "right_encoder", "decoder"]):
+        for (proc, _log), name in zip(self.procs[2:5], ["left_encoder", "right_encoder", "decoder"]):
             try:
                 maps = Path(f"/proc/{proc.pid}/maps").read_text()
             except OSError:
                 maps = ""
-            res["shm_segments"][name] = sorted({ln.split()[-1] for ln in maps.splitlines()
-                                                if "/dev/shm/fastdds" in ln or "/dev/shm/fastrtps" in ln})
+            res["shm_segments"][name] = sorted(
+                {ln.split()[-1] for ln in maps.splitlines() if "/dev/shm/fastdds" in ln or "/dev/shm/fastrtps" in ln}
+            )
         res["link_rx_bytes"] = {}
         for dev in ("camL", "camR"):
             r = self.in_ns("P", "cat", f"/sys/class/net/{dev}/statistics/rx_bytes")
@@ -259,17 +328,17 @@ class Run:
             "L_cannot_reach_R": not res["reach"]["L->R"] and not res["reach"]["R->L"],
             "P_reaches_both": res["reach"]["P->L"] and res["reach"]["P->R"],
             "no_forwarding_in_P": res["p_ip_forward"] == "0",
-            "L_graph_has_no_right_node": not any("right" in n for n in res["graph"]["L"]) and
-                                         any("decoder" in n for n in res["graph"]["L"]),
-            "R_graph_has_no_left_node": not any("left" in n for n in res["graph"]["R"]) and
-                                        any("decoder" in n for n in res["graph"]["R"]),
-            "P_graph_has_both": any("left_encoder" in n for n in res["graph"]["P"]) and
-                                any("right_encoder" in n for n in res["graph"]["P"]),
-            "codes_crossed_both_links": min(res["link_rx_bytes"].values()) > 10_000 and
-                                        int(dl.get("frames_in") or 0) >= self.a.pairs and
-                                        int(dr.get("frames_in") or 0) >= self.a.pairs,
-            "no_shared_memory_transport": all(p.poll() is None for p, _ in self.procs[2:5]) and
-                                          not any(res["shm_segments"].values()),
+            "L_graph_has_no_right_node": not any("right" in n for n in res["graph"]["L"])
+            and any("decoder" in n for n in res["graph"]["L"]),
+            "R_graph_has_no_left_node": not any("left" in n for n in res["graph"]["R"])
+            and any("decoder" in n for n in res["graph"]["R"]),
+            "P_graph_has_both": any("left_encoder" in n for n in res["graph"]["P"])
+            and any("right_encoder" in n for n in res["graph"]["P"]),
+            "codes_crossed_both_links": min(res["link_rx_bytes"].values()) > 10_000
+            and int(dl.get("frames_in") or 0) >= self.a.pairs
+            and int(dr.get("frames_in") or 0) >= self.a.pairs,
+            "no_shared_memory_transport": all(p.poll() is None for p, _ in self.procs[2:5])
+            and not any(res["shm_segments"].values()),
         }
         res["checks"] = checks
         res["ok"] = all(checks.values())

@@ -21,6 +21,7 @@ along and subscribes to the decoded images. For left_encoder, right_encoder and 
 Reported: per victim the times above, pairs lost during the outage, and the recovery check; JSON on stdout
 and in ``--out``. Exit 0 when every recovery check passed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,22 +44,28 @@ class Stream:
     """Publishes pairs at a fixed rate on a thread; records what was sent and what came out."""
 
     def __init__(self, tn, rate: float, h: int, w: int):
-        import ros_helpers as rh
         from sensor_msgs.msg import Image
 
+        import ros_helpers as rh
         from dsc_ros.wire import stamp_to_ns
 
         self.tn, self.rate = tn, rate
         self.pubs = {s: tn.publisher(Image, t, depth=10) for s, t in (("left", LEFT_IN), ("right", RIGHT_IN))}
-        self.msgs = [(rh.image_msg(l, "rgb8", 0, "f_left"), rh.image_msg(r, "rgb8", 0, "f_right"))
-                     for l, r in (rh.synthetic_pair(h, w, seed=i) for i in range(3))]
+        self.msgs = [
+            (rh.image_msg(l, "rgb8", 0, "f_left"), rh.image_msg(r, "rgb8", 0, "f_right"))
+            for l, r in (rh.synthetic_pair(h, w, seed=i) for i in range(3))
+        ]
         self.sent: dict = {}
         self.got: dict = {"left": {}, "right": {}}
         self.lock = threading.Lock()
         self._stop = threading.Event()
         for side in ("left", "right"):
-            tn.node.create_subscription(Image, f"{NS}/{side}/image_decoded",
-                                        lambda m, s=side: self._on(s, stamp_to_ns(m.header.stamp)), tn.qos(50))
+            tn.node.create_subscription(
+                Image,
+                f"{NS}/{side}/image_decoded",
+                lambda m, s=side: self._on(s, stamp_to_ns(m.header.stamp)),
+                tn.qos(50),
+            )
         self._th = threading.Thread(target=self._run, daemon=True)
 
     def _on(self, side, st):
@@ -91,7 +98,9 @@ class Stream:
     def pairs_done(self, since: float) -> list:
         """Stamps sent after ``since`` (monotonic) whose left and right both came out, oldest first."""
         with self.lock:
-            return sorted(s for s, t in self.sent.items() if t >= since and s in self.got["left"] and s in self.got["right"])
+            return sorted(
+                s for s, t in self.sent.items() if t >= since and s in self.got["left"] and s in self.got["right"]
+            )
 
     def sent_between(self, a: float, b: float) -> list:
         with self.lock:
@@ -118,9 +127,13 @@ def main(argv=None) -> int:
     ap.add_argument("--window-s", type=float, default=6.0, help="recovery window that must decode completely")
     ap.add_argument("--timeout-ms", type=float, default=1000.0, help="decoder sync.timeout_ms")
     ap.add_argument("--victims", default="left_encoder,right_encoder,decoder")
-    ap.add_argument("--mode", choices=("manual", "respawn", "standby"), default="manual",
-                    help="who restarts the killed node: this script at once, dsc-launch's respawn, or dsc-launch "
-                         "--standby's warm standby")
+    ap.add_argument(
+        "--mode",
+        choices=("manual", "respawn", "standby"),
+        default="manual",
+        help="who restarts the killed node: this script at once, dsc-launch's respawn, or dsc-launch "
+        "--standby's warm standby",
+    )
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--logs", type=Path, default=None)
@@ -142,16 +155,20 @@ def main(argv=None) -> int:
 
     def start(name):
         runs[name] = runs.get(name, 0) + 1
-        procs[name] = rh.Process(specs[name].command(sys.executable), logs / f"{name}_{runs[name]}.log", env=env,
-                                 nice=a.nice)
+        procs[name] = rh.Process(
+            specs[name].command(sys.executable), logs / f"{name}_{runs[name]}.log", env=env, nice=a.nice
+        )
         return procs[name]
 
     def launcher_pids() -> dict:
         import re
 
         pids = {}  # in log order, so the latest start or takeover of a node wins
-        for m in re.finditer(r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)"
-                             r"|standby with pid \[(\d+)\] takes over as (\w+)", launcher.output()):
+        for m in re.finditer(
+            r"process started with pid \[(\d+)\]: \S+ -m dsc_ros\.nodes\.(\w+)"
+            r"|standby with pid \[(\d+)\] takes over as (\w+)",
+            launcher.output(),
+        ):
             pid, name = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
             pids[name] = int(pid)
         return pids
@@ -159,10 +176,18 @@ def main(argv=None) -> int:
     def standbys_ready() -> int:
         return launcher.output().count(node_set.STANDBY_MARKER)
 
-    res: dict = {"config": {"mode": a.mode, "rate_hz": a.rate, "size": [h, w], "window_s": a.window_s,
-                            "sync_timeout_ms": a.timeout_ms,
-                            "respawn_delay_s": node_set.RESPAWN_DELAY_S if a.mode == "respawn" else None},
-                 "logs": str(logs), "victims": {}}
+    res: dict = {
+        "config": {
+            "mode": a.mode,
+            "rate_hz": a.rate,
+            "size": [h, w],
+            "window_s": a.window_s,
+            "sync_timeout_ms": a.timeout_ms,
+            "respawn_delay_s": node_set.RESPAWN_DELAY_S if a.mode == "respawn" else None,
+        },
+        "logs": str(logs),
+        "victims": {},
+    }
     tn = rh.RosTestNode("dsc_faults")
     stream = None
     try:
@@ -174,10 +199,24 @@ def main(argv=None) -> int:
                 if not p.wait_output(READY_MARKER, 1, 300):
                     raise RuntimeError(f"{name} not ready:\n{p.output()[-2000:]}")
         else:
-            launcher = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", NS,
-                                   "--left-topic", LEFT_IN, "--right-topic", RIGHT_IN]
-                                  + (["--standby"] if a.mode == "standby" else []), logs / "launch.log",
-                                  env=env, nice=a.nice)
+            launcher = rh.Process(
+                [
+                    sys.executable,
+                    "-m",
+                    "dsc_ros.tools.launcher",
+                    str(cfg),
+                    "--namespace",
+                    NS,
+                    "--left-topic",
+                    LEFT_IN,
+                    "--right-topic",
+                    RIGHT_IN,
+                ]
+                + (["--standby"] if a.mode == "standby" else []),
+                logs / "launch.log",
+                env=env,
+                nice=a.nice,
+            )
             if not launcher.wait_output(READY_MARKER, 3, 300):
                 raise RuntimeError(f"nodes not ready:\n{launcher.output()[-3000:]}")
         res["nodes_ready_s"] = round(time.monotonic() - t0, 1)
@@ -194,28 +233,32 @@ def main(argv=None) -> int:
             t_kill = time.monotonic()
             if a.mode == "manual":
                 old = procs[victim]
-                old.kill()                              # SIGKILL to its process group: no clean shutdown
+                old.kill()  # SIGKILL to its process group: no clean shutdown
                 old.close()
                 r["killed_rc"] = old.popen.returncode
                 t_restart = time.monotonic()
                 new = start(victim)
-                r["restart_to_ready_s"] = round(time.monotonic() - t_restart, 2) if new.wait_output(
-                    READY_MARKER, 1, 300) else None
+                r["restart_to_ready_s"] = (
+                    round(time.monotonic() - t_restart, 2) if new.wait_output(READY_MARKER, 1, 300) else None
+                )
             else:
                 import os
                 import signal
 
                 if a.mode == "standby":
                     n_sb = len(specs) + sum(1 for v in res["victims"].values())  # one more after each takeover
-                    if not wait(lambda: standbys_ready() >= n_sb, 120):
+                    if not wait(lambda n_sb=n_sb: standbys_ready() >= n_sb, 120):
                         raise RuntimeError(f"standby of {victim} not ready:\n{launcher.output()[-3000:]}")
                     t_kill = time.monotonic()
                 n_ready = launcher.output().count(READY_MARKER)
-                os.killpg(launcher_pids()[victim], signal.SIGKILL)   # the node's own session, not the launcher
+                os.killpg(launcher_pids()[victim], signal.SIGKILL)  # the node's own session, not the launcher
                 t_restart = t_kill
-                r["restart_to_ready_s"] = round(time.monotonic() - t_kill, 2) if launcher.wait_output(
-                    READY_MARKER, n_ready + 1, 300) else None
-            ok = wait(lambda: stream.pairs_done(t_kill), 120)
+                r["restart_to_ready_s"] = (
+                    round(time.monotonic() - t_kill, 2)
+                    if launcher.wait_output(READY_MARKER, n_ready + 1, 300)
+                    else None
+                )
+            ok = wait(lambda t_kill=t_kill: stream.pairs_done(t_kill), 120)
             first = stream.pairs_done(t_kill)[0] if ok else None
             t_first = stream.got["right"].get(first, None) if ok else None
             r["restart_to_first_pair_s"] = round(max(stream.got["left"][first], t_first) - t_restart, 2) if ok else None
@@ -232,13 +275,14 @@ def main(argv=None) -> int:
             time.sleep(a.window_s)
             t_w1 = time.monotonic()
             window = stream.sent_between(t_w0, t_w1)
-            wait(lambda: all(stream.decoded(s) for s in window), 30)
+            wait(lambda window=window: all(stream.decoded(s) for s in window), 30)
             time.sleep(1.0)  # let /diagnostics catch up
             r["window_pairs"] = len(window)
             r["window_decoded"] = sum(1 for s in window if stream.decoded(s))
             r["window_degraded"] = diag.value(DEC_R, "degraded") - deg0
-            r["recovered"] = (ok and r["window_pairs"] > 0 and r["window_decoded"] == r["window_pairs"]
-                              and r["window_degraded"] == 0)
+            r["recovered"] = (
+                ok and r["window_pairs"] > 0 and r["window_decoded"] == r["window_pairs"] and r["window_degraded"] == 0
+            )
             res["victims"][victim] = r
             print(f"[faults] {victim}: {r}", flush=True)
         res["ok"] = bool(res["victims"]) and all(v["recovered"] for v in res["victims"].values())

@@ -19,6 +19,7 @@ the growth of the medians of the first and the last ``--window`` of the samples 
 ``--rss-settle-s`` (the target figure; ``rss_growth`` says why), its slope, and start -> end; the decoder's
 and encoders' drop counters from /diagnostics.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ sys.path.insert(0, str(ROOT / "test"))
 NS = "/dsc_soak"
 LEFT_IN, RIGHT_IN = "/soak_cam/left/image_raw", "/soak_cam/right/image_raw"
 NODES = ("left_encoder", "right_encoder", "decoder")
-STATUS = {"left_encoder": "dsc_ros/left_encoder: left encode", "right_encoder": "dsc_ros/right_encoder: right encode",
-          "decoder_left": "dsc_ros/decoder: left decode", "decoder_right": "dsc_ros/decoder: right decode"}
+STATUS = {
+    "left_encoder": "dsc_ros/left_encoder: left encode",
+    "right_encoder": "dsc_ros/right_encoder: right encode",
+    "decoder_left": "dsc_ros/decoder: left decode",
+    "decoder_right": "dsc_ros/decoder: right decode",
+}
 
 
 def percentile(v, q):
@@ -72,7 +77,7 @@ def write_config(folder: Path, args) -> Path:
         for q in ("input", "output"):
             p["qos"][q]["reliability"] = "reliable"
         if "encoder" in key:
-            p["rate"] = 0                      # the smallest rate point of each camera
+            p["rate"] = 0  # the smallest rate point of each camera
             p["throttle"]["max_rate_hz"] = float(args.throttle_hz)
             if args.input_depth:
                 p["qos"]["input"]["depth"] = int(args.input_depth)
@@ -107,18 +112,22 @@ def rss_growth(series, rss, window: float, settle_s: float = 0.0) -> dict:
             continue
         first = statistics.median(v for _, v in vals[:k])
         last = statistics.median(v for _, v in vals[-k:])
-        half = vals[len(vals) // 2:]
+        half = vals[len(vals) // 2 :]
         slope = None
         if len(half) >= 3:
             tm = statistics.mean(t for t, _ in half)
             vm = statistics.mean(v for _, v in half)
             den = sum((t - tm) ** 2 for t, _ in half)
             slope = round(60 * sum((t - tm) * (v - vm) for t, v in half) / den, 2) if den else None
-        out[n] = {"window_medians": round(100 * (last / first - 1), 1),
-                  "first_window_median_mb": first, "last_window_median_mb": last,
-                  "from_s": vals[0][0], "samples_per_window": k,
-                  "slope_second_half_mb_per_min": slope,
-                  "start_to_end": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1)}
+        out[n] = {
+            "window_medians": round(100 * (last / first - 1), 1),
+            "first_window_median_mb": first,
+            "last_window_median_mb": last,
+            "from_s": vals[0][0],
+            "samples_per_window": k,
+            "slope_second_half_mb_per_min": slope,
+            "start_to_end": round(100 * (rss["end"][n] / rss["start"][n] - 1), 1),
+        }
     return out
 
 
@@ -139,13 +148,21 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=float, default=0.2, help="fraction of the run for start/end latency")
     ap.add_argument("--drain-s", type=float, default=10.0, help="wait for the last outputs after publishing")
     ap.add_argument("--decoder-timeout-ms", type=float, default=None, help="override sync.timeout_ms")
-    ap.add_argument("--throttle-hz", type=float, default=0.0,
-                    help="encoders' throttle.max_rate_hz (0 = code every frame); lost pairs are then counted "
-                         "over the frames the throttle selects")
+    ap.add_argument(
+        "--throttle-hz",
+        type=float,
+        default=0.0,
+        help="encoders' throttle.max_rate_hz (0 = code every frame); lost pairs are then counted "
+        "over the frames the throttle selects",
+    )
     ap.add_argument("--input-depth", type=int, default=None, help="override the encoders' qos.input.depth")
     ap.add_argument("--rss-every-s", type=float, default=5.0, help="RSS sampling period")
-    ap.add_argument("--rss-settle-s", type=float, default=120.0,
-                    help="RSS growth counts from this long after the warm-up (allocator arenas fill first)")
+    ap.add_argument(
+        "--rss-settle-s",
+        type=float,
+        default=120.0,
+        help="RSS growth counts from this long after the warm-up (allocator arenas fill first)",
+    )
     ap.add_argument("--nice", type=int, default=10)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--logs", type=Path, default=None, help="folder for the launcher log (default: a temp folder)")
@@ -163,12 +180,35 @@ def main(argv=None) -> int:
     cfg = write_config(logs, a)
     env = rh.node_env({"FASTDDS_BUILTIN_TRANSPORTS": os.environ["FASTDDS_BUILTIN_TRANSPORTS"]})
     t_launch = time.monotonic()
-    proc = rh.Process([sys.executable, "-m", "dsc_ros.tools.launcher", str(cfg), "--namespace", NS, "--left-topic", LEFT_IN,
-                       "--right-topic", RIGHT_IN], logs / "launch.log", env=env, nice=a.nice)
+    proc = rh.Process(
+        [
+            sys.executable,
+            "-m",
+            "dsc_ros.tools.launcher",
+            str(cfg),
+            "--namespace",
+            NS,
+            "--left-topic",
+            LEFT_IN,
+            "--right-topic",
+            RIGHT_IN,
+        ],
+        logs / "launch.log",
+        env=env,
+        nice=a.nice,
+    )
     tn = rh.RosTestNode("dsc_soak")
-    res: dict = {"config": {"minutes": a.minutes, "rate_hz": a.rate, "size": [h, w], "qos": "reliable",
-                            "encoder_rate_point": 0, "transports": os.environ["FASTDDS_BUILTIN_TRANSPORTS"]},
-                 "logs": str(logs)}
+    res: dict = {
+        "config": {
+            "minutes": a.minutes,
+            "rate_hz": a.rate,
+            "size": [h, w],
+            "qos": "reliable",
+            "encoder_rate_point": 0,
+            "transports": os.environ["FASTDDS_BUILTIN_TRANSPORTS"],
+        },
+        "logs": str(logs),
+    }
     try:
         from sensor_msgs.msg import Image
 
@@ -182,8 +222,7 @@ def main(argv=None) -> int:
             got[side].setdefault(stamp_to_ns(m.header.stamp), time.monotonic())
 
         for side in ("left", "right"):
-            tn.node.create_subscription(Image, f"{NS}/{side}/image_decoded", lambda m, s=side: on_img(s, m),
-                                        tn.qos(50))
+            tn.node.create_subscription(Image, f"{NS}/{side}/image_decoded", lambda m, s=side: on_img(s, m), tn.qos(50))
         diag = rh.Diagnostics(tn)
         if not proc.wait_output(READY_MARKER, 3, 300):
             raise RuntimeError("nodes not ready:\n" + proc.output()[-3000:])
@@ -229,8 +268,9 @@ def main(argv=None) -> int:
             th.join(1.0)
             if time.monotonic() >= next_rss:
                 next_rss += a.rss_every_s
-                series.append((round(time.monotonic() - t_pub - a.warmup_s, 1),
-                               {n: rss_mb(pid) for n, pid in pids.items()}))
+                series.append(
+                    (round(time.monotonic() - t_pub - a.warmup_s, 1), {n: rss_mb(pid) for n, pid in pids.items()})
+                )
             if time.monotonic() >= next_report:
                 next_report += 60
                 done = len(set(got["left"]) & set(got["right"]))
@@ -247,34 +287,55 @@ def main(argv=None) -> int:
 
         slop = yaml_slop_s(cfg)
         throttle = StampThrottle(a.throttle_hz, slop)
-        selected = {s for s in stamps if throttle.accept(s)}      # what both encoders code by design
+        selected = {s for s in stamps if throttle.accept(s)}  # what both encoders code by design
         measured = [s for s in stamps if s not in set(warm) and s in selected]
         both = set(got["left"]) & set(got["right"])
         lat = {s: max(got["left"][s], got["right"][s]) - sent[s] for s in measured if s in both}
         k = max(1, int(len(measured) * a.window))
         first, last = measured[:k], measured[-k:]
-        res["pairs"] = {"published": len(measured), "decoded": sum(1 for s in measured if s in both),
-                        "lost": sum(1 for s in measured if s not in both),
-                        "lost_left": sum(1 for s in measured if s not in got["left"]),
-                        "lost_right": sum(1 for s in measured if s not in got["right"]),
-                        "warmup_published": len(warm),
-                        "sent_after_warmup": len(stamps) - len(warm),
-                        "throttled_hz": a.throttle_hz}
+        res["pairs"] = {
+            "published": len(measured),
+            "decoded": sum(1 for s in measured if s in both),
+            "lost": sum(1 for s in measured if s not in both),
+            "lost_left": sum(1 for s in measured if s not in got["left"]),
+            "lost_right": sum(1 for s in measured if s not in got["right"]),
+            "warmup_published": len(warm),
+            "sent_after_warmup": len(stamps) - len(warm),
+            "throttled_hz": a.throttle_hz,
+        }
         res["latency_ms"] = {
-            "start": {"median": percentile([lat[s] for s in first if s in lat], 50),
-                      "p99": percentile([lat[s] for s in first if s in lat], 99)},
-            "end": {"median": percentile([lat[s] for s in last if s in lat], 50),
-                    "p99": percentile([lat[s] for s in last if s in lat], 99)}}
+            "start": {
+                "median": percentile([lat[s] for s in first if s in lat], 50),
+                "p99": percentile([lat[s] for s in first if s in lat], 99),
+            },
+            "end": {
+                "median": percentile([lat[s] for s in last if s in lat], 50),
+                "p99": percentile([lat[s] for s in last if s in lat], 99),
+            },
+        }
         res["rss_mb"] = rss
         res["rss_series_mb"] = series
         res["rss_growth_pct"] = rss_growth(series, rss, a.window, a.rss_settle_s)
         res["diagnostics"] = {}
         for key, status in STATUS.items():
             vals = diag.latest.get(status, {})
-            res["diagnostics"][key] = {k: v for k, v in vals.items()
-                                       if k in ("frames_in", "frames_out", "degraded", "dropped", "skipped", "fps",
-                                                "latency_ms.median", "latency_ms.p95", "bpp")
-                                       or k.startswith("dropped.")}
+            res["diagnostics"][key] = {
+                k: v
+                for k, v in vals.items()
+                if k
+                in (
+                    "frames_in",
+                    "frames_out",
+                    "degraded",
+                    "dropped",
+                    "skipped",
+                    "fps",
+                    "latency_ms.median",
+                    "latency_ms.p95",
+                    "bpp",
+                )
+                or k.startswith("dropped.")
+            }
         res["nodes_alive"] = proc.popen.poll() is None and "process has died" not in proc.output()
         res["ok"] = res["nodes_alive"] and res["pairs"]["decoded"] > 0
     except Exception as e:

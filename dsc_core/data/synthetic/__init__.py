@@ -41,8 +41,15 @@ with the noise-free views too), :func:`render_pairs` and :func:`write_pairs` (al
 """
 
 from dsc_core.data.synthetic.cli import main, parse_size
-from dsc_core.data.synthetic.generator import (EVAL_SEED, MODES, STREET_SHARE, SyntheticSample, SyntheticStereo,
-                                               pair_rng, render_pairs)
+from dsc_core.data.synthetic.generator import (
+    EVAL_SEED,
+    MODES,
+    STREET_SHARE,
+    SyntheticSample,
+    SyntheticStereo,
+    pair_rng,
+    render_pairs,
+)
 from dsc_core.data.synthetic.geometry import Camera, Layer, Patch, Sky
 from dsc_core.data.synthetic.paint import EDGE_PIXELS
 from dsc_core.data.synthetic.sensor import SensorModel, apply_sensor, draw_sensors

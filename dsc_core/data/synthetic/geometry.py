@@ -120,9 +120,9 @@ class Patch(Layer):
         pad = c.W  # the left camera sees up to max-disparity columns left of the right image
         if not pts:
             return (0, 0, 0, 0)
-        pts = np.array(pts)
-        x = c.f * pts[:, 0] / pts[:, 2] + c.cx
-        y = c.f * pts[:, 1] / pts[:, 2] + c.cy
+        xyz = np.array(pts)
+        x = c.f * xyz[:, 0] / xyz[:, 2] + c.cx
+        y = c.f * xyz[:, 1] / xyz[:, 2] + c.cy
         x0, x1 = int(np.clip(np.floor(x.min()) - 1, -pad, c.W)), int(np.clip(np.ceil(x.max()) + 2, -pad, c.W))
         y0, y1 = int(np.clip(np.floor(y.min()) - 1, 0, c.H)), int(np.clip(np.ceil(y.max()) + 2, 0, c.H))
         return (y0, y1, x0, x1)

@@ -39,11 +39,12 @@ def street_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
     centre = rng.uniform(-0.45, 0.45) * half
     left, right = centre - half, centre + half
     walk = rng.uniform(1.5, 4.0)
-    layers: list[Layer] = [Sky(cam, rng)]
+    sky = Sky(cam, rng)
+    layers: list[Layer] = [sky]
     z_bg = rng.uniform(60, 250)
     span = z_bg * (cam.W + 2 * cam.W) / cam.f
     haze = rng.uniform(0.1, 0.5)
-    bg_mat = _tex(bank, rng, rng.uniform(3, 12) / max(1.0, z_bg / 60), tint=layers[0].horizon,
+    bg_mat = _tex(bank, rng, rng.uniform(3, 12) / max(1.0, z_bg / 60), tint=sky.horizon,
                   tint_amount=haze)
     layers.append(fronto(cam, -span / 2, hc, z_bg, Skyline(rng, 0, span, rng.uniform(3, 15), rng.uniform(3, 14)),
                           bg_mat, z_far=5000))
@@ -70,7 +71,9 @@ def street_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
                 continue
             if kind < 0.3:
                 height = rng.uniform(0.8, 3.0)
-                mat = _tex(bank, rng, rng.uniform(15, 60), tint=[0.3, 0.55, 0.2], tint_amount=rng.uniform(0.4, 0.9))
+                # the materials are duck-typed (shade / support), without a common base class
+                mat: TextureMat | FacadeMat | CarMat = _tex(bank, rng, rng.uniform(15, 60), tint=[0.3, 0.55, 0.2],
+                                                            tint_amount=rng.uniform(0.4, 0.9))
             else:
                 height = rng.uniform(4, 24)
                 wall = _tex(bank, rng, rng.uniform(10, 60), tint=rng.uniform(0.3, 0.7, 3),
@@ -173,7 +176,8 @@ def layered_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
         r = rng.uniform(0.05, 0.3) * cam.W * z / cam.f
         kind = rng.integers(5)
         if kind == 0:
-            shape = Rotated(Rect(-r, r, -r * rng.uniform(0.3, 1), r * rng.uniform(0.3, 1)), rng.uniform(0, math.pi))
+            shape: Rotated | Ellipse | Blob | Polygon = Rotated(Rect(-r, r, -r * rng.uniform(0.3, 1),
+                                                                    r * rng.uniform(0.3, 1)), rng.uniform(0, math.pi))
         elif kind == 1:
             shape = Ellipse(r, r * rng.uniform(0.3, 1), rng.uniform(0, math.pi))
         elif kind == 2:

@@ -10,8 +10,8 @@ held-out split of the photo pool that training and the held-out evaluation set s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -127,7 +127,7 @@ class TextureBank:
         if i not in self._cache:
             from dsc_core.data.photos import load_photo
 
-            self._cache[i] = Texture(np.asarray(load_photo(self.paths[i], self.max_side, Image.BILINEAR)))
+            self._cache[i] = Texture(np.asarray(load_photo(self.paths[i], self.max_side, Image.Resampling.BILINEAR)))
         return self._cache[i]
 
     def pick(self, rng: np.random.Generator) -> Texture:

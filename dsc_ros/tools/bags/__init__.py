@@ -13,9 +13,9 @@ one implementation keeps the two from drifting apart.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -38,15 +38,17 @@ def stereo_code_msg_text() -> str:
     """The StereoCode definition: the repo's msg/ file, the installed share/ copy, or the fallback text."""
     import sys
 
-    candidates = [Path(__file__).resolve().parents[2] / "msg" / "StereoCode.msg",  # source checkout
-                  Path(sys.prefix) / "share" / "dsc_ros" / "msg" / "StereoCode.msg"]  # rosidl-installed copy
+    candidates = [
+        Path(__file__).resolve().parents[2] / "msg" / "StereoCode.msg",  # source checkout
+        Path(sys.prefix) / "share" / "dsc_ros" / "msg" / "StereoCode.msg",
+    ]  # rosidl-installed copy
     for c in candidates:
         if c.is_file():
             return c.read_text()
     return _STEREO_CODE_FALLBACK
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ros2_typestore():
     """ROS 2 Kilted typestore + dsc_ros/msg/StereoCode (so code bags are written and read without rclpy)."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
@@ -56,7 +58,7 @@ def ros2_typestore():
     return store
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ros1_typestore():
     """ROS 1 Noetic typestore: what kitti2bag's ``.bag`` files use (Header.seq, CameraInfo.D/K/R/P)."""
     from rosbags.typesys import Stores, get_typestore
@@ -110,8 +112,9 @@ class StereoBagWriter:
             w.write(stamp_ns, left_bgr, right_bgr, calib_left, calib_right)
     """
 
-    def __init__(self, path, *, ros1: bool = False, camera: str = "color", topics: dict | None = None,
-                 storage: str = "mcap"):
+    def __init__(
+        self, path, *, ros1: bool = False, camera: str = "color", topics: dict | None = None, storage: str = "mcap"
+    ):
         self.path = Path(path)
         self.ros1 = ros1
         self.camera = camera
@@ -158,8 +161,14 @@ class StereoBagWriter:
         h, w = img.shape[:2]
         ch = 1 if img.ndim == 2 else img.shape[2]
         return self.store.types[IMAGE](
-            header=self._header(stamp_ns, frame_id), height=h, width=w, encoding=self.encoding,
-            is_bigendian=0, step=w * ch, data=img.reshape(-1))
+            header=self._header(stamp_ns, frame_id),
+            height=h,
+            width=w,
+            encoding=self.encoding,
+            is_bigendian=0,
+            step=w * ch,
+            data=img.reshape(-1),
+        )
 
     def info_msg(self, stamp_ns: int, frame_id: str, c: CameraCalib):
         T = self.store.types
@@ -167,15 +176,29 @@ class StereoBagWriter:
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in (("D", c.D), ("K", c.K), ("R", c.R), ("P", c.P))}
         if not self.ros1:
             arrays = {k.lower(): v for k, v in arrays.items()}
-        return T[CAMERA_INFO](header=self._header(stamp_ns, frame_id), height=c.height, width=c.width,
-                              distortion_model=c.distortion_model, binning_x=0, binning_y=0, roi=roi, **arrays)
+        return T[CAMERA_INFO](
+            header=self._header(stamp_ns, frame_id),
+            height=c.height,
+            width=c.width,
+            distortion_model=c.distortion_model,
+            binning_x=0,
+            binning_y=0,
+            roi=roi,
+            **arrays,
+        )
 
     def _ser(self, msg, typ):
         return self.store.serialize_ros1(msg, typ) if self.ros1 else self.store.serialize_cdr(msg, typ)
 
-    def write(self, stamp_ns: int, left: np.ndarray, right: np.ndarray,
-              calib_left: CameraCalib | None = None, calib_right: CameraCalib | None = None,
-              right_stamp_ns: int | None = None) -> None:
+    def write(
+        self,
+        stamp_ns: int,
+        left: np.ndarray,
+        right: np.ndarray,
+        calib_left: CameraCalib | None = None,
+        calib_right: CameraCalib | None = None,
+        right_stamp_ns: int | None = None,
+    ) -> None:
         """One stereo frame: both images (already in ``self.encoding`` channel order) + both camera_infos.
 
         ``right_stamp_ns``: the right camera's own stamp (kitti2bag stamps each camera from its own
@@ -184,8 +207,10 @@ class StereoBagWriter:
         if calib_left is None or calib_right is None:
             calib_left, calib_right = default_kitti_calib(left.shape[1], left.shape[0])
         rstamp = stamp_ns if right_stamp_ns is None else right_stamp_ns
-        for side, img, calib, frame, t in (("left", left, calib_left, self.frames[0], stamp_ns),
-                                           ("right", right, calib_right, self.frames[1], rstamp)):
+        for side, img, calib, frame, t in (
+            ("left", left, calib_left, self.frames[0], stamp_ns),
+            ("right", right, calib_right, self.frames[1], rstamp),
+        ):
             self.writer.write(self.conns[side], t, self._ser(self.image_msg(t, frame, img), IMAGE))
             self.writer.write(self.conns[f"{side}_info"], t, self._ser(self.info_msg(t, frame, calib), CAMERA_INFO))
         self._seq += 1

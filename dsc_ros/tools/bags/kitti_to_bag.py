@@ -9,8 +9,9 @@ path for both, and a user without bags gets one in seconds.
 Layouts recognised (``detect_layout``):
 
 * raw drive ``2011_09_26_drive_0001_sync/``: ``image_02/data/*.png`` + ``image_03/data/*.png``, stamps from
-  ``image_02/timestamps.txt`` and ``image_03/timestamps.txt`` (each camera its own, as kitti2bag), calibration from ``calib_cam_to_cam.txt`` in the drive folder or its parent
-  (the date folder, where KITTI's zip puts it): ``S_rect_02``, ``K_02``, ``D_02``, ``R_rect_02``, ``P_rect_02``.
+  ``image_02/timestamps.txt`` and ``image_03/timestamps.txt`` (each camera its own, as kitti2bag),
+  calibration from ``calib_cam_to_cam.txt`` in the drive folder or its parent (the date folder,
+  where KITTI's zip puts it): ``S_rect_02``, ``K_02``, ``D_02``, ``R_rect_02``, ``P_rect_02``.
 * stereo 2015 / scene flow (``training/`` or ``testing/``): ``image_2`` + ``image_3``; stereo 2012: ``image_2``
   + ``image_3`` or ``colored_0`` + ``colored_1``. Only the ``*_10`` frames (the ones with ground truth) are
   taken when the folder has ``_10``/``_11`` pairs. Calibration per frame from ``calib/<id>.txt`` (``P2``/``P3``)
@@ -117,8 +118,9 @@ def detect_layout(root: Path, camera: str = "color") -> KittiSequence:
         ts, rts = (root / c / "timestamps.txt" for c in raw_cams)
         stamps = parse_timestamps(ts) if ts.is_file() else None
         rstamps = parse_timestamps(rts) if rts.is_file() and stamps is not None else None
-        calib = next((p for p in (root / "calib_cam_to_cam.txt", root.parent / "calib_cam_to_cam.txt") if p.is_file()),
-                     None)
+        calib = next(
+            (p for p in (root / "calib_cam_to_cam.txt", root.parent / "calib_cam_to_cam.txt") if p.is_file()), None
+        )
         return _matched(KittiSequence("raw", left, right, stamps, rstamps, calib_file=calib))
     for a, b in bench:
         if (root / a).is_dir() and (root / b).is_dir():
@@ -135,7 +137,8 @@ def detect_layout(root: Path, camera: str = "color") -> KittiSequence:
             return _matched(KittiSequence(layout, left, right, None, calib_dir=calib_dir, calib_style=style))
     raise FileNotFoundError(
         f"{root}: no KITTI stereo layout found (expected {raw_cams[0]}/data + {raw_cams[1]}/data, "
-        f"or {' / '.join('+'.join(x) for x in bench)})")
+        f"or {' / '.join('+'.join(x) for x in bench)})"
+    )
 
 
 def _matched(seq: KittiSequence) -> KittiSequence:
@@ -163,8 +166,17 @@ def _load(path: Path, encoding: str) -> np.ndarray:
     return rgb_to_encoding(arr, encoding)
 
 
-def convert(root, out, *, limit: int | None = None, camera: str = "color", hz: float = 10.0,
-            t0_ns: int = DEFAULT_T0_NS, ros1: bool = False, progress: bool = True) -> dict:
+def convert(
+    root,
+    out,
+    *,
+    limit: int | None = None,
+    camera: str = "color",
+    hz: float = 10.0,
+    t0_ns: int = DEFAULT_T0_NS,
+    ros1: bool = False,
+    progress: bool = True,
+) -> dict:
     """Write the bag; returns a small report (layout, frames, size, calibration source)."""
     seq = detect_layout(Path(root), camera)
     encoding = KITTI_ENCODING[camera]
@@ -192,8 +204,14 @@ def convert(root, out, *, limit: int | None = None, camera: str = "color", hz: f
             if calib is None:
                 calib = default_kitti_calib(left.shape[1], left.shape[0])
             w.write(stamp, left, right, *calib, right_stamp_ns=rstamp)
-    return {"layout": seq.layout, "frames": n, "out": str(out), "stamps": "timestamps.txt" if seq.stamps_ns else
-            f"synthetic {hz:g} Hz", "calibration": calib_src or "KITTI default intrinsics", "encoding": encoding}
+    return {
+        "layout": seq.layout,
+        "frames": n,
+        "out": str(out),
+        "stamps": "timestamps.txt" if seq.stamps_ns else f"synthetic {hz:g} Hz",
+        "calibration": calib_src or "KITTI default intrinsics",
+        "encoding": encoding,
+    }
 
 
 def main(argv: list | None = None) -> int:
@@ -207,8 +225,7 @@ def main(argv: list | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     try:
-        rep = convert(a.folder, a.out, limit=a.limit, camera=a.camera, hz=a.hz, ros1=a.ros1,
-                      progress=not a.no_progress)
+        rep = convert(a.folder, a.out, limit=a.limit, camera=a.camera, hz=a.hz, ros1=a.ros1, progress=not a.no_progress)
     except (FileNotFoundError, FileExistsError) as e:
         print(f"dsc-kitti2bag: {e}", file=sys.stderr)
         return 2
@@ -217,8 +234,10 @@ def main(argv: list | None = None) -> int:
             print(f"dsc-kitti2bag: {e}", file=sys.stderr)
             return 2
         raise
-    print(f"[dsc-kitti2bag] {rep['frames']} frames ({rep['layout']}, {rep['encoding']}) -> {rep['out']}; "
-          f"stamps: {rep['stamps']}; calibration: {rep['calibration']}")
+    print(
+        f"[dsc-kitti2bag] {rep['frames']} frames ({rep['layout']}, {rep['encoding']}) -> {rep['out']}; "
+        f"stamps: {rep['stamps']}; calibration: {rep['calibration']}"
+    )
     return 0
 
 

@@ -20,9 +20,9 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from dsc_ros import wire
 from dsc_ros.tools import node_set
@@ -34,8 +34,9 @@ class PlayerError(RuntimeError):
     """The bag cannot be played as a stereo pair (no such topic, wrong type, ...)."""
 
 
-def detect_stereo_topics(topics: dict[str, str], left_in: str | None = None,
-                         right_in: str | None = None) -> tuple[str, str]:
+def detect_stereo_topics(
+    topics: dict[str, str], left_in: str | None = None, right_in: str | None = None
+) -> tuple[str, str]:
     """Pick the left/right image topics of a bag (``topics``: name -> msgtype).
 
     Explicit ``left_in``/``right_in`` win (both, each an Image topic of the bag); otherwise
@@ -76,9 +77,11 @@ class PlayStats:
         mb = sum(self.nbytes.values()) / 1e6
         fps = self.frames / self.wall_s if self.wall_s > 0 else 0.0
         per = ", ".join(f"{k}: {v}" for k, v in sorted(self.messages.items()))
-        return (f"[dsc-play] {'interrupted after' if self.interrupted else 'published'} {self.frames} stereo frames "
-                f"in {self.wall_s:.1f} s ({fps:.2f} frames/s, {mb / max(self.wall_s, 1e-9):.1f} MB/s; "
-                f"{per}; worst lateness {self.max_late_s * 1e3:.0f} ms)")
+        return (
+            f"[dsc-play] {'interrupted after' if self.interrupted else 'published'} {self.frames} stereo frames "
+            f"in {self.wall_s:.1f} s ({fps:.2f} frames/s, {mb / max(self.wall_s, 1e-9):.1f} MB/s; "
+            f"{per}; worst lateness {self.max_late_s * 1e3:.0f} ms)"
+        )
 
 
 class BagSource:
@@ -126,8 +129,9 @@ class BagSource:
     def describe(self) -> str:
         kind = "ROS 2" if self.is_ros2 else "ROS 1 (converted with ros1_to_cdr)"
         dur = (self.end_ns - self.start_ns) / 1e9
-        return (f"[dsc-play] {self.path} ({kind}): {self.frame_count} stereo frames over {dur:.1f} s; "
-                + ", ".join(f"{k} <- {t}" for k, t in self.in_topics.items()))
+        return f"[dsc-play] {self.path} ({kind}): {self.frame_count} stereo frames over {dur:.1f} s; " + ", ".join(
+            f"{k} <- {t}" for k, t in self.in_topics.items()
+        )
 
     def messages(self, start_s: float = 0.0) -> Iterator[tuple[str, int, bytes]]:
         start = self.start_ns + int(start_s * 1e9) if start_s > 0 else None
@@ -146,14 +150,17 @@ def make_qos(profile: str = "reliable", depth: int = 10):
     return qos_profile(profile, depth, durability="system_default")
 
 
-def make_publishers(node, left_topic: str = "left/image_raw", right_topic: str = "right/image_raw",
-                    qos=None, camera_info: bool = True) -> dict:
+def make_publishers(
+    node, left_topic: str = "left/image_raw", right_topic: str = "right/image_raw", qos=None, camera_info: bool = True
+) -> dict:
     """Publishers keyed like ``BagSource`` keys; camera_info goes next to each image topic."""
     from sensor_msgs.msg import CameraInfo, Image
 
     qos = qos if qos is not None else make_qos()
-    pubs = {"left": node.create_publisher(Image, left_topic, qos),
-            "right": node.create_publisher(Image, right_topic, qos)}
+    pubs = {
+        "left": node.create_publisher(Image, left_topic, qos),
+        "right": node.create_publisher(Image, right_topic, qos),
+    }
     if camera_info:
         pubs["left_info"] = node.create_publisher(CameraInfo, sibling_topic(left_topic), qos)
         pubs["right_info"] = node.create_publisher(CameraInfo, sibling_topic(right_topic), qos)
@@ -177,10 +184,20 @@ def wait_for_subscribers(pubs: dict, minimum: int = 1, timeout_s: float = 10.0, 
     return False
 
 
-def play(source: BagSource, pubs: dict, *, rate: float = 1.0, loop: bool = False, start_s: float = 0.0,
-         max_frames: int | None = None, progress: bool = True, gate: Callable[[], None] | None = None,
-         on_publish: Callable[[str, int, bytes], None] | None = None,
-         should_stop: Callable[[], bool] | None = None, stats: PlayStats | None = None) -> PlayStats:
+def play(
+    source: BagSource,
+    pubs: dict,
+    *,
+    rate: float = 1.0,
+    loop: bool = False,
+    start_s: float = 0.0,
+    max_frames: int | None = None,
+    progress: bool = True,
+    gate: Callable[[], None] | None = None,
+    on_publish: Callable[[str, int, bytes], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    stats: PlayStats | None = None,
+) -> PlayStats:
     """Publish the bag's stereo messages with their original spacing divided by ``rate``.
 
     ``gate()`` is called before each left image and may block (the demo uses it to keep at most N frames in
@@ -241,8 +258,10 @@ def play(source: BagSource, pubs: dict, *, rate: float = 1.0, loop: bool = False
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="dsc-play", description=__doc__.split("\n\n")[0],
-        epilog="ROS arguments go after --ros-args (e.g. --ros-args -r __ns:=/stereo).")
+        prog="dsc-play",
+        description=__doc__.split("\n\n")[0],
+        epilog="ROS arguments go after --ros-args (e.g. --ros-args -r __ns:=/stereo).",
+    )
     p.add_argument("bag", help="ROS 1 .bag (kitti2bag) or ROS 2 bag directory / .mcap / .db3")
     p.add_argument("--rate", type=float, default=1.0, help="speed factor (0.5 = half speed, inf = no waiting)")
     p.add_argument("--loop", action="store_true", help="start over at the end")
@@ -255,10 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-camera-info", action="store_true", help="do not publish camera_info")
     p.add_argument("--qos", choices=("reliable", "best_effort", "sensor_data"), default="reliable")
     p.add_argument("--qos-depth", type=int, default=10)
-    p.add_argument("--wait", type=float, default=10.0, metavar="SEC",
-                   help="wait up to SEC for subscribers before playing (0: start at once); it ends as soon as "
-                        "they match. Discovery of a new process can miss its first announcements under load "
-                        "and then takes one 3 s announcement period more")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SEC",
+        help="wait up to SEC for subscribers before playing (0: start at once); it ends as soon as "
+        "they match. Discovery of a new process can miss its first announcements under load "
+        "and then takes one 3 s announcement period more",
+    )
     p.add_argument("--min-subscribers", type=int, default=1, help="how many subscribers --wait waits for")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -281,16 +305,31 @@ def main(argv: list[str] | None = None) -> int:
     node = rclpy.create_node("dsc_bag_player")
     stats = PlayStats()
     try:
-        pubs = make_publishers(node, args.left_topic, args.right_topic, make_qos(args.qos, args.qos_depth),
-                               camera_info=not args.no_camera_info)
+        pubs = make_publishers(
+            node,
+            args.left_topic,
+            args.right_topic,
+            make_qos(args.qos, args.qos_depth),
+            camera_info=not args.no_camera_info,
+        )
         if args.wait > 0 and args.min_subscribers > 0:
-            print(f"[dsc-play] waiting up to {args.wait:g} s for {args.min_subscribers} subscriber(s) on "
-                  f"{pubs['left'].topic_name} and {pubs['right'].topic_name}", flush=True)
+            print(
+                f"[dsc-play] waiting up to {args.wait:g} s for {args.min_subscribers} subscriber(s) on "
+                f"{pubs['left'].topic_name} and {pubs['right'].topic_name}",
+                flush=True,
+            )
         if not wait_for_subscribers(pubs, args.min_subscribers, args.wait):
             print(f"[dsc-play] no subscriber after {args.wait:.1f} s; playing anyway", flush=True)
-        play(source, pubs, rate=args.rate, loop=args.loop, start_s=args.start, max_frames=args.limit,
-             progress=not args.no_progress,
-             stats=stats)
+        play(
+            source,
+            pubs,
+            rate=args.rate,
+            loop=args.loop,
+            start_s=args.start,
+            max_frames=args.limit,
+            progress=not args.no_progress,
+            stats=stats,
+        )
         time.sleep(0.2)  # reliable QoS: give the last messages a moment to be acknowledged
     except KeyboardInterrupt:
         stats.interrupted = True

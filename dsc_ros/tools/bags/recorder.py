@@ -104,7 +104,8 @@ class Recorder:
             self.conns[t] = self.writer.add_connection(t, typ, typestore=self.store)
             self.stats[t] = TopicStats(t, typ)
             self.subs[t] = self.node.create_subscription(
-                msg_class(typ), t, lambda data, t=t: self._on_msg(t, data), self.qos, raw=True)
+                msg_class(typ), t, lambda data, t=t: self._on_msg(t, data), self.qos, raw=True
+            )
         return waiting
 
     def _on_msg(self, topic: str, data: bytes) -> None:
@@ -134,23 +135,43 @@ class Recorder:
         wall = self.wall_s
         rows = [("topic", "msgs", "bytes", "B/msg", "kB/s (wall)", "kB/s (active)")]
         for s in self.stats.values():
-            rows.append((s.topic, str(s.messages), str(s.nbytes), f"{s.nbytes / max(1, s.messages):.0f}",
-                         f"{s.rate(wall) / 1e3:.2f}", f"{s.active_rate() / 1e3:.2f}"))
+            rows.append(
+                (
+                    s.topic,
+                    str(s.messages),
+                    str(s.nbytes),
+                    f"{s.nbytes / max(1, s.messages):.0f}",
+                    f"{s.rate(wall) / 1e3:.2f}",
+                    f"{s.active_rate() / 1e3:.2f}",
+                )
+            )
         tot_n = sum(s.messages for s in self.stats.values())
         tot_b = sum(s.nbytes for s in self.stats.values())
-        rows.append(("all", str(tot_n), str(tot_b), f"{tot_b / max(1, tot_n):.0f}",
-                     f"{tot_b / max(wall, 1e-9) / 1e3:.2f}", ""))
+        rows.append(
+            ("all", str(tot_n), str(tot_b), f"{tot_b / max(1, tot_n):.0f}", f"{tot_b / max(wall, 1e-9) / 1e3:.2f}", "")
+        )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                 for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows
+        ]
         return f"[dsc-record] {self.out}: {wall:.1f} s wall time\n" + "\n".join(lines)
 
     def summary(self) -> dict:
         wall = self.wall_s
-        return {"bag": str(self.out), "wall_s": wall,
-                "topics": {s.topic: {"type": s.msgtype, "messages": s.messages, "bytes": s.nbytes,
-                                     "bytes_per_s": s.rate(wall), "active_bytes_per_s": s.active_rate()}
-                           for s in self.stats.values()}}
+        return {
+            "bag": str(self.out),
+            "wall_s": wall,
+            "topics": {
+                s.topic: {
+                    "type": s.msgtype,
+                    "messages": s.messages,
+                    "bytes": s.nbytes,
+                    "bytes_per_s": s.rate(wall),
+                    "active_bytes_per_s": s.active_rate(),
+                }
+                for s in self.stats.values()
+            },
+        }
 
 
 def _default_qos(profile: str = "reliable", depth: int = 100):
@@ -187,8 +208,9 @@ def read_codes(bag, slop_ms: float = 10.0) -> list:
     return out
 
 
-def decode_bag(bag, out_dir, model: str | None = None, write_png: bool = True, limit: int | None = None,
-               slop_ms: float = 10.0) -> dict:
+def decode_bag(
+    bag, out_dir, model: str | None = None, write_png: bool = True, limit: int | None = None, slop_ms: float = 10.0
+) -> dict:
     """Decode every left/right code pair of ``bag`` into PNGs in ``out_dir``; returns a report.
 
     The model comes from the messages (the encoder's registry name) unless ``model`` overrides it. A right
@@ -215,8 +237,7 @@ def decode_bag(bag, out_dir, model: str | None = None, write_png: bool = True, l
         if "right" in p:
             m = p["right"]
             codec = dsc_core.load_codec(model or m.model)
-            right, info = codec.decode_right(np.asarray(m.data, dtype=np.uint8).tobytes(), left=state,
-                                             return_info=True)
+            right, info = codec.decode_right(np.asarray(m.data, dtype=np.uint8).tobytes(), left=state, return_info=True)
             entry["right"] = _save(out, header_stamp_ns(m.header), "right", right, m.encoding, write_png)
             entry["right_bytes"] = len(m.data)
             entry["degraded"] = bool(info.degraded)
@@ -244,8 +265,13 @@ def main(argv: list | None = None) -> int:
     p = argparse.ArgumentParser(prog="dsc-record", description=__doc__.split("\n\n")[0])
     p.add_argument("out", help="output ROS 2 bag directory (must not exist)")
     p.add_argument("--topics", nargs="+", default=["left/dsc_code", "right/dsc_code"])
-    p.add_argument("--type", action="append", default=[], metavar="TOPIC=TYPE",
-                   help="e.g. left/dsc_code=dsc_ros/msg/StereoCode (default: learnt from the ROS graph)")
+    p.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        metavar="TOPIC=TYPE",
+        help="e.g. left/dsc_code=dsc_ros/msg/StereoCode (default: learnt from the ROS graph)",
+    )
     p.add_argument("--duration", type=float, help="stop after SEC seconds (default: until Ctrl-C)")
     p.add_argument("--qos", choices=("reliable", "best_effort", "sensor_data"), default="reliable")
     p.add_argument("--qos-depth", type=int, default=100)
@@ -287,16 +313,20 @@ def main(argv: list | None = None) -> int:
 
 
 def decode_main(argv: list | None = None) -> int:
-    p = argparse.ArgumentParser(prog="dsc-decode-bag", description="Decode a bag of StereoCode messages offline "
-                                "(rosbags + dsc_core, no ROS needed) into PNGs.")
+    p = argparse.ArgumentParser(
+        prog="dsc-decode-bag",
+        description="Decode a bag of StereoCode messages offline (rosbags + dsc_core, no ROS needed) into PNGs.",
+    )
     p.add_argument("bag")
     p.add_argument("--out", required=True, help="output folder for <stamp>_left.png / <stamp>_right.png")
     p.add_argument("--model", help="override the model named in the messages")
     a = p.parse_args(argv)
     rep = decode_bag(a.bag, a.out, model=a.model)
     degraded = sum(1 for f in rep["frames"] if f.get("degraded"))
-    print(f"[dsc-decode-bag] {rep['pairs']} pairs, {rep['left_only']} left only, {rep['right_only']} right only "
-          f"({degraded} right decoded without side information) -> {rep['out']}")
+    print(
+        f"[dsc-decode-bag] {rep['pairs']} pairs, {rep['left_only']} left only, {rep['right_only']} right only "
+        f"({degraded} right decoded without side information) -> {rep['out']}"
+    )
     (Path(a.out) / "decode_report.json").write_text(json.dumps(rep, indent=2))
     return 0
 

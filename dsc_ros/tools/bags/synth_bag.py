@@ -46,7 +46,7 @@ def _cover(img: np.ndarray, h: int, w: int) -> np.ndarray:
     s = max(h / img.shape[0], w / img.shape[1])
     big = _resize(img, max(h, int(np.ceil(img.shape[0] * s))), max(w, int(np.ceil(img.shape[1] * s))))
     y, x = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
-    return big[y:y + h, x:x + w]
+    return big[y : y + h, x : x + w]
 
 
 def _load_rgb(path) -> np.ndarray:
@@ -71,8 +71,8 @@ def shift_frames(n: int, h: int, w: int, seed: int = 0):
     obj = _cover(_load_rgb(b), ph, pw)
     for i in range(n):
         o = step * i
-        left = bg[:, o:o + w].copy()
-        right = bg[:, o + d_bg:o + d_bg + w].copy()
+        left = bg[:, o : o + w].copy()
+        right = bg[:, o + d_bg : o + d_bg + w].copy()
         d_fg = int(round(24 + 36 * i / max(1, n - 1)))  # the object comes closer
         y = (h - ph) // 2 + int(h * 0.1)
         x = int(w * 0.2) + 3 * i
@@ -80,7 +80,7 @@ def shift_frames(n: int, h: int, w: int, seed: int = 0):
             x0, x1 = max(0, xx), min(w, xx + pw)
             y0, y1 = max(0, y), min(h, y + ph)
             if x1 > x0 and y1 > y0:
-                img[y0:y1, x0:x1] = obj[y0 - y:y1 - y, x0 - xx:x1 - xx]
+                img[y0:y1, x0:x1] = obj[y0 - y : y1 - y, x0 - xx : x1 - xx]
         yield left, right
 
 
@@ -93,7 +93,7 @@ def motorcycle_frames(n: int, h: int, w: int, seed: int = 0):
     band = min(H, max(1, int(round(W * h / w))))
     for i in range(n):
         y = int(round((H - band) * (i / max(1, n - 1)))) if n > 1 else (H - band) // 2
-        yield _resize(left[y:y + band], h, w), _resize(right[y:y + band], h, w)
+        yield _resize(left[y : y + band], h, w), _resize(right[y : y + band], h, w)
 
 
 def synthetic_frames(n: int, h: int, w: int, seed: int = 0):
@@ -126,9 +126,18 @@ def have_synthetic() -> bool:
 SOURCES = {"synthetic": synthetic_frames, "shift": shift_frames, "motorcycle": motorcycle_frames}
 
 
-def write_synth_bag(out, *, frames: int = 20, size: tuple = (375, 1242), hz: float = 10.0,
-                    source: str = "synthetic", ros1: bool = False, seed: int = 0, camera: str = "color",
-                    t0_ns: int = DEFAULT_T0_NS) -> dict:
+def write_synth_bag(
+    out,
+    *,
+    frames: int = 20,
+    size: tuple = (375, 1242),
+    hz: float = 10.0,
+    source: str = "synthetic",
+    ros1: bool = False,
+    seed: int = 0,
+    camera: str = "color",
+    t0_ns: int = DEFAULT_T0_NS,
+) -> dict:
     """Write the bag; returns {out, frames, size, source (the one actually used), ros1}."""
     h, w = size
     if source == "synthetic" and not have_synthetic():
@@ -139,8 +148,7 @@ def write_synth_bag(out, *, frames: int = 20, size: tuple = (375, 1242), hz: flo
         for i, (left, right) in enumerate(SOURCES[source](frames, h, w, seed)):
             if left.shape[:2] != (h, w):
                 left, right = _cover(left, h, w), _cover(right, h, w)
-            wr.write(t0_ns + int(round(i * 1e9 / hz)), rgb_to_encoding(left, enc), rgb_to_encoding(right, enc),
-                     *calib)
+            wr.write(t0_ns + int(round(i * 1e9 / hz)), rgb_to_encoding(left, enc), rgb_to_encoding(right, enc), *calib)
     return {"out": str(out), "frames": frames, "size": (h, w), "source": source, "ros1": ros1, "hz": hz}
 
 
@@ -158,10 +166,20 @@ def main(argv: list | None = None) -> int:
     if Path(a.out).exists():
         print(f"dsc-synth-bag: {a.out} exists already, not overwriting", file=sys.stderr)
         return 2
-    rep = write_synth_bag(a.out, frames=a.frames, size=a.size, hz=a.rate, source=a.source, ros1=a.ros1,
-                          seed=a.seed, camera="gray" if a.gray else "color")
-    print(f"[dsc-synth-bag] {rep['frames']} stereo frames {rep['size'][1]}x{rep['size'][0]} at {rep['hz']:g} Hz "
-          f"({rep['source']}{', ROS 1' if rep['ros1'] else ', ROS 2 mcap'}) -> {rep['out']}")
+    rep = write_synth_bag(
+        a.out,
+        frames=a.frames,
+        size=a.size,
+        hz=a.rate,
+        source=a.source,
+        ros1=a.ros1,
+        seed=a.seed,
+        camera="gray" if a.gray else "color",
+    )
+    print(
+        f"[dsc-synth-bag] {rep['frames']} stereo frames {rep['size'][1]}x{rep['size'][0]} at {rep['hz']:g} Hz "
+        f"({rep['source']}{', ROS 1' if rep['ros1'] else ', ROS 2 mcap'}) -> {rep['out']}"
+    )
     return 0
 
 

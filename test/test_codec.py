@@ -1,5 +1,5 @@
 """The codec end to end on real bitstreams: round trips in separate processes, sizes, encodings, isolation."""
-import json
+
 import os
 import subprocess
 import sys
@@ -51,8 +51,9 @@ def _run(script: str, *args) -> None:
 
 
 @pytest.mark.parametrize("enc_threads,dec_threads", [(1, 2), (2, 1)])
-def test_latents_are_bit_exact_across_processes_and_thread_counts(tmp_path, small_pair, codec,
-                                                                   enc_threads, dec_threads):
+def test_latents_are_bit_exact_across_processes_and_thread_counts(
+    tmp_path, small_pair, codec, enc_threads, dec_threads
+):
     left, right = small_pair
     np.savez(tmp_path / "pair.npz", left=left, right=right)
     _run(ENCODE_SCRIPT, tmp_path, enc_threads)
@@ -62,8 +63,12 @@ def test_latents_are_bit_exact_across_processes_and_thread_counts(tmp_path, smal
     # and this process decodes the other process's codes to the same images
     dec = np.load(tmp_path / "decoded.npz")
     here_l, here_r = codec.decode_pair((tmp_path / "left.dsc").read_bytes(), (tmp_path / "right.dsc").read_bytes())
-    assert np.array_equal(here_l, dec["left"])
-    assert np.abs(here_r.astype(int) - dec["right"]).max() <= 1   # float convolutions may differ by 1 level
+    # The latents above are bit-exact (that is what the entropy decoder needs). The images come from float
+    # convolutions, whose summation order depends on the thread count and the CPU's SIMD path: they may
+    # differ by one level in a few pixels (seen on AMD EPYC with 1 against 2 threads), never more.
+    for here, there in ((here_l, dec["left"]), (here_r, dec["right"])):
+        diff = np.abs(here.astype(int) - there)
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.01
 
 
 def test_round_trip_quality_and_rates(codec, small_pair):
@@ -76,7 +81,7 @@ def test_round_trip_quality_and_rates(codec, small_pair):
     l_img, r_img = codec.decode_pair(dl, dr)
     assert l_img.shape == left.shape and r_img.shape == right.shape and l_img.dtype == np.uint8
     mse = np.mean((l_img.astype(float) - left) ** 2)
-    assert 10 * np.log10(255 ** 2 / mse) > 18
+    assert 10 * np.log10(255**2 / mse) > 18
     assert len(dl) * 8 / n < 2.0
 
 
@@ -115,17 +120,20 @@ def test_encodings_come_back_as_they_went_in(codec, small_pair, encoding):
     l_img, r_img = codec.decode_pair(dl, dr)
     assert l_img.shape == left.shape and r_img.shape == right.shape
     mse = np.mean((l_img.astype(float) - left) ** 2)
-    assert 10 * np.log10(255 ** 2 / mse) > 18, "channel order must survive the round trip"
+    assert 10 * np.log10(255**2 / mse) > 18, "channel order must survive the round trip"
 
 
-@pytest.mark.parametrize("bad,encoding", [
-    (np.zeros((8, 8, 3), np.float32), "rgb8"),
-    (np.zeros((8, 8), np.uint8), "rgb8"),
-    (np.zeros((8, 8, 3), np.uint8), "mono8"),
-    (np.zeros((8, 8, 3), np.uint8), "yuv422"),
-    (np.zeros((0, 8, 3), np.uint8), "rgb8"),
-    (np.zeros((8, 8, 4), np.uint8), "rgb8"),
-])
+@pytest.mark.parametrize(
+    "bad,encoding",
+    [
+        (np.zeros((8, 8, 3), np.float32), "rgb8"),
+        (np.zeros((8, 8), np.uint8), "rgb8"),
+        (np.zeros((8, 8, 3), np.uint8), "mono8"),
+        (np.zeros((8, 8, 3), np.uint8), "yuv422"),
+        (np.zeros((0, 8, 3), np.uint8), "rgb8"),
+        (np.zeros((8, 8, 4), np.uint8), "rgb8"),
+    ],
+)
 def test_bad_images_are_refused(codec, bad, encoding):
     with pytest.raises(ImageFormatError):
         codec.encode_left(bad, encoding)
@@ -156,8 +164,9 @@ def test_model_mismatch_is_refused(codec, paper_codec, small_pair, tmp_path):
     with pytest.raises(ModelMismatchError):
         other.decode_right(codec.encode_right(right))
     with pytest.raises(ModelMismatchError):
-        codec.decode_right(codec.encode_right(right), left=other.decode_left(other.encode_left(left),
-                                                                             return_state=True))
+        codec.decode_right(
+            codec.encode_right(right), left=other.decode_left(other.encode_left(left), return_state=True)
+        )
 
 
 def test_left_and_right_of_different_sizes_are_refused(codec, small_pair):
@@ -191,10 +200,16 @@ def test_right_encoder_uses_nothing_of_the_left(codec, small_pair, tmp_path):
     here = codec.encode_right(right)
     np.save(tmp_path / "right.npy", right)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    alone = subprocess.run([sys.executable, "-c", RIGHT_ONLY_SCRIPT, str(tmp_path / "right.npy")], env=env,
-                           check=True, capture_output=True, timeout=300).stdout
+    alone = subprocess.run(
+        [sys.executable, "-c", RIGHT_ONLY_SCRIPT, str(tmp_path / "right.npy")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    ).stdout
     assert alone == here
     import inspect
 
     from dsc_core.codec import StereoCodec
+
     assert "left" not in inspect.getsource(StereoCodec.encode_right).split('"""')[2]

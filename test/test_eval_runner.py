@@ -1,4 +1,5 @@
 """``run_eval`` end to end with the real codec on a tiny real pair: every number traceable to real bytes."""
+
 import argparse
 import io
 import json
@@ -24,9 +25,19 @@ def tiny(motorcycle):
 def evaluated(tiny, codec, tmp_path_factory):
     d = tmp_path_factory.mktemp("eval")
     out = io.StringIO()
-    res = run_eval([tiny], models=["dsc-default"], json_path=d / "eval.json", plot_path=d / "rd.png",
-                   right_rates=[0, 3], level1_rates=[0, 2, 5], baselines=ALL, curve_points=1, progress=False,
-                   threads=1, out=out)
+    res = run_eval(
+        [tiny],
+        models=["dsc-default"],
+        json_path=d / "eval.json",
+        plot_path=d / "rd.png",
+        right_rates=[0, 3],
+        level1_rates=[0, 2, 5],
+        baselines=ALL,
+        curve_points=1,
+        progress=False,
+        threads=1,
+        out=out,
+    )
     return res, out.getvalue(), d
 
 
@@ -51,15 +62,18 @@ def test_rates_are_real_container_bytes(evaluated, tiny, codec):
     data_l = codec.encode_left(left, rate=m["left_rate"])
     assert m["left"]["bpp"] == len(data_l) * 8 / hw
     state = codec.decode_left(data_l, return_state=True)
-    assert m["left"]["psnr"] == pytest.approx(metrics.psnr(left, state.image))
+    # The bytes are exact; the decoded pixels come from float convolutions whose rounding depends on the
+    # thread count (the eval may run with another one than this process), so a few pixels may differ by
+    # one level: a PSNR within 0.01 dB, never the 1e-6 relative of pytest.approx.
+    assert m["left"]["psnr"] == pytest.approx(metrics.psnr(left, state.image), abs=0.01)
     assert [p["rate"] for p in m["points"]] == [0, 3]
     for p in m["points"]:
         data_r = codec.encode_right(right, rate=p["rate"])
         assert p["bpp"] == len(data_r) * 8 / hw
         assert p["pair_bpp"] == pytest.approx((len(data_l) + len(data_r)) * 8 / (2 * hw))
         dec = codec.decode_right(data_r, left=state)
-        assert p["psnr"] == pytest.approx(metrics.psnr(right, dec))
-        assert p["ms_ssim"] == pytest.approx(metrics.ms_ssim(right, dec))
+        assert p["psnr"] == pytest.approx(metrics.psnr(right, dec), abs=0.01)
+        assert p["ms_ssim"] == pytest.approx(metrics.ms_ssim(right, dec), abs=1e-3)
         assert p["enc_ms"] > 0 and p["dec_ms"] > 0
 
 
@@ -93,8 +107,10 @@ def test_json_and_plot_written(evaluated):
     back = json.loads((d / "eval.json").read_text())
     assert set(back) == {"meta", "baselines", "models"} and set(back["baselines"]) == set(ALL)
     assert back["meta"]["n_pairs"] == 1 and back["meta"]["sizes"] == [[64, 128]]
-    assert back["models"]["dsc-default"]["per_pair"][0]["points"][0]["bpp"] == res["models"]["dsc-default"][
-        "points"][0]["bpp"]
+    assert (
+        back["models"]["dsc-default"]["per_pair"][0]["points"][0]["bpp"]
+        == res["models"]["dsc-default"]["points"][0]["bpp"]
+    )
     assert (d / "rd.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -102,8 +118,17 @@ def test_paper_head_without_ffmpeg(tiny, paper_codec, monkeypatch):
     """The fixed-rate head (one right rate) and an absent ffmpeg: HEVC is reported, not silently dropped."""
     monkeypatch.setenv("DSC_FFMPEG", "/nonexistent/ffmpeg")
     out = io.StringIO()
-    res = run_eval([tiny], models=["dsc-paper"], right_rates=[0, 1], level1_rates=[2], baselines=("jpeg", "hevc"),
-                   curve_points=0, progress=False, threads=1, out=out)
+    res = run_eval(
+        [tiny],
+        models=["dsc-paper"],
+        right_rates=[0, 1],
+        level1_rates=[2],
+        baselines=("jpeg", "hevc"),
+        curve_points=0,
+        progress=False,
+        threads=1,
+        out=out,
+    )
     m = res["models"]["dsc-paper"]
     assert m["right_rates"] == [0] and any("do not exist" in n for n in m["notes"])
     assert res["baselines"]["hevc"]["available"] is False
@@ -116,10 +141,30 @@ def test_cli_glue_on_a_spec(tmp_path, codec, capsys):
     p = argparse.ArgumentParser()
     add_eval_arguments(p)
     js = tmp_path / "e.json"
-    args = p.parse_args(["--pairs", "motorcycle", "--center-crop", "64x128", "--right-rates", "0",
-                         "--level1-rates", "2", "--baselines", "jpeg", "--curve-points", "0", "--json", str(js),
-                         "--no-progress", "--threads", "1", "--weights", str(codec.info.path)])
-    assert main_eval(args) == 0      # --weights: a family file (here the shipped one) instead of the registry's
+    args = p.parse_args(
+        [
+            "--pairs",
+            "motorcycle",
+            "--center-crop",
+            "64x128",
+            "--right-rates",
+            "0",
+            "--level1-rates",
+            "2",
+            "--baselines",
+            "jpeg",
+            "--curve-points",
+            "0",
+            "--json",
+            str(js),
+            "--no-progress",
+            "--threads",
+            "1",
+            "--weights",
+            str(codec.info.path),
+        ]
+    )
+    assert main_eval(args) == 0  # --weights: a family file (here the shipped one) instead of the registry's
     back = json.loads(js.read_text())
     assert back["meta"]["pairs"] == "motorcycle" and back["meta"]["sizes"] == [[64, 128]]
     assert back["meta"]["weights"] == str(codec.info.path)

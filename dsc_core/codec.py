@@ -112,7 +112,8 @@ class StereoCodec:
         return r
 
     # ------------------------------------------------------------------ encoding
-    def _header(self, role, rate, head_fp, h, w, encoding, shapes, crcs, payloads) -> bytes:
+    def _header(self, role, rate, head_fp, h, w, encoding, shapes, crcs, payloads) -> tuple:
+        """(container bytes, their :class:`~dsc_core.container.Header`) of a learned code."""
         hdr = container.Header(
             role=role,
             rate=rate,
@@ -127,13 +128,21 @@ class StereoCodec:
                 for s, c, p in zip(shapes, crcs, payloads)
             ),
         )
-        return container.pack(hdr, payloads)
+        return container.pack(hdr, payloads), hdr
 
     @torch.inference_mode()
     def encode_left(
-        self, image, encoding: str = "rgb8", rate: int | None = None, codec: str = "level1", quality: int | None = None
-    ) -> bytes:
-        """The left image's code (a DSCC container).
+        self,
+        image,
+        encoding: str = "rgb8",
+        rate: int | None = None,
+        codec: str = "level1",
+        quality: int | None = None,
+        *,
+        return_header: bool = False,
+    ):
+        """The left image's code (a DSCC container); with ``return_header``, ``(code, header)``, so a caller
+        that needs the header (the encoder node fills its message from it) does not parse what was just packed.
 
         ``codec="level1"`` (default): the learned level 1 at ``rate``. ``"avif"``, ``"jxl"``, ``"jpeg"``: a
         classical codec at ``quality`` (its own 0-100 scale; None = :mod:`dsc_core.left_codecs`' default),
@@ -143,16 +152,18 @@ class StereoCodec:
         if codec != "level1":
             if rate is not None:
                 raise ValueError(f"rate is level 1's; a {codec} left takes quality (0..100)")
-            return self._encode_left_classical(image, encoding, codec, quality)
+            data, hdr = self._encode_left_classical(image, encoding, codec, quality)
+            return (data, hdr) if return_header else data
         if quality is not None:
             raise ValueError("quality is a classical left codec's (codec='avif'|'jxl'|'jpeg'); level 1 takes rate")
         rgb = images.check_image(image, encoding)
         r = self._rate(rate, self.left_rates, self.info.default_left_rate, "left")
         h, w = rgb.shape[:2]
         c = self.level1.compress(images.to_tensor(rgb, self.device), r)
-        return self._header("left", r, bytes(8), h, w, encoding, c["shapes"], c["index_crcs"], c["strings"])
+        data, hdr = self._header("left", r, bytes(8), h, w, encoding, c["shapes"], c["index_crcs"], c["strings"])
+        return (data, hdr) if return_header else data
 
-    def _encode_left_classical(self, image, encoding: str, codec: str, quality) -> bytes:
+    def _encode_left_classical(self, image, encoding: str, codec: str, quality) -> tuple:
         lc = left_codecs.get(codec)
         q = lc.default_quality if quality is None else left_codecs.check_quality(quality)
         rgb = images.check_image(image, encoding)
@@ -170,43 +181,57 @@ class StereoCodec:
             codec=codec,
             strings=(container.StringInfo(_classical_shape(encoding, h, w), 0, len(payload)),),
         )
-        return container.pack(hdr, [payload])
+        return container.pack(hdr, [payload]), hdr
 
     @torch.inference_mode()
-    def encode_right(self, image, encoding: str = "rgb8", rate: int | None = None) -> bytes:
-        """Level-2 code of the right image. Uses nothing of the left camera."""
+    def encode_right(self, image, encoding: str = "rgb8", rate: int | None = None, *, return_header: bool = False):
+        """Level-2 code of the right image (``return_header``: ``(code, header)``). Uses nothing of the left
+        camera."""
         rgb = images.check_image(image, encoding)
         r = self._rate(rate, self.right_rates, self.info.default_right_rate, "right")
         h, w = rgb.shape[:2]
         y = self.level1.analysis(images.to_tensor(rgb, self.device))
         c = self.head.compress(y, r)
-        return self._header(
+        data, hdr = self._header(
             self.right_role, r, self.head_fp, h, w, encoding, c["shapes"], c["index_crcs"], c["strings"]
         )
+        return (data, hdr) if return_header else data
 
     # ------------------------------------------------------------------ decoding
-    def _check(self, hdr: container.Header, roles: tuple, payload_shapes: list) -> None:
-        if hdr.height * hdr.width > self.max_pixels:
-            raise BitstreamError(
-                f"code claims a {hdr.width}x{hdr.height} image ({hdr.height * hdr.width} pixels), "
-                f"over this decoder's budget of {self.max_pixels} (max_pixels)"
-            )
-        if hdr.role not in roles:
-            raise ModelMismatchError(f"expected a {' or '.join(roles)} code, got a {hdr.role} code")
-        if hdr.family != self.family_fp:
-            raise ModelMismatchError(
-                f"code from model family {hdr.family.hex()} ({hdr.model!r}), but {self.name} is family "
-                f"{self.family_fp.hex()}: encoder and decoder must load the same weights"
-            )
-        if hdr.role != "left" and hdr.head != self.head_fp:
-            raise ModelMismatchError(
-                f"right code from head {hdr.head.hex()} ({hdr.model!r}), but {self.name}'s head is "
-                f"{self.head_fp.hex()}: decode it with the model that encoded it"
-            )
+    def check(self, hdr: container.Header, side: str, max_pixels: int | None = None) -> None:
+        """Can this codec decode ``hdr`` (a parsed header) as the ``side`` ("left" or "right") of a pair?
+
+        The one compatibility check, used by ``decode_left``/``decode_right`` and by a node before it buffers
+        a code: the budget (``max_pixels``, None = this codec's), role, family and head
+        (:func:`dsc_core.container.check_identity`), then the rate and the latent shapes for the image size.
+        Raises a :class:`~dsc_core.errors.DSCError` whose ``reason`` names the problem (``too_large``,
+        ``wrong_role``, ``model_mismatch``, ``corrupt_code``); returns None when the code fits.
+        """
+        container.check_identity(
+            hdr,
+            side,
+            model=self.name,
+            family=self.family_fp,
+            head=self.head_fp,
+            right_role=self.right_role,
+            max_pixels=self.max_pixels if max_pixels is None else int(max_pixels),
+        )
+        hy, wy = self._latent_hw(hdr.height, hdr.width)
+        if side == "right":
+            if hdr.rate not in self.right_rates:
+                raise BitstreamError(f"right rate {hdr.rate} does not exist in {self.name}")
+            expected = self.head.expected_shapes((hy, wy))
+        elif hdr.classical:
+            expected = [_classical_shape(hdr.encoding, hdr.height, hdr.width)]
+        else:
+            if hdr.rate not in self.left_rates:
+                raise BitstreamError(f"left rate {hdr.rate} does not exist in {self.name}")
+            hp, wp = images.padded_size(hdr.height, hdr.width)
+            expected = [(self.level1.M, hy, wy), (self.level1.N, hp // Z_STRIDE, wp // Z_STRIDE)]
         got = [s.shape for s in hdr.strings]
-        if got != payload_shapes:
+        if got != [tuple(e) for e in expected]:
             raise BitstreamError(
-                f"latent shapes {got} do not match a {hdr.width}x{hdr.height} image (expected {payload_shapes})"
+                f"latent shapes {got} do not match a {hdr.width}x{hdr.height} image (expected {expected})"
             )
 
     def _latent_hw(self, h: int, w: int) -> tuple:
@@ -217,13 +242,9 @@ class StereoCodec:
     def decode_left(self, data, return_state: bool = False):
         """Left code -> image (uint8, original encoding and size); ``return_state`` -> :class:`LeftState`."""
         hdr, payloads = container.unpack(data)
+        self.check(hdr, "left")
         if hdr.classical:
             return self._decode_left_classical(hdr, payloads, return_state)
-        if hdr.rate not in self.left_rates:
-            raise BitstreamError(f"left rate {hdr.rate} does not exist in {self.name}")
-        hy, wy = self._latent_hw(hdr.height, hdr.width)
-        hp, wp = images.padded_size(hdr.height, hdr.width)
-        self._check(hdr, ("left",), [(self.level1.M, hy, wy), (self.level1.N, hp // Z_STRIDE, wp // Z_STRIDE)])
         d = self.level1.decompress(
             payloads, [s.shape for s in hdr.strings], hdr.rate, [s.index_crc for s in hdr.strings]
         )
@@ -233,9 +254,8 @@ class StereoCodec:
         return LeftState(image=img, header=hdr, y_hat=d["y_hat"], x_hat=d["x_hat"])
 
     def _decode_left_classical(self, hdr: container.Header, payloads: list, return_state: bool):
-        """A classical left: checked like a level-1 left (budget, role, family), then decoded by its codec,
-        whose stream must declare the header's size before a pixel is decoded."""
-        self._check(hdr, ("left",), [_classical_shape(hdr.encoding, hdr.height, hdr.width)])
+        """A classical left (already through :meth:`check`: budget, role, family, one image-sized string),
+        decoded by its codec, whose stream must declare the header's size before a pixel is decoded."""
         rgb = left_codecs.get(hdr.codec).decode(payloads[0], hdr.height, hdr.width, max_pixels=self.max_pixels)
         img = images.from_rgb(rgb, hdr.encoding)
         if not return_state:
@@ -257,10 +277,7 @@ class StereoCodec:
         """
         step = self.side_info_step(side_info)
         hdr, payloads = container.unpack(data)
-        hy, wy = self._latent_hw(hdr.height, hdr.width)
-        self._check(hdr, (self.right_role,), self.head.expected_shapes((hy, wy)))  # role first: a left is not a right
-        if hdr.rate not in self.right_rates:
-            raise BitstreamError(f"right rate {hdr.rate} does not exist in {self.name}")
+        self.check(hdr, "right")
         if isinstance(left, (bytes, bytearray, memoryview)):
             left = self.decode_left(left, return_state=True)
         if left is not None:

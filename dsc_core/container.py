@@ -38,7 +38,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from dsc_core.errors import BitstreamError, UnsupportedVersionError
+from dsc_core.errors import BitstreamError, ModelMismatchError, UnsupportedVersionError
 
 MAGIC = b"DSCC"
 VERSION = 2  # the newest version this build writes and reads
@@ -251,3 +251,38 @@ def unpack(data) -> tuple:
 def parse(data) -> Header:
     """Just the validated header (what ``dsc info`` and the ROS decoder's pairing need)."""
     return unpack(data)[0]
+
+
+def check_identity(
+    header: Header, side: str, *, model: str, family: bytes, head: bytes, right_role: str, max_pixels: int
+) -> None:
+    """Can a decoder of this identity take ``header`` as the ``side`` ("left" or "right") of a pair?
+
+    The checks that need only the header and the model's fingerprints, in the order a node wants them:
+    the pixel budget (before anything is allocated), the role, the family, then (right codes) the head.
+    Raises :class:`BitstreamError` (reason ``too_large``) or :class:`ModelMismatchError` (``wrong_role``,
+    ``model_mismatch``). :meth:`dsc_core.codec.StereoCodec.check` adds what needs the model itself (rates,
+    latent shapes); a decoder without torch can call this alone.
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    if header.height * header.width > max_pixels:
+        raise BitstreamError(
+            f"code claims a {header.width}x{header.height} image ({header.height * header.width} pixels), "
+            f"over this decoder's budget of {max_pixels} (max_pixels)",
+            reason="too_large",
+        )
+    if (header.role == "left") != (side == "left"):
+        raise ModelMismatchError(f"a {header.role} code where a {side} code belongs", reason="wrong_role")
+    if header.family != family:
+        raise ModelMismatchError(
+            f"code from model family {header.family.hex()} ({header.model!r}), but {model} is family "
+            f"{family.hex()}: encoder and decoder must load the same weights"
+        )
+    if side == "right" and header.role != right_role:
+        raise ModelMismatchError(f"{header.role} code from {header.model!r}; {model} decodes {right_role} codes")
+    if side == "right" and header.head != head:
+        raise ModelMismatchError(
+            f"right code from head {header.head.hex()} ({header.model!r}), but {model}'s head is {head.hex()}: "
+            "decode it with the model that encoded it"
+        )

@@ -35,12 +35,12 @@ def _reasons_in_code() -> set:
     reasons = set(re.findall(r'ImageConversionError\(\s*"(\w+)"', check))
     compressed = conv[conv.index("def parse_compressed_format") : conv.index("def rgb_to_encoding")]  # the decoder's
     reasons |= set(re.findall(r'ImageConversionError\(\s*"(\w+)"', compressed))  # CompressedImage left
-    reasons |= set(re.findall(r'"\w+Error": "(\w+)"', src["node_base.py"]))
-    reasons |= {"codec_error"}  # dsc_error_reason's fallback for a DSCError subclass it does not know
+    # dsc_core errors carry their counter key: each class's default and what a raise site names
+    core = "".join((ROOT / "dsc_core" / f).read_text() for f in ("errors.py", "container.py", "codec.py"))
+    reasons |= set(re.findall(r'^\s+reason = "(\w+)"', core, re.M)) | set(re.findall(r'reason="(\w+)"', core))
     for name in ("decoder.py", "encoder.py"):
         reasons |= set(re.findall(r'count_drop\("(\w+)"', src[name]))
-        reasons |= set(re.findall(r'else "(\w+_error)"', src[name]))
-    reasons |= set(re.findall(r'return "(\w+)", ', src["decoder.py"]))  # _reject
+        reasons |= set(re.findall(r'failure_reason\(e, "(\w+_error)"\)', src[name]))
     reasons |= {"duplicate", "sync_overflow"}  # decoder._count_sync_drops
     return reasons
 

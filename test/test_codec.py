@@ -1,5 +1,6 @@
 """The codec end to end on real bitstreams: round trips in separate processes, sizes, encodings, isolation."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import dsc_core
-from dsc_core.errors import ImageFormatError, MissingSideInformationError, ModelMismatchError
+from dsc_core.errors import DSCError, ImageFormatError, MissingSideInformationError, ModelMismatchError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,8 +145,9 @@ def test_bad_images_are_refused(codec, bad, encoding):
 def test_model_mismatch_is_refused(codec, paper_codec, small_pair, tmp_path):
     left, right = small_pair
     dr_paper = paper_codec.encode_right(right)
-    with pytest.raises(ModelMismatchError, match="expected a right code"):
+    with pytest.raises(ModelMismatchError, match="decodes right codes") as e:
         codec.decode_right(dr_paper)
+    assert e.value.reason == "model_mismatch"
     # a left code of the same family pairs with a paper right code
     dl = codec.encode_left(left)
     assert paper_codec.decode_right(dr_paper, left=dl).shape == right.shape
@@ -213,3 +215,32 @@ def test_right_encoder_uses_nothing_of_the_left(codec, small_pair, tmp_path):
     from dsc_core.codec import StereoCodec
 
     assert "left" not in inspect.getsource(StereoCodec.encode_right).split('"""')[2]
+
+
+def test_check_is_the_one_compatibility_check_and_names_its_reason(codec, paper_codec, small_pair):
+    """``StereoCodec.check`` (what decode_* and the decoder node call) raises DSCErrors whose ``reason`` is
+    the node's counter key, before any pixel or latent is allocated."""
+    from dsc_core import container
+    from dsc_core.errors import BitstreamError
+
+    left, right = small_pair
+    hl, hr = container.parse(codec.encode_left(left)), container.parse(codec.encode_right(right))
+    codec.check(hl, "left")
+    codec.check(hr, "right")
+
+    def reason(hdr, side, **kw):
+        with pytest.raises(DSCError) as e:
+            codec.check(hdr, side, **kw)
+        return e.value.reason
+
+    assert reason(hr, "left") == "wrong_role" and reason(hl, "right") == "wrong_role"
+    assert reason(hl, "left", max_pixels=hl.height * hl.width - 1) == "too_large"
+    assert reason(container.parse(paper_codec.encode_right(right)), "right") == "model_mismatch"
+    assert reason(dataclasses.replace(hr, family=b"X" * 8), "right") == "model_mismatch"
+    assert reason(dataclasses.replace(hr, head=b"Y" * 8), "right") == "model_mismatch"
+    assert reason(dataclasses.replace(hr, rate=99), "right") == "corrupt_code"
+    assert reason(dataclasses.replace(hl, width=hl.width + 64), "left") == "corrupt_code"  # shapes vs size
+    with pytest.raises(BitstreamError, match="budget"):
+        codec.check(hl, "left", max_pixels=100)
+    with pytest.raises(ValueError, match="side"):
+        codec.check(hl, "middle")

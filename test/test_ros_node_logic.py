@@ -52,7 +52,22 @@ class FakeCodec:
         )
         return container.pack(hdr, [b"abc"])
 
-    def encode_left(self, img, encoding="rgb8", rate=None, codec="level1", quality=None):
+    def check(self, hdr, side, max_pixels=None):
+        """The real codec's identity checks (the fake has no rates or latent shapes to add)."""
+        from dsc_core import container
+
+        limit = 3840 * 2160 if max_pixels is None else max_pixels
+        container.check_identity(
+            hdr, side, model=self.name, family=FAMILY, head=HEAD, right_role=self.right_role, max_pixels=limit
+        )
+
+    @staticmethod
+    def _with_header(data, return_header):
+        from dsc_core import container
+
+        return (data, container.parse(data)) if return_header else data
+
+    def encode_left(self, img, encoding="rgb8", rate=None, codec="level1", quality=None, *, return_header=False):
         self.gate.wait(10)
         self.left_options_seen.append((rate, codec, quality))
         if img.shape[0] == 13:  # a size the "model" refuses
@@ -61,10 +76,10 @@ class FakeCodec:
             raise ImageFormatError("13 rows are unlucky")
         if img.shape[0] == 14:
             raise RuntimeError("out of memory (pretend)")
-        return self._pack("left", img.shape[0], img.shape[1], encoding)
+        return self._with_header(self._pack("left", img.shape[0], img.shape[1], encoding), return_header)
 
-    def encode_right(self, img, encoding="rgb8", rate=None):
-        return self._pack("right", img.shape[0], img.shape[1], encoding)
+    def encode_right(self, img, encoding="rgb8", rate=None, *, return_header=False):
+        return self._with_header(self._pack("right", img.shape[0], img.shape[1], encoding), return_header)
 
     def _img(self, hdr, value):
         self.gate.wait(10)

@@ -3,8 +3,9 @@
 Why it looks like this:
 
 * Codes are validated where they arrive (``dsc_core.container.parse``: pure Python, CRC-checked) and
-  checked against the loaded model (role, family and head fingerprints) *before* they enter the pairing
-  buffer, so a corrupt code or one from another model is counted and logged at once and can never
+  checked against the loaded model by the codec's own ``check`` (budget, role, family and head
+  fingerprints, rate, latent shapes; the error's ``reason`` is the counter key) *before* they enter the
+  pairing buffer, so a corrupt code or one from another model is counted and logged at once and can never
   occupy a slot or poison a pair.
 * Pairing is by header stamp (:class:`dsc_ros.nodes.sync.StereoSync`: bounded, slop, counted drops). A right code
   whose left does not come within ``sync.timeout_ms`` is decoded *degraded* (no side information) when
@@ -34,7 +35,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from dsc_ros import wire
 from dsc_ros.msg import StereoCode
-from dsc_ros.nodes.node_base import DscNode, dsc_error_reason, run_node
+from dsc_ros.nodes.node_base import DscNode, failure_reason, run_node
 from dsc_ros.nodes.sync import LEFT, RIGHT, Match, StereoSync
 
 SIDES = (LEFT, RIGHT)
@@ -61,12 +62,7 @@ class DecoderNode(DscNode):
         )
         self._sync_drops_seen: dict[str, int] = {}
         self.left_input = str(self.p["left_input"])
-        codec = self.load_codec()
-        # What the loaded model accepts (StereoCodec attributes; a missing one just skips that pre-check,
-        # decode_* still refuses the code).
-        self._family = getattr(codec, "family_fp", None)
-        self._head = getattr(codec, "head_fp", None)
-        self._right_role = getattr(codec, "right_role", None)
+        self.load_codec()
         if self.p["warmup"]:
             self._warmup()
         self._infos: dict[str, collections.OrderedDict[int, CameraInfo]] = {s: collections.OrderedDict() for s in SIDES}
@@ -122,16 +118,12 @@ class DecoderNode(DscNode):
         where = f"{side} code stamped {stamp.sec}.{stamp.nanosec:09d}"
         try:
             hdr = dsc_core.container.parse(data)
+            # The codec's own compatibility check (budget, role, family, head, rate, shapes), before the code
+            # may occupy a pairing slot: what decode_* would refuse later is refused and counted now.
+            self.codec.check(hdr, side, max_pixels=int(self.p["limits.max_pixels"]))
         except dsc_core.DSCError as e:
-            reason = dsc_error_reason(e)
-            st.count_drop(reason)
-            self.problem(reason, f"dropped {where}: {e}")
-            return
-        bad = self._reject(side, hdr)
-        if bad:
-            reason, why = bad
-            st.count_drop(reason)
-            self.problem(reason, f"dropped {where}: {why}")
+            st.count_drop(e.reason)
+            self.problem(e.reason, f"dropped {where}: {e}")
             return
         matches = self.sync.push(side, wire.stamp_to_ns(stamp), Coded(msg.header, data, hdr, t_rx), time.monotonic_ns())
         self._count_sync_drops()
@@ -157,33 +149,6 @@ class DecoderNode(DscNode):
         )
         self._count_sync_drops()
         self._dispatch(matches)
-
-    def _reject(self, side: str, hdr):
-        """(reason, message) if this code cannot be decoded by the loaded model on this side, else None."""
-        if hdr.height * hdr.width > self.p["limits.max_pixels"]:
-            return "too_large", (
-                f"code claims a {hdr.width}x{hdr.height} image, over limits.max_pixels = {self.p['limits.max_pixels']}"
-            )
-        if side == LEFT and hdr.role != "left":
-            return "wrong_role", f"a {hdr.role} code arrived on the left code topic"
-        if side == RIGHT and hdr.role == "left":
-            return "wrong_role", "a left code arrived on the right code topic"
-        if self._family is not None and hdr.family != self._family:
-            return "model_mismatch", (
-                f"code from model {hdr.model!r} (family {hdr.family.hex()}), this decoder "
-                f"runs {self.p['model']!r} (family {self._family.hex()})"
-            )
-        if side == RIGHT:
-            if self._right_role is not None and hdr.role != self._right_role:
-                return "model_mismatch", (
-                    f"{hdr.role} code from {hdr.model!r}; {self.p['model']!r} decodes {self._right_role} codes"
-                )
-            if self._head is not None and hdr.head != self._head:
-                return "model_mismatch", (
-                    f"right code from head {hdr.head.hex()} ({hdr.model!r}); "
-                    f"{self.p['model']!r} has head {self._head.hex()}"
-                )
-        return None
 
     def _on_info(self, side: str, msg: CameraInfo) -> None:
         d = self._infos[side]
@@ -297,12 +262,7 @@ class DecoderNode(DscNode):
         return [self.stats[side] for side, c in ((LEFT, m.left), (RIGHT, m.right)) if c is not None]
 
     def _decode_failed(self, side: str, c: Coded, e: Exception) -> None:
-        import dsc_core
-
-        if isinstance(e, wire.ImageConversionError):  # a left CompressedImage whose pixels are corrupt
-            reason = e.reason
-        else:
-            reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "decode_error"
+        reason = failure_reason(e, "decode_error")  # a left CompressedImage's corrupt pixels have theirs too
         self.stats[side].count_drop(reason)
         what = "compressed image" if isinstance(c.info, wire.CompressedImageInfo) else "code"
         self.problem(

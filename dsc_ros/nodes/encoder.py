@@ -22,7 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from dsc_ros import wire
 from dsc_ros.msg import StereoCode
-from dsc_ros.nodes.node_base import DscNode, dsc_error_reason, run_node
+from dsc_ros.nodes.node_base import DscNode, failure_reason, run_node
 from dsc_ros.nodes.throttle import StampThrottle
 
 _ENCODE = {"left": "encode_left", "right": "encode_right"}
@@ -123,22 +123,19 @@ class EncoderNode(DscNode):
 
     # ------------------------------------------------------------------ worker thread
     def _work(self, item) -> None:
-        import dsc_core
-
         header, arr, encoding, t_rx = item
         t0 = time.monotonic()
         try:
             rate, options = self._encode_options()
-            data = self._encode(arr, encoding, rate, **options)
+            data, hdr = self._encode(arr, encoding, rate, **options, return_header=True)
         except Exception as e:  # one bad frame must not stop the camera
-            reason = dsc_error_reason(e) if isinstance(e, dsc_core.DSCError) else "encode_error"
+            reason = failure_reason(e, "encode_error")
             self.stats.count_drop(reason)
             self.problem(
                 reason, f"could not encode the {self.role} image {arr.shape} {encoding}: {type(e).__name__}: {e}"
             )
             return
         t1 = time.monotonic()
-        hdr = dsc_core.container.parse(data)
         self.code_pub.publish(wire.code_to_msg(data, header, hdr, StereoCode()))
         self.stats.record_out(len(data), arr.shape[0] * arr.shape[1], t1 - t0, time.monotonic() - t_rx)
 

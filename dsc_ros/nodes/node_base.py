@@ -46,17 +46,14 @@ TRIM_PERIOD_S = 10.0
 READY_SETTLE_S = 0.3
 
 
-def dsc_error_reason(exc: BaseException) -> str:
-    """A dsc_core exception -> the counter key used in diagnostics."""
-    name = type(exc).__name__
-    return {
-        "BitstreamError": "corrupt_code",
-        "UnsupportedVersionError": "unsupported_version",
-        "ModelMismatchError": "model_mismatch",
-        "NonDeterminismError": "nondeterminism",
-        "MissingSideInformationError": "side_info_mismatch",
-        "ImageFormatError": "bad_image",
-    }.get(name, "codec_error")
+def failure_reason(exc: BaseException, otherwise: str) -> str:
+    """The diagnostics counter key (``dropped.<reason>``) of a failed frame: the ``reason`` a dsc_core error
+    or a wire conversion error carries (:class:`dsc_core.errors.DSCError`, ``wire.ImageConversionError``),
+    else ``otherwise`` (an unexpected exception: ``encode_error``, ``decode_error``)."""
+    from dsc_core.errors import DSCError  # pure Python, no torch
+    from dsc_ros.wire import ImageConversionError
+
+    return exc.reason if isinstance(exc, (DSCError, ImageConversionError)) else otherwise
 
 
 class DscNode(Node):

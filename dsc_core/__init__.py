@@ -66,6 +66,14 @@ def quality(reference, decoded) -> dict:
     return metrics.quality(reference, decoded)
 
 
+def bpp(nbytes: int, image_or_shape) -> float:
+    """Bits per pixel of a code of ``nbytes`` bytes (headers included) for an image or its ``(H, W, ...)``
+    shape: the rate ``dsc eval`` reports, for tools that must not reach into ``dsc_core.eval``."""
+    from dsc_core.eval import metrics
+
+    return metrics.bpp(nbytes, image_or_shape)
+
+
 def __getattr__(name):  # LeftState / StereoCodec without importing torch at package import
     if name in ("LeftState", "StereoCodec", "RightInfo"):
         from dsc_core import codec

@@ -8,7 +8,9 @@
 * ``dsc_core`` imports nothing of ``dsc_ros`` except ``dsc_ros.wire`` (offline bag reading shares the
   message layout with the nodes), and ``dsc_ros.wire`` imports only the standard library, numpy and Pillow:
   no rclpy, no message package, no torch, nothing of ``dsc_core`` (it must load where ROS is absent);
-* the node runtime (``dsc_ros.nodes``) imports no tool (``dsc_ros.tools``: launchers, demo, bag tools).
+* the node runtime (``dsc_ros.nodes``) imports no tool (``dsc_ros.tools``: launchers, demo, bag tools);
+* ``dsc-demo`` (and the collector it hears the pipeline through) measures with ``dsc_core``'s public API
+  (``dsc_core.quality``, ``dsc_core.bpp``), never its internals.
 
 The import checks run in a fresh interpreter in which the forbidden modules cannot be imported; the module
 rules read every import statement, also those inside functions (most imports here are lazy on purpose).
@@ -62,6 +64,15 @@ def _violations_of_the_node_rule(files) -> list[str]:
         internals = sorted(m for m in mods if m.startswith(INTERNALS))
         if speaks_ros and internals:
             bad.append(f"{f}: rclpy and {', '.join(internals)}")
+    return bad
+
+
+def _violations_of_the_demo_rule(files) -> list[str]:
+    bad = []
+    for f in files:
+        internals = sorted(m for m in _imports(f) if m.startswith(INTERNALS))
+        if internals:
+            bad.append(f"{f}: {', '.join(internals)}")
     return bad
 
 
@@ -166,6 +177,14 @@ def test_no_dsc_ros_module_speaks_ros_and_reaches_into_dsc_core_internals():
     assert not bad, "nodes must use dsc_core's public API: " + "; ".join(bad)
 
 
+def test_the_demo_measures_through_the_public_api():
+    # The demo speaks ROS through dsc_ros.tools.collector and imports no rclpy itself, so the rule above
+    # (rclpy and internals in one file) would not see it take its figures from dsc_core.eval.
+    tools = ROOT / "dsc_ros" / "tools"
+    bad = _violations_of_the_demo_rule([tools / "demo.py", tools / "collector.py"])
+    assert not bad, "dsc-demo must measure through dsc_core's public API: " + "; ".join(bad)
+
+
 def test_the_rule_checks_catch_planted_violations(tmp_path):
     # A node module that speaks ROS and imports a model inside a function: the rule must see it.
     planted = tmp_path / "planted.py"
@@ -173,6 +192,10 @@ def test_the_rule_checks_catch_planted_violations(tmp_path):
     assert _violations_of_the_node_rule([planted]) == [
         f"{planted}: rclpy and dsc_core.models.level1, dsc_core.models.level1.Level1Codec"
     ]
+    # A demo that measures with dsc_core.eval (lazily), without importing rclpy itself.
+    demo = tmp_path / "demo.py"
+    demo.write_text("import dsc_core\n\ndef f():\n    from dsc_core.eval import metrics\n")
+    assert _violations_of_the_demo_rule([demo]) == [f"{demo}: dsc_core.eval, dsc_core.eval.metrics"]
     # A dsc_core module that takes more of dsc_ros than the wire format (lazily, inside a function).
     core = tmp_path / "core_module.py"
     core.write_text(

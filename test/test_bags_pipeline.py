@@ -47,7 +47,8 @@ def test_bags_through_the_node_set(tmp_path):
         pytest.skip(reason)
     from sensor_msgs.msg import CameraInfo, Image
 
-    from dsc_ros.tools.demo import DiagnosticsWatch, demo_config
+    from dsc_ros.tools.collector import Collector
+    from dsc_ros.tools.demo import demo_config
 
     ros1 = _write(tmp_path / "kitti.bag", 1_317_046_945_000_000_000, True, 0, right_offset_ns=51_000)
     mcap = _write(tmp_path / "mcap", 1_317_046_999_000_000_000, False, 100)
@@ -56,7 +57,7 @@ def test_bags_through_the_node_set(tmp_path):
     tn = RosTestNode("bag_pipeline_test")
     got = {side: tn.collect(Image, f"{NS}/{side}/image_decoded") for side in ("left", "right")}
     infos = tn.collect(CameraInfo, f"{NS}/left/camera_info")
-    diag = DiagnosticsWatch(tn.node)
+    diag = Collector(tn.node)  # the decoder's diagnostics only
     launch = Process(
         [
             sys.executable,

@@ -34,7 +34,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import numpy as np
 from dsc_core.paths import data_root
 from dsc_ros.tools import node_set
 from dsc_ros.tools.bags import ros2_typestore
+from dsc_ros.tools.collector import Collector, RosSession
 from dsc_ros.wire import compressed_image_from_numpy, encoding_to_rgb, header_stamp_ns, image_from_msg, pair_stamps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,69 +63,6 @@ def ros_environment(env: dict | None = None) -> dict:
     env.setdefault("RCUTILS_COLORIZED_OUTPUT", "0")
     node_set.use_fastdds_profile(env)
     return env
-
-
-# ------------------------------------------------------------------------------------------- collectors
-class ImageCollector:
-    """Subscribes to image topics and keeps, per key, {header stamp ns: (receive time, message)}.
-
-    Receive times are ``time.monotonic()`` in this process, so they compare directly with the player's
-    publish times (latency). Used by the demo and by the bag tests.
-    """
-
-    def __init__(self, node, topics: dict, qos=None, msg_type=None):
-        from sensor_msgs.msg import Image
-
-        from dsc_ros.tools.bags.player import make_qos
-
-        self.lock = threading.Lock()
-        self.got: dict = {k: {} for k in topics}
-        self.subs = [
-            node.create_subscription(
-                msg_type or Image,
-                t,
-                lambda m, k=k: self._cb(k, m),
-                qos if qos is not None else make_qos("reliable", 50),
-            )
-            for k, t in topics.items()
-        ]
-
-    def _cb(self, key, msg) -> None:
-        now = time.monotonic()
-        with self.lock:
-            self.got[key][header_stamp_ns(msg.header)] = (now, msg)
-
-    def count(self, key) -> int:
-        with self.lock:
-            return len(self.got[key])
-
-    def wait(self, pred, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if pred():
-                return True
-            time.sleep(0.02)
-        return pred()
-
-
-class DiagnosticsWatch:
-    """Latest key/values of the decoder's statuses on /diagnostics (degraded count, drops)."""
-
-    def __init__(self, node):
-        from diagnostic_msgs.msg import DiagnosticArray
-
-        self.latest: dict = {}
-        node.create_subscription(DiagnosticArray, "/diagnostics", self._cb, 50)
-
-    def _cb(self, arr) -> None:
-        for st in arr.status:
-            self.latest[st.name] = {kv.key: kv.value for kv in st.values}
-
-    def value(self, name_part: str, key: str):
-        for name, vals in self.latest.items():
-            if name_part in name and key in vals:
-                return vals[key]
-        return None
 
 
 # ------------------------------------------------------------------------------------------------ steps
@@ -312,220 +249,350 @@ def _side_by_side(path: Path, frame: dict, decoded: dict, i: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------- the demo
-def run(args) -> dict:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
+class Demo:
+    """One ``dsc-demo`` run, phase by phase: :meth:`start` (the node set, and our ROS session while it loads),
+    :meth:`collect` (a recorder of the code topics and the :class:`~dsc_ros.tools.collector.Collector` of
+    decoded images, armed before anything is played), :meth:`play` (the bag onto the camera topics, gated, and
+    the wait for what is still in flight), :meth:`report` (metrics, table, files); :meth:`stop` ends whatever
+    started.
 
-    import dsc_core  # the public API only (quality of the decoded frames), never its internals
-    from dsc_ros.tools.bags.player import BagSource, PlayStats, make_publishers, make_qos, play, wait_for_subscribers
-    from dsc_ros.tools.bags.recorder import Recorder, read_codes
+    Why a class: the phases hand each other the frames and their stamps, the publish times, the collector and
+    the code bag; as attributes they are named once, and each phase reads on its own. Constructing one only
+    prepares (the output folder, the bag and its frames, the params file): nothing runs yet.
+    """
 
-    t_start = time.monotonic()
-    out = Path(args.out).resolve()  # the nodes run with another working directory
-    out.mkdir(parents=True, exist_ok=True)
-    for old in list(out.glob("pair_*.png")) + list(out.glob("offline/*.png")):
-        old.unlink()
-    env = ros_environment()
-    log = print if not args.quiet else (lambda *a, **k: None)
+    def __init__(self, args):
+        from dsc_ros.tools.bags.player import BagSource, PlayStats
 
-    bag = (
-        Path(args.bag)
-        if args.bag
-        else demo_bag(
-            args.frames, args.size, args.source, args.hz, Path(args.cache) if args.cache else DATA_DIR / "demo"
+        self.args = args
+        self.t_start = time.monotonic()
+        self.out = Path(args.out).resolve()  # the nodes run with another working directory
+        self.out.mkdir(parents=True, exist_ok=True)
+        for old in list(self.out.glob("pair_*.png")) + list(self.out.glob("offline/*.png")):
+            old.unlink()
+        self.env = ros_environment()
+        self.log = print if not args.quiet else (lambda *a, **k: None)
+        self.bag = (
+            Path(args.bag)
+            if args.bag
+            else demo_bag(
+                args.frames, args.size, args.source, args.hz, Path(args.cache) if args.cache else DATA_DIR / "demo"
+            )
         )
-    )
-    source = BagSource(bag)
-    log(f"[dsc-demo] bag: {bag} ({source.frame_count} stereo frames; playing {min(args.frames, source.frame_count)})")
-    frames, frame_of = read_frames(source, args.frames, int(0.5e9 / args.hz))
-    hz = camera_rate(frames, args.hz)
-    if not frames:
-        raise SystemExit(f"dsc-demo: {bag} has no stereo frames")
-    left_in, right_in = node_set.DEFAULT_LEFT_TOPIC, node_set.DEFAULT_RIGHT_TOPIC
-    ns = "/" + NAMESPACE
-    compressed_left = args.left_input == "compressed_image"
-    cfg = demo_config(
-        out,
-        args.config,
-        rate=args.code_rate,
-        model=args.model,
-        device=args.device,
-        sync_timeout_ms=args.sync_timeout_ms,
-        left_codec=args.left_codec,
-        left_quality=args.left_quality,
-        left_input=args.left_input,
-    )
-    log(
-        f"[dsc-demo] ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}; starting the nodes (dsc-launch {cfg.name}); log: "
-        f"{out / 'nodes.log'}"
-    )
-    # With the camera's own CompressedImage as the left there is no left encoder to run.
-    names = tuple(n for n in node_set.NODE_NAMES if not (compressed_left and n == "left_encoder"))
-    nodes = Nodes(cfg, out / "nodes.log", dict(env), left_in, right_in, names=names)
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
-    node = rclpy.create_node("dsc_demo", context=ctx)
-    executor = SingleThreadedExecutor(context=ctx)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    code_bag = out / "codes"
-    if code_bag.exists():
-        import shutil
+        self.source = BagSource(self.bag)
+        self.log(
+            f"[dsc-demo] bag: {self.bag} ({self.source.frame_count} stereo frames; playing "
+            f"{min(args.frames, self.source.frame_count)})"
+        )
+        self.frames, self.frame_of = read_frames(self.source, args.frames, int(0.5e9 / args.hz))
+        self.hz = camera_rate(self.frames, args.hz)
+        if not self.frames:
+            self.source.close()
+            raise SystemExit(f"dsc-demo: {self.bag} has no stereo frames")
+        self.left_in, self.right_in = node_set.DEFAULT_LEFT_TOPIC, node_set.DEFAULT_RIGHT_TOPIC
+        self.ns = "/" + NAMESPACE
+        self.compressed_left = args.left_input == "compressed_image"
+        self.jpeg_quality = args.left_quality if args.left_quality is not None and args.left_quality >= 0 else 85
+        self.config = demo_config(
+            self.out,
+            args.config,
+            rate=args.code_rate,
+            model=args.model,
+            device=args.device,
+            sync_timeout_ms=args.sync_timeout_ms,
+            left_codec=args.left_codec,
+            left_quality=args.left_quality,
+            left_input=args.left_input,
+        )
+        # With the camera's own CompressedImage as the left there is no left encoder to run.
+        self.names = tuple(n for n in node_set.NODE_NAMES if not (self.compressed_left and n == "left_encoder"))
+        self.code_bag = self.out / "codes"
+        # what the phases start and measure
+        self.nodes: Nodes | None = None
+        self.ros: RosSession | None = None
+        self.rec = None
+        self.coll: Collector | None = None
+        self.jpeg_pub = None
+        self.pub_times: dict = {"left": {}, "right": {}}  # side -> {frame index: time.monotonic() of publish}
+        self.jpeg_bytes: dict = {}  # compressed left: {stamp: bytes of the CompressedImage stream}
+        self.stats = PlayStats()
+        self.t_ready = self.t_played = float("nan")
+        self.degraded = None
 
-        shutil.rmtree(code_bag)
-    rec = None
-    pub_times: dict = {"left": {}, "right": {}}  # side -> {frame index: time.monotonic() of publish}
-    jpeg_bytes: dict = {}  # compressed left: {stamp: bytes of the CompressedImage stream}
-    stats = PlayStats()
-    try:
+    # ---------------------------------------------------------------------------------------------- start
+    def start(self) -> None:
+        """The node set through dsc-launch; returns once every node has said it is ready."""
+        self.log(
+            f"[dsc-demo] ROS_DOMAIN_ID={self.env['ROS_DOMAIN_ID']}; starting the nodes (dsc-launch "
+            f"{self.config.name}); log: {self.out / 'nodes.log'}"
+        )
+        self.nodes = Nodes(
+            self.config, self.out / "nodes.log", dict(self.env), self.left_in, self.right_in, names=self.names
+        )
+        # Our participant joins the domain while the nodes still load their model: discovery overlaps that wait.
+        self.ros = RosSession("dsc_demo", int(self.env["ROS_DOMAIN_ID"]))
+        if self.code_bag.exists():
+            import shutil
+
+            shutil.rmtree(self.code_bag)
         t0 = time.monotonic()
-        if not nodes.wait_ready(len(names), args.ready_timeout):
-            why = "exited" if nodes.proc.poll() is not None else f"did not become ready in {args.ready_timeout:.0f} s"
-            raise SystemExit(f"dsc-demo: the nodes {why}; see {out / 'nodes.log'}:\n{nodes.output()[-3000:]}")
-        t_ready = time.monotonic() - t0
-        log(f"[dsc-demo] nodes ready after {t_ready:.1f} s")
+        if not self.nodes.wait_ready(len(self.names), self.args.ready_timeout):
+            why = (
+                "exited"
+                if self.nodes.proc.poll() is not None
+                else f"did not become ready in {self.args.ready_timeout:.0f} s"
+            )
+            raise SystemExit(f"dsc-demo: the nodes {why}; see {self.out / 'nodes.log'}:\n{self.nodes.output()[-3000:]}")
+        self.t_ready = time.monotonic() - t0
+        self.log(f"[dsc-demo] nodes ready after {self.t_ready:.1f} s")
+
+    # -------------------------------------------------------------------------------------------- collect
+    def collect(self) -> None:
+        """Arm the listeners before anything plays, so no frame passes unseen: a recorder of both code topics
+        (a real bag, real byte counts) and the collector of decoded images and decoder diagnostics."""
+        from dsc_ros.tools.bags.recorder import Recorder
+
+        node, ns = self.ros.node, self.ns
         code_type = "dsc_ros/msg/StereoCode"
-        rec = Recorder(
+        self.rec = Recorder(
             node,
-            code_bag,
+            self.code_bag,
             [f"{ns}/left/dsc_code", f"{ns}/right/dsc_code"],
             types={f"{ns}/left/dsc_code": code_type, f"{ns}/right/dsc_code": code_type},
         )
-        coll = ImageCollector(node, {"left": f"{ns}/left/image_decoded", "right": f"{ns}/right/image_decoded"})
-        diag = DiagnosticsWatch(node)
-        pubs = make_publishers(node, left_in, right_in, make_qos("reliable", 10))
+        self.coll = Collector(node, {"left": f"{ns}/left/image_decoded", "right": f"{ns}/right/image_decoded"})
+
+    # ----------------------------------------------------------------------------------------------- play
+    def play(self) -> None:
+        """The bag onto the camera topics once everything has matched, then the wait for the pairs in flight."""
+        from dsc_ros.tools.bags.player import make_publishers, make_qos, play, wait_for_subscribers
+
+        args, node, ns = self.args, self.ros.node, self.ns
+        pubs = make_publishers(node, self.left_in, self.right_in, make_qos("reliable", 10))
         waited = pubs
-        if compressed_left:
+        if self.compressed_left:
             from sensor_msgs.msg import CompressedImage
 
-            jpeg_pub = node.create_publisher(CompressedImage, f"{left_in}/compressed", make_qos("reliable", 10))
-            waited = {"left": jpeg_pub, "right": pubs["right"]}
-        spinner.start()
+            self.jpeg_pub = node.create_publisher(
+                CompressedImage, f"{self.left_in}/compressed", make_qos("reliable", 10)
+            )
+            waited = {"left": self.jpeg_pub, "right": pubs["right"]}
+        self.ros.spin()
         if not wait_for_subscribers(waited, 1, 30.0):
             raise SystemExit("dsc-demo: the encoders did not subscribe to the camera topics within 30 s")
         # The decoded-image publishers must have matched us too, or the first pair is lost.
-        coll.wait(
+        self.coll.wait(
             lambda: all(
                 node.count_publishers(t) >= 1 for t in (f"{ns}/left/image_decoded", f"{ns}/right/image_decoded")
             ),
             20.0,
         )
         time.sleep(0.5)
-
-        def on_publish(key, ts, data):
-            i = frame_of.get((key, ts))
-            if i is not None:
-                pub_times[key].setdefault(i, time.monotonic())
-            if compressed_left and key == "left" and i is not None:
-                publish_jpeg(i)
-
-        def publish_jpeg(i):
-            # The left camera's compressed_image_transport: its JPEG of the frame, same stamp as the image.
-            from sensor_msgs.msg import CompressedImage
-            from std_msgs.msg import Header
-
-            arr, enc, stamp = frames[i]["left"]
-            h = Header(frame_id="left")
-            h.stamp.sec, h.stamp.nanosec = divmod(int(stamp), 10**9)
-            msg = compressed_image_from_numpy(arr, enc, CompressedImage(), h, "jpeg", jpeg_quality)
-            jpeg_bytes[stamp] = len(msg.data)
-            jpeg_pub.publish(msg)
-
-        def decoded_both(i):
-            with coll.lock:
-                return all(frames[i][k][2] in coll.got[k] for k in ("left", "right"))
-
-        def gate():
-            # At most args.in_flight frames published but not yet decoded (both sides); a frame that has not
-            # come back after args.frame_timeout is given up (it will count as lost), so it blocks no longer.
-            while True:
-                now = time.monotonic()
-                pending = [
-                    i for i, t in pub_times["left"].items() if now - t < args.frame_timeout and not decoded_both(i)
-                ]
-                if len(pending) < args.in_flight:
-                    return
-                time.sleep(0.01)
-
-        jpeg_quality = args.left_quality if args.left_quality is not None and args.left_quality >= 0 else 85
-        log(
-            f"[dsc-demo] playing {len(frames)} frames "
+        self.log(
+            f"[dsc-demo] playing {len(self.frames)} frames "
             + (f"at --rate {args.rate:g}" if args.rate else f"gated: at most {args.in_flight} in flight")
         )
         t_play = time.monotonic()
         play(
-            source,
+            self.source,
             pubs,
             rate=args.rate or float("inf"),
-            max_frames=len(frames),
+            max_frames=len(self.frames),
             progress=not args.quiet,
-            gate=None if args.rate else gate,
-            on_publish=on_publish,
-            stats=stats,
+            gate=None if args.rate else self._gate,
+            on_publish=self._on_publish,
+            stats=self.stats,
         )
-        sent = set(pub_times["left"]) & set(pub_times["right"])
-        coll.wait(lambda: all(decoded_both(i) for i in sent), args.frame_timeout)
-        t_played = time.monotonic() - t_play
+        sent = self.pairs_sent()
+        self.coll.wait(lambda: all(self._decoded_both(i) for i in sent), args.frame_timeout)
+        self.t_played = time.monotonic() - t_play
         time.sleep(0.3)
-        rec.close()
-        degraded = diag.value("right decode", "degraded")
-    finally:
-        if rec is not None:
-            rec.close()
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        ctx.try_shutdown()
-        nodes.stop()
-        source.close()
+        self.rec.close()
+        self.degraded = self.coll.value("right decode", "degraded")
 
-    # ---------------------------------------------------------------------------------------- results
-    decoded: dict = {"left": {}, "right": {}}  # side -> {frame index: (array, encoding)}
-    recv_t: dict = {"left": {}, "right": {}}
-    with coll.lock:
-        for side in ("left", "right"):
-            for i, f in enumerate(frames):
-                hit = coll.got[side].get(f[side][2])
-                if hit is not None:
-                    recv_t[side][i] = hit[0]
-                    decoded[side][i] = (image_from_msg(hit[1]).copy(), hit[1].encoding)
-    codes = {side: {} for side in ("left", "right")}  # side -> {stamp: container bytes} from the code bag
-    for p in read_codes(code_bag):
-        for side in ("left", "right"):
-            if side in p:
-                codes[side][header_stamp_ns(p[side].header)] = len(p[side].data)
-    if compressed_left:
-        codes["left"] = dict(jpeg_bytes)
-    streams = {}
-    h, w = frames[0]["left"][0].shape[:2]
-    for side in ("left", "right"):
-        q = {"psnr": [], "ms_ssim": [], "latency_s": [], "code_bytes": []}
-        for i, f in enumerate(frames):
+    def pairs_sent(self) -> set:
+        return set(self.pub_times["left"]) & set(self.pub_times["right"])
+
+    def _on_publish(self, key, ts, data) -> None:
+        i = self.frame_of.get((key, ts))
+        if i is not None:
+            self.pub_times[key].setdefault(i, time.monotonic())
+        if self.compressed_left and key == "left" and i is not None:
+            self._publish_jpeg(i)
+
+    def _publish_jpeg(self, i: int) -> None:
+        # The left camera's compressed_image_transport: its JPEG of the frame, same stamp as the image.
+        from sensor_msgs.msg import CompressedImage
+        from std_msgs.msg import Header
+
+        arr, enc, stamp = self.frames[i]["left"]
+        h = Header(frame_id="left")
+        h.stamp.sec, h.stamp.nanosec = divmod(int(stamp), 10**9)
+        msg = compressed_image_from_numpy(arr, enc, CompressedImage(), h, "jpeg", self.jpeg_quality)
+        self.jpeg_bytes[stamp] = len(msg.data)
+        self.jpeg_pub.publish(msg)
+
+    def _decoded_both(self, i: int) -> bool:
+        return all(self.coll.has(k, self.frames[i][k][2]) for k in ("left", "right"))
+
+    def _gate(self) -> None:
+        # At most --in-flight frames published but not yet decoded (both sides); a frame that has not come back
+        # after --frame-timeout is given up (it will count as lost), so it blocks no longer.
+        while True:
+            now = time.monotonic()
+            pending = [
+                i
+                for i, t in self.pub_times["left"].items()
+                if now - t < self.args.frame_timeout and not self._decoded_both(i)
+            ]
+            if len(pending) < self.args.in_flight:
+                return
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """End whatever started, the listeners first: recorder, ROS session, node set, bag reader."""
+        if self.rec is not None:
+            self.rec.close()
+        if self.ros is not None:
+            self.ros.close()
+        if self.nodes is not None:
+            self.nodes.stop()
+        self.source.close()
+
+    # --------------------------------------------------------------------------------------------- report
+    def report(self) -> dict:
+        """Figures against the frames in the bag, then the table (printed, summary.txt), summary.json, the PNGs
+        and the offline check. Quality and bpp come from dsc_core's public API, as ``dsc eval`` measures."""
+        args, frames = self.args, self.frames
+        decoded, recv_t = self._received()
+        codes = self._code_sizes()
+        h, w = frames[0]["left"][0].shape[:2]
+        streams = {side: self._stream(side, decoded[side], recv_t[side], codes[side], (h, w)) for side in decoded}
+        sent = self.pairs_sent()
+        pairs_done = sorted(i for i in sent if i in decoded["left"] and i in decoded["right"])
+        pub_times = self.pub_times
+        pair_lat = [
+            max(recv_t["left"][i], recv_t["right"][i]) - min(pub_times["left"][i], pub_times["right"][i])
+            for i in pairs_done
+        ]
+        pair = {
+            k: streams["left"][k] + streams["right"][k]
+            for k in ("raw_kBps_at_camera_rate", "coded_kBps_at_camera_rate", "coded_kBps_measured", "bpp")
+        }
+        pair["compression_ratio"] = pair["raw_kBps_at_camera_rate"] / pair["coded_kBps_at_camera_rate"]
+        pair["latency_median_s"], pair["latency_p95_s"] = _pct(pair_lat, 50), _pct(pair_lat, 95)
+        # Output rate: n completed pairs span n-1 intervals (first to last completion).
+        done_t = sorted(max(recv_t["left"][i], recv_t["right"][i]) for i in pairs_done)
+        fps = (
+            (len(done_t) - 1) / (done_t[-1] - done_t[0])
+            if len(done_t) > 1 and done_t[-1] > done_t[0]
+            else len(done_t) / self.t_played
+            if self.t_played > 0
+            else 0.0
+        )
+
+        out = self.out
+        for i in pairs_done:
+            _side_by_side(out / f"pair_{i:03d}.png", frames[i], decoded, i)
+        offline = None
+        if args.offline_check and not self.compressed_left:  # the code bag holds no left codes to decode from
+            offline = offline_check(self.code_bag, out / "offline", frames, decoded, args.offline_check)
+
+        degraded = self.degraded
+        summary = {
+            "bag": str(self.bag),
+            "frames": len(frames),
+            "size": [h, w],
+            "camera_hz": self.hz,
+            "encoding": frames[0]["left"][1],
+            "model": args.model or "config default",
+            "code_rate": args.code_rate,
+            "left_input": args.left_input,
+            "left_codec": None if self.compressed_left else (args.left_codec or "config default"),
+            "left_quality": self.jpeg_quality if self.compressed_left else args.left_quality,
+            "playback": f"rate {args.rate:g}" if args.rate else f"gated, {args.in_flight} in flight",
+            "ros_domain_id": int(self.env["ROS_DOMAIN_ID"]),
+            "pairs_sent": len(sent),
+            "pairs_decoded": len(pairs_done),
+            "right_degraded": int(float(degraded)) if degraded not in (None, "") else None,
+            "fps_decoded_pairs": fps,
+            "streams": streams,
+            "pair": pair,
+            "offline_check": offline,
+            "nodes_ready_s": self.t_ready,
+            "playback_s": self.t_played,
+            "wall_s": time.monotonic() - self.t_start,
+            "recorder": self.rec.summary(),
+            "code_bag": str(self.code_bag),
+            "pngs": sorted(str(p) for p in out.glob("pair_*.png")),
+        }
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+        table = format_table(summary)
+        (out / "summary.txt").write_text(table + "\n")
+        print(table)
+        return summary
+
+    def _received(self) -> tuple[dict, dict]:
+        """What the collector got for each frame: side -> {frame index: (array, encoding)} and the receive times."""
+        decoded: dict = {"left": {}, "right": {}}
+        recv_t: dict = {"left": {}, "right": {}}
+        with self.coll.lock:
+            for side in ("left", "right"):
+                for i, f in enumerate(self.frames):
+                    hit = self.coll.got[side].get(f[side][2])
+                    if hit is not None:
+                        recv_t[side][i] = hit[0]
+                        decoded[side][i] = (image_from_msg(hit[1]).copy(), hit[1].encoding)
+        return decoded, recv_t
+
+    def _code_sizes(self) -> dict:
+        """side -> {stamp: container bytes}, read back from the code bag (the left: the JPEG stream, if that)."""
+        from dsc_ros.tools.bags.recorder import read_codes
+
+        codes: dict = {side: {} for side in ("left", "right")}
+        for p in read_codes(self.code_bag):
+            for side in ("left", "right"):
+                if side in p:
+                    codes[side][header_stamp_ns(p[side].header)] = len(p[side].data)
+        if self.compressed_left:
+            codes["left"] = dict(self.jpeg_bytes)
+        return codes
+
+    def _stream(self, side: str, decoded: dict, recv_t: dict, codes: dict, hw: tuple) -> dict:
+        """One camera link's figures: bandwidth raw vs coded, bpp, quality, latency, frames."""
+        import dsc_core  # the public API only (quality and bpp of the decoded frames), never its internals
+
+        pub_times = self.pub_times[side]
+        q: dict = {"psnr": [], "ms_ssim": [], "latency_s": [], "code_bytes": []}
+        for i, f in enumerate(self.frames):
             arr, enc, s = f[side]
-            if i in decoded[side]:
-                m = dsc_core.quality(encoding_to_rgb(arr, enc), encoding_to_rgb(*decoded[side][i]))
+            if i in decoded:
+                m = dsc_core.quality(encoding_to_rgb(arr, enc), encoding_to_rgb(*decoded[i]))
                 q["psnr"].append(float(m["psnr"]))
                 q["ms_ssim"].append(float(m["ms_ssim"]))
-            if i in recv_t[side] and i in pub_times[side]:
-                q["latency_s"].append(recv_t[side][i] - pub_times[side][i])
-            if s in codes[side]:
-                q["code_bytes"].append(codes[side][s])
-        ts = rec.stats.get(f"{ns}/{side}/dsc_code")
-        raw_msg = stats.nbytes.get(side, 0) / max(1, stats.messages.get(side, 1))
+            if i in recv_t and i in pub_times:
+                q["latency_s"].append(recv_t[i] - pub_times[i])
+            if s in codes:
+                q["code_bytes"].append(codes[s])
+        ts = self.rec.stats.get(f"{self.ns}/{side}/dsc_code")
+        raw_msg = self.stats.nbytes.get(side, 0) / max(1, self.stats.messages.get(side, 1))
         code_msg = ts.nbytes / ts.messages if ts and ts.messages else float("nan")
-        if compressed_left and side == "left":  # the left link carries the camera's JPEG stream
+        if self.compressed_left and side == "left":  # the left link carries the camera's JPEG stream
             code_msg = float(np.mean(q["code_bytes"])) if q["code_bytes"] else float("nan")
         code_bytes = float(np.mean(q["code_bytes"])) if q["code_bytes"] else float("nan")
-        streams[side] = {
-            "frames_sent": len(pub_times[side]),
-            "frames_decoded": len(decoded[side]),
+        bpp = float(np.mean([dsc_core.bpp(n, hw) for n in q["code_bytes"]])) if q["code_bytes"] else float("nan")
+        hz = self.hz
+        return {
+            "frames_sent": len(pub_times),
+            "frames_decoded": len(decoded),
             "raw_bytes_per_frame": raw_msg,
             "code_bytes_per_frame": code_bytes,
             "code_msg_bytes_per_frame": code_msg,
             "raw_kBps_at_camera_rate": raw_msg * hz / 1e3,
             "coded_kBps_at_camera_rate": code_msg * hz / 1e3,
-            "coded_kBps_measured": (ts.rate(rec.wall_s) / 1e3) if ts else float("nan"),
+            "coded_kBps_measured": (ts.rate(self.rec.wall_s) / 1e3) if ts else float("nan"),
             "compression_ratio": raw_msg / code_msg if code_msg == code_msg and code_msg > 0 else float("nan"),
-            "bpp": code_bytes * 8 / (h * w),
+            "bpp": bpp,
             "psnr_db": float(np.mean(q["psnr"])) if q["psnr"] else float("nan"),
             "ms_ssim": float(np.mean(q["ms_ssim"])) if q["ms_ssim"] else None,
             "latency_median_s": _pct(q["latency_s"], 50),
@@ -533,67 +600,18 @@ def run(args) -> dict:
             "latency_s": [round(x, 4) for x in q["latency_s"]],
             "psnr_db_per_frame": [round(x, 3) for x in q["psnr"]],
         }
-    sent = set(pub_times["left"]) & set(pub_times["right"])
-    pairs_done = sorted(i for i in sent if i in decoded["left"] and i in decoded["right"])
-    pair_lat = [
-        max(recv_t["left"][i], recv_t["right"][i]) - min(pub_times["left"][i], pub_times["right"][i])
-        for i in pairs_done
-    ]
-    pair = {
-        k: streams["left"][k] + streams["right"][k]
-        for k in ("raw_kBps_at_camera_rate", "coded_kBps_at_camera_rate", "coded_kBps_measured", "bpp")
-    }
-    pair["compression_ratio"] = pair["raw_kBps_at_camera_rate"] / pair["coded_kBps_at_camera_rate"]
-    pair["latency_median_s"], pair["latency_p95_s"] = _pct(pair_lat, 50), _pct(pair_lat, 95)
-    # Output rate: n completed pairs span n-1 intervals (first to last completion).
-    done_t = sorted(max(recv_t["left"][i], recv_t["right"][i]) for i in pairs_done)
-    fps = (
-        (len(done_t) - 1) / (done_t[-1] - done_t[0])
-        if len(done_t) > 1 and done_t[-1] > done_t[0]
-        else len(done_t) / t_played
-        if t_played > 0
-        else 0.0
-    )
 
-    # PNGs and the offline check
-    for i in pairs_done:
-        _side_by_side(out / f"pair_{i:03d}.png", frames[i], decoded, i)
-    offline = None
-    if args.offline_check and not compressed_left:  # the code bag holds no left codes to decode from
-        offline = offline_check(code_bag, out / "offline", frames, decoded, args.offline_check)
 
-    summary = {
-        "bag": str(bag),
-        "frames": len(frames),
-        "size": [h, w],
-        "camera_hz": hz,
-        "encoding": frames[0]["left"][1],
-        "model": args.model or "config default",
-        "code_rate": args.code_rate,
-        "left_input": args.left_input,
-        "left_codec": None if compressed_left else (args.left_codec or "config default"),
-        "left_quality": jpeg_quality if compressed_left else args.left_quality,
-        "playback": f"rate {args.rate:g}" if args.rate else f"gated, {args.in_flight} in flight",
-        "ros_domain_id": int(env["ROS_DOMAIN_ID"]),
-        "pairs_sent": len(sent),
-        "pairs_decoded": len(pairs_done),
-        "right_degraded": int(float(degraded)) if degraded not in (None, "") else None,
-        "fps_decoded_pairs": fps,
-        "streams": streams,
-        "pair": pair,
-        "offline_check": offline,
-        "nodes_ready_s": t_ready,
-        "playback_s": t_played,
-        "wall_s": time.monotonic() - t_start,
-        "recorder": rec.summary(),
-        "code_bag": str(code_bag),
-        "pngs": sorted(str(p) for p in out.glob("pair_*.png")),
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
-    table = format_table(summary)
-    (out / "summary.txt").write_text(table + "\n")
-    print(table)
-    return summary
+def run(args) -> dict:
+    """The whole demo: start, collect, play, report (see :class:`Demo`); returns the summary."""
+    demo = Demo(args)
+    try:
+        demo.start()
+        demo.collect()
+        demo.play()
+    finally:
+        demo.stop()
+    return demo.report()
 
 
 def offline_check(code_bag: Path, out: Path, frames: list, decoded: dict, n: int) -> dict:

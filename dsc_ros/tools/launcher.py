@@ -86,6 +86,7 @@ class Proc:
         self.cmd = cmd
         self.started = time.monotonic()
         self.ready = threading.Event()
+        self.reported = False  # its exit is logged once, by whoever sees it first
         self._marker = ready_marker
         self._out = out or sys.stdout
         # a standby waits for "go" on its stdin; a node's stdin is the launcher's, as with ros2 launch
@@ -132,10 +133,6 @@ class Proc:
     def pid(self) -> int:
         return self.popen.pid
 
-    @property
-    def key(self) -> str:
-        return f"{self.label}#{self.popen.pid}"
-
     def poll(self):
         return self.popen.poll()
 
@@ -152,6 +149,275 @@ class Proc:
 
 def log(msg: str, level: str = "INFO") -> None:
     print(f"[{level}] [launch]: {msg}", flush=True)
+
+
+class NodeSlot:
+    """One node of the set under supervision: the process that is the node now, and when and how it comes back.
+
+    Why a class: a node's respawn delay, its crash-loop backoff and its warm standby (with a backoff of its
+    own) are decided together, from the same moments (the node's start, its death, the standby's start). One
+    object per node keeps those decisions next to the state they read, where parallel per-name dicts let them
+    drift apart. The slot decides; the :class:`Supervisor` polls, reports exits and stops everything.
+    """
+
+    def __init__(self, spec: node_set.NodeSpec, index: int, env: dict[str, str], standby_env: dict[str, str]):
+        self.spec = spec
+        self.index = index  # the N of "[name-N]", as ros2 launch numbers them
+        self._env = env
+        self._standby_env = standby_env
+        self.proc: Proc | None = None  # the process that is the node (a dead one until it is replaced)
+        self.respawn_at: float | None = None
+        self.respawn_scheduled = 0.0
+        self.delay = spec.respawn_delay
+        self.standby: Proc | None = None  # its warm standby (with --standby)
+        self.standby_after = 0.0  # earliest start of the next standby
+        self.standby_delay = node_set.STANDBY_RESTART_DELAY_S
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.index}"
+
+    def start(self) -> None:
+        """The node as a fresh process."""
+        self.proc = Proc(self.label, self.spec.command(), self._env, ready_marker=node_set.READY_MARKER)
+        log(f"process started with pid [{self.proc.pid}]: {' '.join(self.proc.cmd)}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ready(self) -> bool:
+        return self.proc is not None and self.proc.ready.is_set()
+
+    def standby_ready(self) -> bool:
+        sb = self.standby
+        return sb is not None and sb.poll() is None and sb.ready.is_set()
+
+    def schedule_respawn(self, now: float) -> None:
+        """After the node's death: when to start it again."""
+        # a crash loop (dies within 5 s of its start) backs off; a node that served a while gets the short
+        # delay again, or none when a warm standby can take over
+        lived = now - self.proc.started
+        base = self.spec.respawn_delay
+        warm = self.standby_ready()
+        if lived < 5.0:
+            self.delay = min(30.0, max(self.delay, base) * 2)
+        else:
+            self.delay = 0.0 if warm else base
+        self.respawn_at, self.respawn_scheduled = now + self.delay, now
+        note = " (standby ready)" if warm else ""
+        log(f"process[{self.proc.label}]: respawning in {self.delay:.1f} s{note}")
+
+    def respawn_due(self, now: float) -> bool:
+        return self.respawn_at is not None and now >= self.respawn_at
+
+    def restart(self, now: float) -> None:
+        """The node again: its standby promoted if one is ready, else a fresh process."""
+        self.respawn_at = None
+        if self.standby_ready():
+            sb, self.standby = self.standby, None
+            if sb.promote(self.label, node_set.READY_MARKER):
+                self.standby_after = now + node_set.STANDBY_RESTART_DELAY_S
+                log(f"process[{sb.label}]: standby with pid [{sb.pid}] takes over as {self.name}")
+                self.proc = sb
+                return
+            sb.reported = True
+            log(f"standby [pid {sb.pid}] of {self.name} was gone; starting {self.name} afresh", "WARNING")
+        self.start()
+
+    def tend_standby(self, now: float) -> None:
+        """Start the node's standby once the node is ready (not before: on a small machine its torch import
+        would slow the node's own start), and again after a standby died (with a doubling delay) or was
+        promoted (after STANDBY_RESTART_DELAY_S)."""
+        sb = self.standby
+        if sb is not None and sb.poll() is not None:
+            self.standby = None
+            sb.join_output()
+            sb.reported = True
+            lived = now - sb.started
+            self.standby_delay = min(60.0, self.standby_delay * 2) if lived < 10.0 else node_set.STANDBY_RESTART_DELAY_S
+            self.standby_after = now + self.standby_delay
+            log(
+                f"standby [pid {sb.pid}] of {self.name} exited (code {sb.poll()}); another in "
+                f"{self.standby_delay:.0f} s",
+                "WARNING",
+            )
+        if self.standby is None and now >= self.standby_after and self.alive() and self.ready():
+            self.standby = Proc(
+                f"{self.name}-standby",
+                self.spec.command(),
+                self._standby_env,
+                ready_marker=node_set.STANDBY_MARKER,
+                standby=True,
+            )
+            log(f"standby started with pid [{self.standby.pid}] for {self.name}")
+
+
+class Supervisor:
+    """The launcher at run time: the node slots, the bag player, the poll loop, signals and the ordered stop.
+
+    Why a class: the loop, the signal handler and the shutdown share the exit code, the count of Ctrl-C
+    presses (a second one escalates at once) and which exits were already reported; as attributes of one
+    object they are in one place instead of closures over ``main``'s locals.
+    """
+
+    POLL_S = 0.1
+
+    def __init__(
+        self,
+        specs: list[node_set.NodeSpec],
+        player_cmd: list[str] | None = None,
+        *,
+        standby: bool = False,
+        exit_with_bag: bool = False,
+        drain: float = 2.0,
+        ready_timeout: float = 120.0,
+        sigterm_timeout: float = 5.0,
+    ):
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
+        self.env = env
+        standby_env = dict(env, **{node_set.STANDBY_ENV: "1"})
+        self.slots = [NodeSlot(s, i, env, standby_env) for i, s in enumerate(specs, 1)]
+        self.player_cmd = player_cmd
+        self.player: Proc | None = None
+        self.standby = standby
+        self.exit_with_bag = exit_with_bag
+        self.drain = drain
+        self.ready_timeout = ready_timeout
+        self.sigterm_timeout = sigterm_timeout
+        self.stop = threading.Event()
+        self.hits = 0  # SIGINT/SIGTERM received
+        self.rc = 0
+
+    def _on_signal(self, signum, frame) -> None:
+        self.hits += 1
+        self.stop.set()
+
+    def run(self) -> int:
+        """Start the nodes, supervise until the end (a signal, all nodes gone, the bag done), stop everything."""
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for slot in self.slots:
+                slot.start()
+            self._supervise()
+            if self.stop.is_set():
+                log("user interrupted with ctrl-c (SIGINT)" if self.hits else "shutting down")
+            self.rc = self.shutdown(self.processes()) or self.rc
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+        return self.rc
+
+    def processes(self) -> list[Proc]:
+        """Every process we hold: the nodes (node-set order), the standbys (as they were started), the player."""
+        nodes = [s.proc for s in self.slots if s.proc is not None]
+        standbys = sorted((s.standby for s in self.slots if s.standby is not None), key=lambda p: p.started)
+        return nodes + standbys + ([self.player] if self.player else [])
+
+    def _supervise(self) -> None:
+        ready_deadline = time.monotonic() + self.ready_timeout
+        bag_done_at = None
+        while not self.stop.is_set():
+            now = time.monotonic()
+            for slot in self.slots:
+                if slot.proc is not None and self._report_exit(slot.proc) and slot.spec.respawn:
+                    slot.schedule_respawn(now)
+            if self.player is not None:
+                self._report_exit(self.player)
+            # the node that died first has waited longest
+            for slot in sorted((s for s in self.slots if s.respawn_due(now)), key=lambda s: s.respawn_scheduled):
+                slot.restart(now)
+            if self.standby and not self.stop.is_set():
+                for slot in self.slots:
+                    slot.tend_standby(now)
+            if not any(s.alive() for s in self.slots) and not any(s.respawn_at is not None for s in self.slots):
+                log("all nodes have exited")
+                return
+            if self.player_cmd and self.player is None:
+                if all(s.ready() for s in self.slots):
+                    self.player = self._start_player()
+                    log(f"nodes ready; process started with pid [{self.player.pid}]: {' '.join(self.player_cmd)}")
+                elif time.monotonic() > ready_deadline:
+                    log(f"nodes not ready after {self.ready_timeout:.0f} s; starting the bag player anyway", "WARNING")
+                    ready_deadline = float("inf")
+                    self.player = self._start_player()
+            if self.exit_with_bag and self.player is not None and self.player.poll() is not None:
+                if bag_done_at is None:
+                    bag_done_at = time.monotonic()
+                    if self.player.poll() != 0:
+                        self.rc = self.rc or 1
+                elif time.monotonic() - bag_done_at >= self.drain:
+                    log("bag finished; shutting down")
+                    return
+            time.sleep(self.POLL_S)
+
+    def _start_player(self) -> Proc:
+        return Proc(f"player-{len(self.slots) + 1}", self.player_cmd, self.env)
+
+    def _report_exit(self, p: Proc) -> bool:
+        """Log a process's exit once; True the first time. A node that fails fails the launcher; the player not."""
+        code = p.poll()
+        if code is None or p.reported:
+            return False
+        p.reported = True
+        if code == 0:
+            log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
+        else:
+            log(
+                f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}, cmd '{' '.join(p.cmd)}']",
+                "ERROR",
+            )
+            if p is not self.player:
+                self.rc = 1
+        return True
+
+    def shutdown(self, procs: list[Proc]) -> int:
+        """SIGINT all, then SIGTERM, then SIGKILL (ros2 launch's escalation). Returns 1 if one had to be killed."""
+        timeout = self.sigterm_timeout
+        alive = [p for p in procs if p.poll() is None]
+        for p in alive:
+            p.signal(signal.SIGINT)
+        rc = 0
+        for sig, label in ((signal.SIGTERM, "SIGTERM"), (signal.SIGKILL, "SIGKILL")):
+            end = time.monotonic() + timeout
+            seen = self.hits
+            while time.monotonic() < end and any(p.poll() is None for p in alive):
+                if self.hits > seen and self.hits >= 2:  # another Ctrl-C: escalate now
+                    break
+                time.sleep(0.05)
+            left = [p for p in alive if p.poll() is None]
+            if not left:
+                break
+            for p in left:
+                log(
+                    f"process[{p.label}] failed to terminate {timeout:.0f} s after the previous signal; "
+                    f"sending {label}",
+                    "ERROR",
+                )
+                p.signal(sig)
+                rc = 1
+        for p in procs:
+            try:
+                p.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            p.join_output()
+            code = p.poll()
+            if not p.reported:
+                p.reported = True
+                if code == 0:
+                    log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
+                else:
+                    log(
+                        f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}]",
+                        "ERROR" if code not in (None, -signal.SIGINT) else "INFO",
+                    )
+        return rc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,205 +543,15 @@ def main(argv=None) -> int:
         if player_cmd:
             print(" ".join(player_cmd))
         return 0
-
-    stop = threading.Event()
-    hits = [0]
-
-    def on_signal(signum, frame):
-        hits[0] += 1
-        stop.set()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env.setdefault("RCUTILS_LOGGING_BUFFERED_STREAM", "0")
-    procs: dict[str, Proc] = {}  # node name -> its current process
-    by_name = {s.name: s for s in specs}
-    respawn_at: dict[str, float] = {}  # node name -> when to start it again
-    delay: dict[str, float] = {s.name: s.respawn_delay for s in specs}
-    reported = set()
-    player: Proc | None = None
-    rc = 0
-    labels = {s.name: i for i, s in enumerate(specs, 1)}  # the N of "[name-N]", as ros2 launch numbers them
-    standbys: dict[str, Proc] = {}  # node name -> its warm standby (with --standby)
-    standby_after: dict[str, float] = {s.name: 0.0 for s in specs}  # node name -> earliest next standby start
-    standby_delay: dict[str, float] = {s.name: node_set.STANDBY_RESTART_DELAY_S for s in specs}
-    standby_env = dict(env, **{node_set.STANDBY_ENV: "1"})
-
-    def start(i: int, s) -> Proc:
-        p = Proc(f"{s.name}-{i}", s.command(), env, ready_marker=node_set.READY_MARKER)
-        log(f"process started with pid [{p.pid}]: {' '.join(p.cmd)}")
-        return p
-
-    def standby_ready(name: str) -> bool:
-        sb = standbys.get(name)
-        return sb is not None and sb.poll() is None and sb.ready.is_set()
-
-    def tend_standbys(now: float) -> None:
-        """Start a node's standby once the node is ready (not before: on a small machine its torch import
-        would slow the node's own start), and again after a standby died (with a doubling delay) or was
-        promoted (after STANDBY_RESTART_DELAY_S)."""
-        for name, s in by_name.items():
-            sb = standbys.get(name)
-            if sb is not None and sb.poll() is not None:
-                del standbys[name]
-                sb.join_output()
-                reported.add(sb.key)
-                lived = now - sb.started
-                standby_delay[name] = (
-                    min(60.0, standby_delay[name] * 2) if lived < 10.0 else node_set.STANDBY_RESTART_DELAY_S
-                )
-                standby_after[name] = now + standby_delay[name]
-                log(
-                    f"standby [pid {sb.pid}] of {name} exited (code {sb.poll()}); another in "
-                    f"{standby_delay[name]:.0f} s",
-                    "WARNING",
-                )
-            node = procs.get(name)
-            if (
-                name not in standbys
-                and now >= standby_after[name]
-                and node is not None
-                and node.poll() is None
-                and node.ready.is_set()
-            ):
-                sb = Proc(
-                    f"{name}-standby", s.command(), standby_env, ready_marker=node_set.STANDBY_MARKER, standby=True
-                )
-                standbys[name] = sb
-                log(f"standby started with pid [{sb.pid}] for {name}")
-
-    def restart(name: str, now: float) -> Proc:
-        """The node again: its standby promoted if one is ready, else a fresh process."""
-        if standby_ready(name):
-            sb = standbys.pop(name)
-            if sb.promote(f"{name}-{labels[name]}", node_set.READY_MARKER):
-                standby_after[name] = now + node_set.STANDBY_RESTART_DELAY_S
-                log(f"process[{sb.label}]: standby with pid [{sb.pid}] takes over as {name}")
-                return sb
-            reported.add(sb.key)
-            log(f"standby [pid {sb.pid}] of {name} was gone; starting {name} afresh", "WARNING")
-        return start(labels[name], by_name[name])
-
-    try:
-        for s in specs:
-            procs[s.name] = start(labels[s.name], s)
-        deadline = time.monotonic() + a.ready_timeout
-        bag_done_at = None
-        while not stop.is_set():
-            now = time.monotonic()
-            for p in list(procs.values()) + ([player] if player else []):
-                code = p.poll()
-                if code is not None and p.key not in reported:
-                    reported.add(p.key)
-                    if code == 0:
-                        log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
-                    else:
-                        log(
-                            f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}, "
-                            f"cmd '{' '.join(p.cmd)}']",
-                            "ERROR",
-                        )
-                        if p is not player:
-                            rc = 1
-                    name = p.label.rsplit("-", 1)[0]
-                    if p is not player and by_name[name].respawn:
-                        # a crash loop (dies within 5 s of its start) backs off; a node that served a while
-                        # gets the short delay again, or none when a warm standby can take over
-                        lived = now - p.started
-                        base = by_name[name].respawn_delay
-                        warm = standby_ready(name)
-                        if lived < 5.0:
-                            delay[name] = min(30.0, max(delay[name], base) * 2)
-                        else:
-                            delay[name] = 0.0 if warm else base
-                        respawn_at[name] = now + delay[name]
-                        note = " (standby ready)" if warm else ""
-                        log(f"process[{p.label}]: respawning in {delay[name]:.1f} s{note}")
-            for name, t in list(respawn_at.items()):
-                if now >= t:
-                    del respawn_at[name]
-                    procs[name] = restart(name, now)
-            if a.standby and not stop.is_set():
-                tend_standbys(now)
-            nodes_alive = [p for p in procs.values() if p.poll() is None]
-            if not nodes_alive and not respawn_at:
-                log("all nodes have exited")
-                break
-            if player_cmd and player is None:
-                if all(p.ready.is_set() for p in procs.values()):
-                    player = Proc(f"player-{len(procs) + 1}", player_cmd, env)
-                    log(f"nodes ready; process started with pid [{player.pid}]: {' '.join(player_cmd)}")
-                elif time.monotonic() > deadline:
-                    log(f"nodes not ready after {a.ready_timeout:.0f} s; starting the bag player anyway", "WARNING")
-                    deadline = float("inf")
-                    player = Proc(f"player-{len(procs) + 1}", player_cmd, env)
-            if a.exit_with_bag and player is not None and player.poll() is not None:
-                if bag_done_at is None:
-                    bag_done_at = time.monotonic()
-                    if player.poll() != 0:
-                        rc = rc or 1
-                elif time.monotonic() - bag_done_at >= a.drain:
-                    log("bag finished; shutting down")
-                    break
-            time.sleep(0.1)
-        if stop.is_set():
-            log("user interrupted with ctrl-c (SIGINT)" if hits[0] else "shutting down")
-        rc = (
-            shutdown(
-                list(procs.values()) + list(standbys.values()) + ([player] if player else []),
-                a.sigterm_timeout,
-                hits,
-                reported,
-            )
-            or rc
-        )
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    return rc
-
-
-def shutdown(procs: list[Proc], timeout: float, hits: list[int], reported: set) -> int:
-    """SIGINT all, then SIGTERM, then SIGKILL (ros2 launch's escalation). Returns 1 if one had to be killed."""
-    alive = [p for p in procs if p.poll() is None]
-    for p in alive:
-        p.signal(signal.SIGINT)
-    rc = 0
-    for sig, label in ((signal.SIGTERM, "SIGTERM"), (signal.SIGKILL, "SIGKILL")):
-        end = time.monotonic() + timeout
-        seen = hits[0]
-        while time.monotonic() < end and any(p.poll() is None for p in alive):
-            if hits[0] > seen and hits[0] >= 2:  # another Ctrl-C: escalate now
-                break
-            time.sleep(0.05)
-        left = [p for p in alive if p.poll() is None]
-        if not left:
-            break
-        for p in left:
-            log(
-                f"process[{p.label}] failed to terminate {timeout:.0f} s after the previous signal; sending {label}",
-                "ERROR",
-            )
-            p.signal(sig)
-            rc = 1
-    for p in procs:
-        try:
-            p.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        p.join_output()
-        code = p.poll()
-        if p.key not in reported:
-            reported.add(p.key)
-            if code == 0:
-                log(f"process[{p.label}]: process has finished cleanly [pid {p.pid}]")
-            else:
-                log(
-                    f"process[{p.label}]: process has died [pid {p.pid}, exit code {code}]",
-                    "ERROR" if code not in (None, -signal.SIGINT) else "INFO",
-                )
-    return rc
+    return Supervisor(
+        specs,
+        player_cmd,
+        standby=a.standby,
+        exit_with_bag=a.exit_with_bag,
+        drain=a.drain,
+        ready_timeout=a.ready_timeout,
+        sigterm_timeout=a.sigterm_timeout,
+    ).run()
 
 
 if __name__ == "__main__":

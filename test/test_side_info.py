@@ -66,6 +66,26 @@ def motorcycle_crop():
     return (np.ascontiguousarray(left[ys, xs]), np.ascontiguousarray(right[ys, xs]), np.ascontiguousarray(disp[ys, xs]))
 
 
+def test_left_right_consistency_keeps_good_matches_and_drops_occluded_ones(motorcycle_crop):
+    """On real geometry (Motorcycle, ground-truth disparity), the consistency check must raise the share of
+    correct matches among those used, and drop many of the matches of pixels the left cannot see (where
+    any paste is wrong). Measured: 77 % -> 85 % within 2 px; 75 % -> 47 % of occluded pixels kept."""
+    left, right, disp = motorcycle_crop
+    t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    d_right, visible = oracle.right_view_disparity(disp)
+    known = visible & np.isfinite(d_right)
+    blurred_right = si.gaussian_blur(t(right), 2.5)  # about the sharpness of a low-rate right
+    stats = {}
+    for consistency in (None, 2.0):
+        m = si.MatchedSideInformation(consistency_px=consistency).match(blurred_right, t(left))
+        est, valid = m["disparity"][0, 0].numpy(), m["valid"][0, 0].numpy()
+        good = np.abs(est - np.nan_to_num(d_right)) <= 2
+        stats[consistency] = ((good & valid & known).sum() / (valid & known).sum(), valid[~visible].mean())
+    (prec_off, occ_off), (prec_on, occ_on) = stats[None], stats[2.0]
+    assert prec_on > prec_off + 0.04
+    assert occ_on < occ_off - 0.15
+
+
 def test_a_perfect_left_lifts_the_right_on_a_real_pair(motorcycle_crop):
     import dsc_core
 

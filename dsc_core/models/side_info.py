@@ -9,6 +9,7 @@ the sharp decoded left wherever the blurred views agree after warping::
 
     right code ─level 2⁻¹─▶ ỹ_R ─g_s─▶ x̃_R ───────────────────┐ (reference view)
     left code ─level 1⁻¹─▶ x̂_L ─G_b─▶ x̄_L ──────────────── match (ZNCC, d = 0..D) ─▶ d(y, x) ≥ 0, valid
+    valid = ZNCC ≥ 0.5 and |d_L(y, x + d) − d| ≤ 2 px        d_L: the same match from the left view
     x̂_L→R = warp(x̂_L, d),  x̄_L→R = warp(x̄_L, d)
     d guides the learned refiner too (models/heads.py), in place of the fusion's own ±24-column estimate
     p = x̂_L→R + G_σ(x̃_R − x̄_L→R)                             the left, in the right's own colour
@@ -19,12 +20,17 @@ the sharp decoded left wherever the blurred views agree after warping::
 The pasted left is corrected by the low frequencies of the blurred views' difference, so the right keeps its
 own colour and exposure, which the right code carries (two cameras of a rig rarely agree on gain and white
 balance). Occlusions, matching failures and view-dependent light all show up as disagreement, where w falls
-to 0 and the right keeps the learned fusion's reconstruction. E is the local energy of the high frequencies
-(box₉ of |Y − G_1.5 Y|² on the luma Y): where the learned fusion is already as sharp as the pasted left (a good right
-code, or a poor left), pasting would only trade the right's detail for the left's compression artefacts,
-so the weight falls to 0 there. Nothing here is learned, so nothing here was fitted to synthetic scenes.
+to 0 and the right keeps the learned fusion's reconstruction. Disagreement of the *blurred* views cannot
+see every wrong match, though: an occluded right pixel or a repetitive texture can find a patch of the left
+that agrees after blurring. The left-right consistency check (match again from the left view, on the
+mirrored images, and keep a right match only if the left's points back to it) drops those.
 
-Measured on Motorcycle (shipped weights, right rate 2, left rate 2; docs/figures/eval_motorcycle.txt):
+E is the local energy of the high frequencies (box₉ of |Y − G_1.5 Y|² on the luma Y): where the learned
+fusion is already as sharp as the pasted left (a good right code, or a poor left), pasting would only trade
+the right's detail for the left's compression artefacts, so the weight falls to 0 there. Nothing here is
+learned, so nothing here was fitted to synthetic scenes.
+
+Measured on Motorcycle (the weights before the 2026-12-04 release, right rate 2, left rate 2):
 pasting the decoded left with the *ground-truth* disparity on non-occluded pixels gives 23.7 dB, against
 21.6 dB for the right code without a left and 22.3 dB for the learned fusion alone. The learned refiner
 guided by this match gives 22.85 dB (+0.5 dB, and as much on pairs made from held-out photographs,
@@ -36,6 +42,18 @@ decode goes from 366 to 700 ms, medians of 7). Alternatives measured and left ou
 on the same views (0.3-0.9 dB worse); the left degraded through the right's own level-2 channel instead
 of a blur (the channel's 32-pixel grid is not shift-invariant; 0.1-0.2 dB worse, and a second synthesis);
 semi-global aggregation of the ZNCC volume (at most +0.06 in the share of pixels within 2 px).
+
+The left-right consistency check (2026-12-05, release weights, right rate 2): Motorcycle 23.83 -> 23.98 dB
+with the level-1 left, 24.19 -> 24.34 with the original left; six pairs of held-out photographs
+(``photostereo`` indices 4-9, never used to choose it) +0.69 dB with the level-1 left and +1.04 dB with the
+original one, every pair better. Among the matches used, the share within 2 px of the truth rises from 77 %
+to 85 % on a Motorcycle crop, and the share of occluded pixels still pasted falls from 75 % to 47 %
+(test/test_side_info.py). It costs a second cost volume: the matched step takes 271 ms instead of 202 ms at
+375x1242 on 2 cores (scripts/bench_speed.py). Also measured then and left out, each within ±0.05 dB of the
+check alone: refining the disparity at 1/2 or full resolution with ZNCC around the 1/4-resolution match
+(worse: the low-rate right has no detail to refine on), choosing among the neighbouring 1/4-resolution
+disparities by full-resolution agreement (sharper depth edges, +0.03 dB), and other τ or colour-correction
+settings (τ 0.05 costs 0.2-0.5 dB; none of the colour settings moves the mean by more than 0.1 dB).
 """
 
 from __future__ import annotations
@@ -113,6 +131,8 @@ class MatchedSideInformation:
         max_disparity_frac: search range as a share of the width (KITTI needs ~0.2, Middlebury ~0.25).
         match_blur: sigma (pixels) of the Gaussian that brings the decoded left to the right's sharpness.
         min_correlation: a match whose ZNCC is below this is not used.
+        consistency_px: a match is used only if the left view's own match points back to within this many
+            pixels (left-right consistency); None turns the check off.
         tau: disagreement (mean absolute difference of the blurred views, 0..1, over ``window``²) at which
             the trust falls to 1/e.
         colour_sigma: sigma of the low-pass that keeps the right's own colour and exposure.
@@ -129,8 +149,10 @@ class MatchedSideInformation:
         colour_sigma: float = 16.0,
         detail_sigma: float = 1.5,
         detail_window: int = 9,
+        consistency_px: float | None = 2.0,
     ):
         self.max_disparity_frac, self.match_blur, self.min_correlation = max_disparity_frac, match_blur, min_correlation
+        self.consistency_px = consistency_px
         self.tau, self.window, self.colour_sigma = tau, window, colour_sigma
         self.detail_sigma, self.detail_window = detail_sigma, detail_window
 
@@ -145,6 +167,7 @@ class MatchedSideInformation:
             "colour_sigma": self.colour_sigma,
             "detail_sigma": self.detail_sigma,
             "detail_window": self.detail_window,
+            "consistency_px": self.consistency_px,
         }
 
     def _detail(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,7 +190,20 @@ class MatchedSideInformation:
         x_lb = gaussian_blur(x_l, self.match_blur)
         max_d = max(16, int(round(self.max_disparity_frac * x_r.shape[-1])))
         d, valid = zncc_disparity(x_r, x_lb, max_d, min_correlation=self.min_correlation)
+        if self.consistency_px is not None:
+            valid = valid & self._consistent(x_r, x_lb, d, max_d, self.consistency_px)
         return {"disparity": d, "valid": valid, "x_right": x_r, "x_left": x_l, "x_left_blurred": x_lb}
+
+    def _consistent(
+        self, x_r: torch.Tensor, x_lb: torch.Tensor, d: torch.Tensor, max_d: int, tolerance: float
+    ) -> torch.Tensor:
+        """Left-right consistency: the left view's own match (the same matcher on the mirrored views, where
+        left pixel x matches right x - d_L) must land back within ``tolerance`` pixels of each right match.
+        Occluded right pixels and repetitive texture fail it, and would otherwise paste a wrong patch
+        wherever the two blurred views happen to agree."""
+        d_left, _ = zncc_disparity(x_lb.flip(-1), x_r.flip(-1), max_d, min_correlation=self.min_correlation)
+        back = warp_left_to_right(d_left.flip(-1), d)  # d_L at the left pixel x + d_R(x)
+        return (back - d).abs() <= tolerance
 
     @staticmethod
     def latent_disparity(m: dict, stride: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,24 @@
+"""scripts/bench_speed.py (the decoder-cost table issue 13 asks for) runs and prints every step, so it
+cannot rot between the sessions that quote it."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_speed_prints_every_step(capsys):
+    spec = importlib.util.spec_from_file_location("bench_speed", ROOT / "scripts" / "bench_speed.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        assert mod.main(["--size", "64x128", "--repeats", "1", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the script sets it for the whole process
+    out = capsys.readouterr().out
+    for step in ("encode left", "decode right, no left", "decode right, matched (default)", "without consistency"):
+        assert step in out
+    assert "pairs/s" in out

@@ -145,33 +145,8 @@ def test_a_portable_checkpoint_is_smaller_and_resumes(tmp_path):
     assert ck["step"] == 9 and ck["model"]["g_a.0.weight"].dtype == torch.float32
 
 
-def test_new_design_continues_from_a_family_file(tmp_path):
-    """A stage-2 run that changes the rate grid and the refiner starts from a shipped family: equal-lambda
-    gains carry over, new lambdas are extrapolated in log-lambda, the new refiner starts fresh, the rest
-    loads, and the export keeps the heads the run did not train (the paper head)."""
-    import math
-
-    from dsc_core.models import weights_io
-    from dsc_core.models.fusion import MatchingRefiner, PixelRefiner
-    from dsc_core.models.heads import build_head
-    from dsc_core.models.level1 import Level1Codec
-    from dsc_core.train.stages import Level2Stage
-
-    torch.manual_seed(0)
-    level1 = Level1Codec(N=16, M=24, lambdas=[0.004, 0.02])
-    old = build_head(
-        "dsc",
-        {
-            "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.001, 0.002, 0.004]},
-            "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
-        },
-    )
-    with torch.no_grad():
-        old.level2.log_gain.copy_(torch.tensor([[0.0] * 8, [1.0] * 8, [2.0] * 8]))
-    paper = build_head("paper", {"level2": {"M": 24, "C": 4}, "fusion": {"M": 24}})
-    family = tmp_path / "family.pt"
-    weights_io.save_family(family, level1=level1, heads={"dsc": old, "paper": paper})
-
+def _tiny_level2(tmp_path, family) -> dict:
+    """A stage-2 config over a tiny family file: a 4-rate dsc head with a matching refiner."""
     cfg = _tiny_level1(tmp_path)
     from PIL import Image
 
@@ -200,6 +175,37 @@ def test_new_design_continues_from_a_family_file(tmp_path):
             "data": {**cfg["data"], "stereo_crop": [64, 128], "scene_size": [96, 160], "pool": 2, "val_pool": 1},
         }
     )
+    return cfg
+
+
+def test_new_design_continues_from_a_family_file(tmp_path):
+    """A stage-2 run that changes the rate grid and the refiner starts from a shipped family: equal-lambda
+    gains carry over, new lambdas are extrapolated in log-lambda, the new refiner starts fresh, the rest
+    loads, and the export keeps the heads the run did not train (the paper head)."""
+    import math
+
+    from dsc_core.models import weights_io
+    from dsc_core.models.fusion import MatchingRefiner, PixelRefiner
+    from dsc_core.models.heads import build_head
+    from dsc_core.models.level1 import Level1Codec
+    from dsc_core.train.stages import Level2Stage
+
+    torch.manual_seed(0)
+    level1 = Level1Codec(N=16, M=24, lambdas=[0.004, 0.02])
+    old = build_head(
+        "dsc",
+        {
+            "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.001, 0.002, 0.004]},
+            "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
+        },
+    )
+    with torch.no_grad():
+        old.level2.log_gain.copy_(torch.tensor([[0.0] * 8, [1.0] * 8, [2.0] * 8]))
+    paper = build_head("paper", {"level2": {"M": 24, "C": 4}, "fusion": {"M": 24}})
+    family = tmp_path / "family.pt"
+    weights_io.save_family(family, level1=level1, heads={"dsc": old, "paper": paper})
+
+    cfg = _tiny_level2(tmp_path, family)
     stage = Level2Stage(cfg)
     stage.initialise()
     head = stage.heads["dsc"]
@@ -220,3 +226,40 @@ def test_new_design_continues_from_a_family_file(tmp_path):
     r = stage.step(stage.trainable_module())
     r["loss"].backward()
     assert head.refiner.feat[0].weight.grad is not None and head.refiner.feat[0].weight.grad.abs().sum() > 0
+
+
+def test_a_refiner_fine_tune_trains_only_the_refiner_on_the_decoders_guide(tmp_path, monkeypatch):
+    """``train_only: refiner`` + ``refiner_guide: matched`` (config/train_refiner_matched.yaml): the optimiser
+    sees the refiner's parameters only, a step's gradients reach nothing else, and the refiner is guided by
+    the matched side information's match, as at the decoder."""
+    from dsc_core.models import weights_io
+    from dsc_core.models.heads import build_head
+    from dsc_core.models.level1 import Level1Codec
+    from dsc_core.models.side_info import MatchedSideInformation
+    from dsc_core.train.stages import Level2Stage
+
+    torch.manual_seed(0)
+    family = tmp_path / "family.pt"
+    dsc = build_head(
+        "dsc",
+        {
+            "level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.0005, 0.001, 0.002, 0.004]},
+            "fusion": {"M": 24, "key_channels": 8, "hidden": 16},
+            "refiner": {"kind": "match", "features": 8, "hidden": 8, "radius": 2},
+        },
+    )
+    weights_io.save_family(family, level1=Level1Codec(N=16, M=24, lambdas=[0.004, 0.02]), heads={"dsc": dsc})
+    cfg = _tiny_level2(tmp_path, family) | {"train_only": "refiner", "refiner_guide": "matched"}
+    stage = Level2Stage(cfg)
+    stage.initialise()
+    head = stage.heads["dsc"]
+    refiner_ids = {id(p) for p in head.refiner.parameters()}
+    assert {id(p) for p in stage.main_parameters()} == refiner_ids and stage.aux_parameters() == []
+    calls = []
+    real_match = MatchedSideInformation.match
+    monkeypatch.setattr(MatchedSideInformation, "match", lambda self, r, l: calls.append(1) or real_match(self, r, l))
+    r = stage.step(stage.trainable_module())
+    r["loss"].backward()
+    assert len(calls) == cfg["data"]["batch"]  # one match per pair of the batch
+    assert all(p.grad is not None for p in head.refiner.parameters())
+    assert all(p.grad is None for n, p in head.named_parameters() if not n.startswith("refiner."))

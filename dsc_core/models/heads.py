@@ -75,9 +75,19 @@ class RightHead(CodingModule):
 
     # ---------------------------------------------------------------- training
     def forward(
-        self, level1, y_r: torch.Tensor, y_l_hat: torch.Tensor, x_l_hat: torch.Tensor, rates: torch.Tensor
+        self,
+        level1,
+        y_r: torch.Tensor,
+        y_l_hat: torch.Tensor,
+        x_l_hat: torch.Tensor,
+        rates: torch.Tensor,
+        side_info=None,
     ) -> dict:
         """Training pass: right latent ``y_r``, decoded left latent ``y_l_hat`` and image ``x_l_hat``.
+
+        ``side_info`` (a :class:`~dsc_core.models.side_info.MatchedSideInformation`) guides the refiner with
+        its full-range match, as :meth:`fuse` does at the decoder, instead of the fusion's own estimate: a
+        refiner trained on the guide it will get. The match runs outside autograd (nothing in it is learned).
 
         Returns ``{"x_hat", "y_hat"}`` (the fused right), ``{"x_hat_degraded", "y_hat_degraded"}`` (level 2
         alone, no left) and level 2's ``likelihoods``.
@@ -86,15 +96,30 @@ class RightHead(CodingModule):
         y_tilde = l2["y_hat"]
         fused = self._fuse_latent(y_tilde, y_l_hat)
         x_hat = level1.synthesis(fused["y_hat"])
+        x_hat_degraded = level1.synthesis(y_tilde)
         if self.refiner is not None:
-            x_hat = self.refiner(x_hat, x_l_hat, fused["disparity"], fused["confidence"])
+            disparity, confidence = fused["disparity"], fused["confidence"]
+            if side_info is not None:
+                disparity, confidence = self._matched_guide(side_info, x_hat_degraded, x_l_hat)
+            x_hat = self.refiner(x_hat, x_l_hat, disparity, confidence)
         return {
             "x_hat": x_hat,
-            "x_hat_degraded": level1.synthesis(y_tilde),
+            "x_hat_degraded": x_hat_degraded,
             "y_hat": fused["y_hat"],
             "y_hat_degraded": y_tilde,
             "likelihoods": l2["likelihoods"],
         }
+
+    def _matched_guide(self, side_info, x_degraded: torch.Tensor, x_l_hat: torch.Tensor) -> tuple:
+        """The refiner's guide at the decoder (latent disparity, valid share) for each sample of a batch
+        (the matcher takes one pair at a time), as plain tensors autograd may save."""
+        assert self.refiner is not None
+        guides = []
+        for i in range(x_degraded.shape[0]):
+            m = side_info.match(x_degraded[i : i + 1].detach(), x_l_hat[i : i + 1].detach())
+            guides.append(side_info.latent_disparity(m, self.refiner.latent_stride))
+        # match() runs in inference mode; a clone outside it is an ordinary tensor
+        return torch.cat([d for d, _ in guides]).clone(), torch.cat([c for _, c in guides]).clone()
 
     def _fuse_latent(self, y_tilde, y_l_hat) -> dict:
         return self.fusion(y_tilde, y_l_hat)

@@ -19,6 +19,7 @@ import torch
 from dsc_core.models import base as model_base, weights_io
 from dsc_core.models.heads import RightHead, build_head
 from dsc_core.models.level1 import Level1Codec
+from dsc_core.models.side_info import MatchedSideInformation
 from dsc_core.train import losses
 from dsc_core.train.classical_lefts import ClassicalLefts
 from dsc_core.train.sampling import PhotoCrops, StereoCrops
@@ -278,6 +279,16 @@ class Level2Stage:
         )
         val = _stereo_sampler(dcfg, seed=4242, val=True)
         self.val_left, self.val_right = val.sample(int(cfg.get("val_images", 8)))
+        # `refiner_guide: matched`: train the refiner on the decoder's own guide (the matched side
+        # information's full-range match) rather than the fusion's estimate (models/heads.py).
+        self.guide = MatchedSideInformation() if cfg.get("refiner_guide") == "matched" else None
+        # `train_only: refiner`: only parameters under that name train; the rest of each head stays frozen
+        # (a refiner fine-tune keeps level 2, so the right codes of the shipped weights stay decodable).
+        self.train_only = cfg.get("train_only")
+        if self.train_only:
+            for head in self.heads.values():
+                for n, p in head.named_parameters():
+                    p.requires_grad_(n.startswith(self.train_only + "."))
         self.carried_heads: dict = {}
         self.init_meta: dict = {}  # provenance of the family this run started from
 
@@ -309,10 +320,10 @@ class Level2Stage:
         return self.heads
 
     def main_parameters(self):
-        return [p for n, p in self.heads.named_parameters() if not n.endswith("quantiles")]
+        return [p for n, p in self.heads.named_parameters() if not n.endswith("quantiles") and p.requires_grad]
 
     def aux_parameters(self):
-        return [p for n, p in self.heads.named_parameters() if n.endswith("quantiles")]
+        return [p for n, p in self.heads.named_parameters() if n.endswith("quantiles") and p.requires_grad]
 
     def aux_loss(self):
         return model_base.aux_loss(self.heads)  # every head's entropy bottlenecks; zero without any
@@ -352,7 +363,8 @@ class Level2Stage:
     def _head_loss(self, head, module, x_r, y_r, y_l, x_l_hat, rates=None):
         if rates is None:
             rates = torch.randint(head.num_rates, (x_r.shape[0],), device=self.device)
-        out = module(self.level1, y_r, y_l, x_l_hat, rates)
+        guide = self.guide if getattr(head, "refiner", None) is not None else None
+        out = module(self.level1, y_r, y_l, x_l_hat, rates, side_info=guide)
         lam = (
             torch.tensor(head.lambdas, device=self.device)[rates]
             if head.kind != "paper"

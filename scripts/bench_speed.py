@@ -15,6 +15,7 @@ machine: a background training run halves every figure.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -42,6 +43,26 @@ def _time(fn, repeats: int) -> tuple[float, float, float]:
     return statistics.median(ms), min(ms), max(ms)
 
 
+def _level1_sizes(args) -> int:
+    """Median ms of g_a and g_s for each N:M at the pair size (what a wider level 1 would cost per view)."""
+    from dsc_core.models.level1 import Level1Codec
+
+    h, w = (int(v) for v in args.size.lower().split("x"))
+    x = torch.rand(1, 3, (h + 63) // 64 * 64, (w + 63) // 64 * 64)
+    print(f"level-1 transforms at {w}x{h} (padded {x.shape[-1]}x{x.shape[-2]}), {args.threads} thread(s)")
+    print(f"{'N:M':10s} {'params':>9s} {'g_a ms':>8s} {'g_s ms':>8s}")
+    for spec in args.level1_sizes.split(","):
+        n, m = (int(v) for v in spec.split(":"))
+        model = Level1Codec(N=n, M=m).eval()
+        with torch.inference_mode():
+            y = model.analysis(x)
+            ga = _time(functools.partial(model.analysis, x), args.repeats)[0]
+            gs = _time(functools.partial(model.synthesis, y), args.repeats)[0]
+        params = sum(p.numel() for p in model.parameters())
+        print(f"{spec:10s} {params:9d} {ga:8.1f} {gs:8.1f}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="375x1242", help="HxW of the pair (default KITTI's 375x1242)")
@@ -49,8 +70,16 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target machine has 2 cores)")
     ap.add_argument("--model", default="dsc-default")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--level1-sizes",
+        metavar="N:M,...",
+        help="instead: time level 1's analysis and synthesis transforms for these widths (untrained models: "
+        "the cost of a candidate architecture, issue 12), e.g. 64:96,128:192",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.level1_sizes:
+        return _level1_sizes(args)
     import dsc_core
     from dsc_core import container
     from dsc_core.models.side_info import MatchedSideInformation

@@ -16,9 +16,11 @@ def test_bench_speed_prints_every_step(capsys):
     threads = torch.get_num_threads()
     try:
         assert mod.main(["--size", "64x128", "--repeats", "1", "--threads", "1"]) == 0
+        assert mod.main(["--size", "64x128", "--repeats", "1", "--threads", "1", "--level1-sizes", "16:24"]) == 0
     finally:
         torch.set_num_threads(threads)  # the script sets it for the whole process
     out = capsys.readouterr().out
     for step in ("encode left", "decode right, no left", "decode right, matched (default)", "without consistency"):
         assert step in out
     assert "pairs/s" in out
+    assert "16:24" in out and "g_s ms" in out

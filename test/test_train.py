@@ -231,7 +231,8 @@ def test_new_design_continues_from_a_family_file(tmp_path):
 def test_a_refiner_fine_tune_trains_only_the_refiner_on_the_decoders_guide(tmp_path, monkeypatch):
     """``train_only: refiner`` + ``refiner_guide: matched`` (config/train_refiner_matched.yaml): the optimiser
     sees the refiner's parameters only, a step's gradients reach nothing else, and the refiner is guided by
-    the matched side information's match, as at the decoder."""
+    the matched side information's match, as at the decoder; with ``refiner_loss: pasted`` the loss sees the
+    right after the paste, and the gradients still reach the refiner through it."""
     from dsc_core.models import weights_io
     from dsc_core.models.heads import build_head
     from dsc_core.models.level1 import Level1Codec
@@ -249,7 +250,8 @@ def test_a_refiner_fine_tune_trains_only_the_refiner_on_the_decoders_guide(tmp_p
         },
     )
     weights_io.save_family(family, level1=Level1Codec(N=16, M=24, lambdas=[0.004, 0.02]), heads={"dsc": dsc})
-    cfg = _tiny_level2(tmp_path, family) | {"train_only": "refiner", "refiner_guide": "matched"}
+    options = {"train_only": "refiner", "refiner_guide": "matched", "refiner_loss": "pasted"}
+    cfg = _tiny_level2(tmp_path, family) | options
     stage = Level2Stage(cfg)
     stage.initialise()
     head = stage.heads["dsc"]

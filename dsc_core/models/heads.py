@@ -82,12 +82,15 @@ class RightHead(CodingModule):
         x_l_hat: torch.Tensor,
         rates: torch.Tensor,
         side_info=None,
+        paste: bool = False,
     ) -> dict:
         """Training pass: right latent ``y_r``, decoded left latent ``y_l_hat`` and image ``x_l_hat``.
 
         ``side_info`` (a :class:`~dsc_core.models.side_info.MatchedSideInformation`) guides the refiner with
         its full-range match, as :meth:`fuse` does at the decoder, instead of the fusion's own estimate: a
         refiner trained on the guide it will get. The match runs outside autograd (nothing in it is learned).
+        ``paste`` (with ``side_info``) then blends the matched left into ``x_hat`` as the decoder does, so the
+        loss sees the decoder's final output and the refiner learns what the paste cannot give.
 
         Returns ``{"x_hat", "y_hat"}`` (the fused right), ``{"x_hat_degraded", "y_hat_degraded"}`` (level 2
         alone, no left) and level 2's ``likelihoods``.
@@ -99,9 +102,13 @@ class RightHead(CodingModule):
         x_hat_degraded = level1.synthesis(y_tilde)
         if self.refiner is not None:
             disparity, confidence = fused["disparity"], fused["confidence"]
+            match = None
             if side_info is not None:
-                disparity, confidence = self._matched_guide(side_info, x_hat_degraded, x_l_hat)
+                match = self._batched_match(side_info, x_hat_degraded, x_l_hat)
+                disparity, confidence = side_info.latent_disparity(match, self.refiner.latent_stride)
             x_hat = self.refiner(x_hat, x_l_hat, disparity, confidence)
+            if match is not None and paste:
+                x_hat = side_info.blend(match, x_hat.clamp(0, 1))["x_hat"]
         return {
             "x_hat": x_hat,
             "x_hat_degraded": x_hat_degraded,
@@ -110,16 +117,13 @@ class RightHead(CodingModule):
             "likelihoods": l2["likelihoods"],
         }
 
-    def _matched_guide(self, side_info, x_degraded: torch.Tensor, x_l_hat: torch.Tensor) -> tuple:
-        """The refiner's guide at the decoder (latent disparity, valid share) for each sample of a batch
-        (the matcher takes one pair at a time), as plain tensors autograd may save."""
-        assert self.refiner is not None
-        guides = []
-        for i in range(x_degraded.shape[0]):
-            m = side_info.match(x_degraded[i : i + 1].detach(), x_l_hat[i : i + 1].detach())
-            guides.append(side_info.latent_disparity(m, self.refiner.latent_stride))
+    @staticmethod
+    def _batched_match(side_info, x_degraded: torch.Tensor, x_l_hat: torch.Tensor) -> dict:
+        """The decoder's match for each sample of a batch (the matcher takes one pair at a time), as one
+        batched dict of ordinary tensors that autograd may save."""
+        ms = [side_info.match(x_degraded[i : i + 1].detach(), x_l_hat[i : i + 1].detach()) for i in range(len(x_l_hat))]
         # match() runs in inference mode; a clone outside it is an ordinary tensor
-        return torch.cat([d for d, _ in guides]).clone(), torch.cat([c for _, c in guides]).clone()
+        return {k: torch.cat([m[k] for m in ms]).clone() for k in ms[0]}
 
     def _fuse_latent(self, y_tilde, y_l_hat) -> dict:
         return self.fusion(y_tilde, y_l_hat)

@@ -214,6 +214,11 @@ class MatchedSideInformation:
     @torch.inference_mode()
     def paste(self, m: dict, base: torch.Tensor) -> dict:
         """Paste the matched left into ``base`` (the learned x̂_R) -> ``{"x_hat", "disparity", "weight"}``."""
+        return self.blend(m, base)
+
+    def blend(self, m: dict, base: torch.Tensor) -> dict:
+        """:meth:`paste` outside inference mode, differentiable in ``base``: a training loss can then see the
+        decoder's final output. ``m`` must hold ordinary tensors (clones of :meth:`match`'s), batched or not."""
         x_r, x_l, x_lb, d = m["x_right"], m["x_left"], m["x_left_blurred"], m["disparity"]
         warped, warped_blurred = warp_left_to_right(x_l, d), warp_left_to_right(x_lb, d)
         disagreement = _box((warped_blurred - x_r).abs().mean(1, keepdim=True), self.window)
@@ -221,7 +226,7 @@ class MatchedSideInformation:
         e_pasted, e_base = self._detail(pasted), self._detail(base)
         brings_detail = ((e_pasted - e_base) / (e_pasted + 1e-6)).clamp(0, 1)
         weight = m["valid"].to(x_r.dtype) * torch.exp(-((disagreement / self.tau) ** 2)) * brings_detail
-        x_hat = ((1 - weight) * base + weight * pasted).clamp_(0, 1)
+        x_hat = ((1 - weight) * base + weight * pasted).clamp(0, 1)
         return {"x_hat": x_hat, "disparity": d, "weight": weight}
 
     def __call__(self, x_right_degraded: torch.Tensor, x_left: torch.Tensor, base: torch.Tensor) -> dict:

@@ -284,6 +284,8 @@ class Level2Stage:
         self.guide = MatchedSideInformation() if cfg.get("refiner_guide") == "matched" else None
         # `train_only: refiner`: only parameters under that name train; the rest of each head stays frozen
         # (a refiner fine-tune keeps level 2, so the right codes of the shipped weights stay decodable).
+        # `refiner_loss: pasted` (with the matched guide): the loss sees the right after the paste, as decoded
+        self.paste_in_loss = cfg.get("refiner_loss") == "pasted"
         self.train_only = cfg.get("train_only")
         if self.train_only:
             for head in self.heads.values():
@@ -364,7 +366,7 @@ class Level2Stage:
         if rates is None:
             rates = torch.randint(head.num_rates, (x_r.shape[0],), device=self.device)
         guide = self.guide if getattr(head, "refiner", None) is not None else None
-        out = module(self.level1, y_r, y_l, x_l_hat, rates, side_info=guide)
+        out = module(self.level1, y_r, y_l, x_l_hat, rates, side_info=guide, paste=self.paste_in_loss)
         lam = (
             torch.tensor(head.lambdas, device=self.device)[rates]
             if head.kind != "paper"

@@ -38,3 +38,19 @@ def test_an_installed_package_uses_the_user_cache_not_site_packages(tmp_path):
     env.pop("XDG_CACHE_HOME")
     env["HOME"] = str(tmp_path / "home")
     assert _data_root_of(site, env) == str(tmp_path / "home" / ".cache" / "dsc_ros")
+
+
+def test_a_venv_inside_a_checkout_uses_the_checkouts_data(tmp_path):
+    """make setup installs a non-editable copy into .venv/ of the checkout: `.venv/bin/dsc` must see the same
+    data/ as `python -m dsc_core.cli` run from the checkout (they once saw different photo pools)."""
+    checkout = tmp_path / "dsc_ros"
+    (checkout / "dsc_core").mkdir(parents=True)
+    (checkout / "setup.py").write_text("")
+    (checkout / "package.xml").write_text("")
+    site = checkout / ".venv" / "lib" / "python3" / "site-packages"
+    (site / "dsc_core").mkdir(parents=True)
+    (site / "dsc_core" / "__init__.py").write_text("")
+    (site / "dsc_core" / "paths.py").write_text((ROOT / "dsc_core" / "paths.py").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "DSC_DATA"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    assert _data_root_of(site, env) == str(checkout / "data")

@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -859,6 +860,10 @@ def list_photos(root: Path = DEFAULT_DIR, include_skimage: bool = True) -> list[
         if Path(root).is_dir() else []
     if not paths and include_skimage:
         paths = _skimage_images()
+        # Loud, because everything downstream still works: training, the photo validation set and
+        # `photostereo:N` would quietly run on 14 images and give other figures than the prepared pool.
+        warnings.warn(f"no prepared photographs in {root} (run `dsc prepare-data`); using scikit-image's "
+                      f"{len(paths)} sample images instead", stacklevel=2)
     return paths
 
 

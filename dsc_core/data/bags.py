@@ -84,8 +84,13 @@ def choose_topics(topics: dict[str, str], left: str | None = None, right: str | 
         raise ValueError(f"{e}; {hint}") from None
 
 
-def bag_pairs(path: Path | str, left_topic: str | None = None, right_topic: str | None = None,
-              slop: float = DEFAULT_SLOP, center_crop=None) -> PairSequence:
+def bag_pairs(
+    path: Path | str,
+    left_topic: str | None = None,
+    right_topic: str | None = None,
+    slop: float = DEFAULT_SLOP,
+    center_crop=None,
+) -> PairSequence:
     """Stereo pairs of a bag (a ``.bag`` file, a ROS 2 bag folder, or a lone ``.mcap``/``.db3``).
 
     ``seq.info`` has ``topics`` (left, right) and ``unpaired`` (frames of each topic without a partner);
@@ -100,8 +105,7 @@ def bag_pairs(path: Path | str, left_topic: str | None = None, right_topic: str 
         lt, rt = choose_topics(topics, left_topic, right_topic)
         conns = {c.topic: c for c in reader.connections if c.topic in (lt, rt)}
         index: dict[str, list[tuple[int, int]]] = {lt: [], rt: []}
-        for conn, logtime, raw in reader.messages(connections=[c for c in reader.connections
-                                                                if c.topic in (lt, rt)]):
+        for conn, logtime, raw in reader.messages(connections=[c for c in reader.connections if c.topic in (lt, rt)]):
             msg = reader.deserialize(raw, conn.msgtype)
             index[conn.topic].append((wire.message_stamp_ns(msg, logtime), logtime))
     except Exception:
@@ -113,8 +117,9 @@ def bag_pairs(path: Path | str, left_topic: str | None = None, right_topic: str 
     matches = wire.match_stamps(ls, rs, int(round(slop * 1e9)))
     if not matches:
         reader.close()
-        raise ValueError(f"{path}: no pair of {lt} ({len(ls)} msgs) and {rt} ({len(rs)} msgs) within "
-                         f"{slop} s of each other")
+        raise ValueError(
+            f"{path}: no pair of {lt} ({len(ls)} msgs) and {rt} ({len(rs)} msgs) within {slop} s of each other"
+        )
     box = {"reader": reader}
     mtypes = {t: conns[t].msgtype for t in (lt, rt)}
 
@@ -135,9 +140,15 @@ def bag_pairs(path: Path | str, left_topic: str | None = None, right_topic: str 
         ml, mr = fetch(lt, sl, tl), fetch(rt, sr, tr)
         left, enc_l = wire.decode_image(ml, mtypes[lt])
         right, enc_r = wire.decode_image(mr, mtypes[rt])
-        meta = {"stamp_ns": sl, "stamp_right_ns": sr, "encoding_left": enc_l, "encoding_right": enc_r,
-                "frame_id_left": str(ml.header.frame_id), "frame_id_right": str(mr.header.frame_id),
-                "topics": (lt, rt)}
+        meta = {
+            "stamp_ns": sl,
+            "stamp_right_ns": sr,
+            "encoding_left": enc_l,
+            "encoding_right": enc_r,
+            "frame_id_left": str(ml.header.frame_id),
+            "frame_id_right": str(mr.header.frame_id),
+            "topics": (lt, rt),
+        }
         return StereoPair(f"{k:06d}", left, right, None, meta)
 
     def close() -> None:
@@ -145,7 +156,16 @@ def bag_pairs(path: Path | str, left_topic: str | None = None, right_topic: str 
         if r is not None:
             r.close()
 
-    info = {"topics": (lt, rt), "unpaired": (len(ls) - len(matches), len(rs) - len(matches)),
-            "messages": (len(ls), len(rs))}
-    return PairSequence([f"{k:06d}" for k in range(len(matches))], load, center_crop=center_crop,
-                        source=f"bag:{path}:{lt},{rt}", info=info, closer=close)
+    info = {
+        "topics": (lt, rt),
+        "unpaired": (len(ls) - len(matches), len(rs) - len(matches)),
+        "messages": (len(ls), len(rs)),
+    }
+    return PairSequence(
+        [f"{k:06d}" for k in range(len(matches))],
+        load,
+        center_crop=center_crop,
+        source=f"bag:{path}:{lt},{rt}",
+        info=info,
+        closer=close,
+    )

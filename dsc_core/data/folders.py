@@ -93,9 +93,11 @@ def folder_pairs(root: Path | str, center_crop=None) -> PairSequence:
         except ValueError as e:
             raise ValueError(f"{root / 'dataset.json'}: not valid JSON ({e})") from e
     right_view = info.get("disparity_view") == "right"
-    extras = {sub: _by_stem(root / sub, exts) for sub, exts in
-              (("disparity_left", DISPARITY_EXT), ("disparity", DISPARITY_EXT), ("occlusion", (".png",)))
-              if (root / sub).is_dir()}
+    extras = {
+        sub: _by_stem(root / sub, exts)
+        for sub, exts in (("disparity_left", DISPARITY_EXT), ("disparity", DISPARITY_EXT), ("occlusion", (".png",)))
+        if (root / sub).is_dir()
+    }
 
     def load(i: int) -> StereoPair:
         s = names[i]

@@ -126,9 +126,12 @@ def _entries(root: Path, subset: str | None, grey: bool) -> list[dict]:
         for i, name in enumerate(sorted(left)):
             if name not in right:
                 continue  # multiview / raw sets occasionally miss a frame in one camera
-            e: dict[str, Any] = {"name": left[name].relative_to(root).as_posix(), "left": left[name],
-                                 "right": right[name],
-                 "meta": {"camera": kind}}
+            e: dict[str, Any] = {
+                "name": left[name].relative_to(root).as_posix(),
+                "left": left[name],
+                "right": right[name],
+                "meta": {"camera": kind},
+            }
             if disp_dir is not None and (disp_dir / name).is_file():
                 e["disparity"] = disp_dir / name
                 e["meta"]["disparity_source"] = disp_dir.name
@@ -151,8 +154,9 @@ def _sequence(entries: list[dict], source: str, center_crop) -> PairSequence:
     return PairSequence([e["name"] for e in entries], load, center_crop=center_crop, source=source)
 
 
-def kitti_pairs(root: Path | str, split: Path | str | None = None, subset: str | None = None,
-                center_crop=None, grey: bool = False) -> PairSequence:
+def kitti_pairs(
+    root: Path | str, split: Path | str | None = None, subset: str | None = None, center_crop=None, grey: bool = False
+) -> PairSequence:
     """All pairs under a KITTI folder (any of the layouts above), sorted by path.
 
     ``split``: a DSIN split file selecting (and ordering) pairs, its paths relative to ``root``;
@@ -166,8 +170,10 @@ def kitti_pairs(root: Path | str, split: Path | str | None = None, subset: str |
         raise ValueError(f"{root}: not a folder")
     entries = _entries(root, subset, grey)
     if not entries:
-        raise ValueError(f"{root}: no KITTI stereo pairs found (looked for image_2+image_3, colored_0+colored_1, "
-                         f"image_0+image_1 and raw image_02/data+image_03/data{', in ' + subset if subset else ''})")
+        raise ValueError(
+            f"{root}: no KITTI stereo pairs found (looked for image_2+image_3, colored_0+colored_1, "
+            f"image_0+image_1 and raw image_02/data+image_03/data{', in ' + subset if subset else ''})"
+        )
     return _sequence(entries, f"kitti:{root}", center_crop)
 
 
@@ -176,10 +182,10 @@ def _flip(rel: str) -> tuple[str, str] | None:
     parts = rel.split("/")
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] in LEFT_TO_RIGHT:
-            other = parts[:i] + [LEFT_TO_RIGHT[parts[i]]] + parts[i + 1:]
+            other = parts[:i] + [LEFT_TO_RIGHT[parts[i]]] + parts[i + 1 :]
             return rel, "/".join(other)
         if parts[i] in RIGHT_TO_LEFT:
-            other = parts[:i] + [RIGHT_TO_LEFT[parts[i]]] + parts[i + 1:]
+            other = parts[:i] + [RIGHT_TO_LEFT[parts[i]]] + parts[i + 1 :]
             return "/".join(other), rel
     return None
 
@@ -198,8 +204,10 @@ def read_split(path: Path | str) -> list[tuple[str, str]]:
             continue
         lr = _flip(toks[0])
         if lr is None:
-            raise ValueError(f"{path}:{n}: {toks[0]!r} names no KITTI camera folder "
-                             f"({', '.join(sorted(LEFT_TO_RIGHT))} or their right counterparts)")
+            raise ValueError(
+                f"{path}:{n}: {toks[0]!r} names no KITTI camera folder "
+                f"({', '.join(sorted(LEFT_TO_RIGHT))} or their right counterparts)"
+            )
         pairs.setdefault(lr[0], lr[1])
     if not pairs:
         raise ValueError(f"{path}: empty split file")
@@ -212,13 +220,19 @@ def _resolve_root(split_file: Path, first: str, root: Path | str | None) -> Path
     cands = [Path(root)] if root is not None else []
     if root is None:
         env = os.environ.get("KITTI_ROOT")
-        cands += ([Path(env)] if env else []) + [split_file.parent, split_file.parent.parent,
-                                                  split_file.parent.parent.parent, Path.cwd()]
+        cands += ([Path(env)] if env else []) + [
+            split_file.parent,
+            split_file.parent.parent,
+            split_file.parent.parent.parent,
+            Path.cwd(),
+        ]
     for c in cands:
         if (c / first).is_file():
             return c
-    raise ValueError(f"{split_file}: cannot find {first!r} under any of {[str(c) for c in cands]}; "
-                     "pass kitti_root=... (or set KITTI_ROOT) to the folder the split paths are relative to")
+    raise ValueError(
+        f"{split_file}: cannot find {first!r} under any of {[str(c) for c in cands]}; "
+        "pass kitti_root=... (or set KITTI_ROOT) to the folder the split paths are relative to"
+    )
 
 
 def kitti_split_pairs(split_file: Path | str, root: Path | str | None = None, center_crop=None) -> PairSequence:
@@ -240,6 +254,14 @@ def kitti_split_pairs(split_file: Path | str, root: Path | str | None = None, ce
             if cand.is_file():
                 disp[left] = cand
                 break
-    entries = [{"name": left, "left": base / left, "right": base / right, "meta": {"split": split_file.name},
-                "disparity": disp.get(left)} for left, right in rel]
+    entries = [
+        {
+            "name": left,
+            "left": base / left,
+            "right": base / right,
+            "meta": {"split": split_file.name},
+            "disparity": disp.get(left),
+        }
+        for left, right in rel
+    ]
     return _sequence(entries, f"kitti-split:{split_file}", center_crop)

@@ -113,8 +113,7 @@ def middlebury_pairs(root: Path | str, center_crop=None) -> PairSequence:
 
     def load(i: int) -> StereoPair:
         d, lp, rp = scenes[i]
-        disp = _disparity(read_pfm(d / "disp0.pfm")) if lp.name == "im0.png" and (d / "disp0.pfm").is_file() \
-            else None
+        disp = _disparity(read_pfm(d / "disp0.pfm")) if lp.name == "im0.png" and (d / "disp0.pfm").is_file() else None
         meta: dict[str, Any] = {"left_path": str(lp), "right_path": str(rp)}
         if (d / "calib.txt").is_file():
             meta["calib"] = read_calib(d / "calib.txt")

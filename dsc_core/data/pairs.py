@@ -51,8 +51,20 @@ PHOTO_STEREO_EVAL_SIZE = (384, 768)
 SYNTHETIC_EVAL_SIZE = (384, 1248)
 SYNTHETIC_EVAL_MODE = "street"
 
-__all__ = ["PHOTO_STEREO_EVAL_SIZE", "PairSequence", "SYNTHETIC_EVAL_MODE", "SYNTHETIC_EVAL_SIZE", "StereoPair",
-           "center_crop_array", "crop_pair", "detect_kind", "from_list", "load_rgb", "open_pairs", "parse_crop"]
+__all__ = [
+    "PHOTO_STEREO_EVAL_SIZE",
+    "PairSequence",
+    "SYNTHETIC_EVAL_MODE",
+    "SYNTHETIC_EVAL_SIZE",
+    "StereoPair",
+    "center_crop_array",
+    "crop_pair",
+    "detect_kind",
+    "from_list",
+    "load_rgb",
+    "open_pairs",
+    "parse_crop",
+]
 
 
 # --------------------------------------------------------------------------------------------- open_pairs
@@ -81,12 +93,23 @@ def _synthetic(arg: str) -> PairSequence:
             held = synthetic.split_textures(list_photos())[1] or list_photos()
             state["gen"] = synthetic.SyntheticStereo(textures=held, size=size, mode=mode)
         s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
-        return StereoPair(f"synthetic_{i:06d}", s.left, s.right, s.disparity_left,
-                          meta={"disparity_right": s.disparity, "occlusion_right": s.occlusion, "mode": s.mode,
-                                "seed": synthetic.EVAL_SEED, "index": i})
+        return StereoPair(
+            f"synthetic_{i:06d}",
+            s.left,
+            s.right,
+            s.disparity_left,
+            meta={
+                "disparity_right": s.disparity,
+                "occlusion_right": s.occlusion,
+                "mode": s.mode,
+                "seed": synthetic.EVAL_SEED,
+                "index": i,
+            },
+        )
 
-    return PairSequence([f"synthetic_{i:06d}" for i in range(n)], load,
-                        source=f"synthetic:{n}:{size[0]}x{size[1]}:{mode}")
+    return PairSequence(
+        [f"synthetic_{i:06d}" for i in range(n)], load, source=f"synthetic:{n}:{size[0]}x{size[1]}:{mode}"
+    )
 
 
 def _photostereo(arg: str) -> PairSequence:
@@ -106,12 +129,20 @@ def _photostereo(arg: str) -> PairSequence:
             held = split_photos(list_photos())[1] or list_photos()
             state["gen"] = photo_stereo.PhotoStereo(held, size=size)
         s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
-        return StereoPair(f"photostereo_{i:06d}", s.left, s.right, s.disparity_left,
-                          meta={"disparity_right": s.disparity, "occlusion_right": s.occlusion,
-                                "seed": synthetic.EVAL_SEED, "index": i})
+        return StereoPair(
+            f"photostereo_{i:06d}",
+            s.left,
+            s.right,
+            s.disparity_left,
+            meta={
+                "disparity_right": s.disparity,
+                "occlusion_right": s.occlusion,
+                "seed": synthetic.EVAL_SEED,
+                "index": i,
+            },
+        )
 
-    return PairSequence([f"photostereo_{i:06d}" for i in range(n)], load,
-                        source=f"photostereo:{n}:{size[0]}x{size[1]}")
+    return PairSequence([f"photostereo_{i:06d}" for i in range(n)], load, source=f"photostereo:{n}:{size[0]}x{size[1]}")
 
 
 def _motorcycle() -> PairSequence:
@@ -152,13 +183,22 @@ def detect_kind(path: Path) -> str:
         return "kitti"
     if middlebury.is_middlebury(path):
         return "middlebury"
-    raise ValueError(f"{path}: cannot tell what this folder holds; expected left/ + right/ sub-folders, a KITTI "
-                     "tree (image_2 + image_3, colored_0 + colored_1, or raw image_02/data + image_03/data), a "
-                     "Middlebury tree (scene folders with im0.png + im1.png), or a ROS 2 bag (metadata.yaml)")
+    raise ValueError(
+        f"{path}: cannot tell what this folder holds; expected left/ + right/ sub-folders, a KITTI "
+        "tree (image_2 + image_3, colored_0 + colored_1, or raw image_02/data + image_03/data), a "
+        "Middlebury tree (scene folders with im0.png + im1.png), or a ROS 2 bag (metadata.yaml)"
+    )
 
 
-def open_pairs(spec: str, limit: int | None = None, center_crop=None, *, split: str | Path | None = None,
-               kitti_root: str | Path | None = None, slop: float | None = None) -> PairSequence:
+def open_pairs(
+    spec: str,
+    limit: int | None = None,
+    center_crop=None,
+    *,
+    split: str | Path | None = None,
+    kitti_root: str | Path | None = None,
+    slop: float | None = None,
+) -> PairSequence:
     """Stereo pairs named by ``spec`` (see the module docstring), lazily loaded, at most ``limit``.
 
     ``center_crop``: ``(h, w)`` or ``"HxW"``. ``split``: a DSIN split file to select pairs of a KITTI root;

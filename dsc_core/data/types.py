@@ -39,11 +39,15 @@ class StereoPair:
         for side in ("left", "right"):
             a = getattr(self, side)
             if not (isinstance(a, np.ndarray) and a.dtype == np.uint8 and a.ndim == 3 and a.shape[2] == 3):
-                raise ValueError(f"pair {self.name!r}: {side} must be uint8 HxWx3, got "
-                                 f"{getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}")
+                raise ValueError(
+                    f"pair {self.name!r}: {side} must be uint8 HxWx3, got "
+                    f"{getattr(a, 'dtype', type(a))} {getattr(a, 'shape', '')}"
+                )
         if self.left.shape != self.right.shape:
-            raise ValueError(f"pair {self.name!r}: left {self.left.shape[:2]} and right {self.right.shape[:2]} "
-                             "differ in size (a rectified pair has one size)")
+            raise ValueError(
+                f"pair {self.name!r}: left {self.left.shape[:2]} and right {self.right.shape[:2]} "
+                "differ in size (a rectified pair has one size)"
+            )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -74,7 +78,7 @@ def center_crop_array(a: np.ndarray, crop: tuple[int, int], what: str = "image")
     if H < h or W < w:
         raise ValueError(f"{what} is {H}x{W}, smaller than center_crop {h}x{w}")
     top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
-    return a[top:top + h, left:left + w]
+    return a[top : top + h, left : left + w]
 
 
 def crop_pair(pair: StereoPair, crop: tuple[int, int] | None) -> StereoPair:
@@ -89,9 +93,13 @@ def crop_pair(pair: StereoPair, crop: tuple[int, int] | None) -> StereoPair:
     for k, v in pair.meta.items():  # per-pixel extras (right-view disparity, occlusion) follow the crop
         if isinstance(v, np.ndarray) and v.shape[:2] == pair.left.shape[:2]:
             meta[k] = c(v, f"{pair.name} {k}")
-    return replace(pair, left=c(pair.left, f"{pair.name} left"), right=c(pair.right, f"{pair.name} right"),
-                   disparity=None if pair.disparity is None else c(pair.disparity, f"{pair.name} disparity"),
-                   meta=meta)
+    return replace(
+        pair,
+        left=c(pair.left, f"{pair.name} left"),
+        right=c(pair.right, f"{pair.name} right"),
+        disparity=None if pair.disparity is None else c(pair.disparity, f"{pair.name} disparity"),
+        meta=meta,
+    )
 
 
 def load_rgb(path: Path | str) -> np.ndarray:
@@ -116,8 +124,15 @@ class PairSequence(Sequence):
     ``with``) releases what the source keeps open, such as a bag reader.
     """
 
-    def __init__(self, names: Sequence[str], load: Callable[[int], StereoPair], center_crop=None,
-                 source: str = "", info: dict | None = None, closer: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        names: Sequence[str],
+        load: Callable[[int], StereoPair],
+        center_crop=None,
+        source: str = "",
+        info: dict | None = None,
+        closer: Callable[[], None] | None = None,
+    ):
         self._names = list(names)
         self._load = load
         self._index = list(range(len(self._names)))

@@ -56,7 +56,28 @@ from dsc_core.data.synthetic.sensor import SensorModel, apply_sensor, draw_senso
 from dsc_core.data.synthetic.textures import LOD_BIAS, TEXTURE_SPLIT_EVERY, Texture, TextureBank, split_textures
 from dsc_core.data.synthetic.writer import write_pairs
 
-__all__ = ["Camera", "EDGE_PIXELS", "EVAL_SEED", "LOD_BIAS", "Layer", "MODES", "Patch", "STREET_SHARE",
-           "SensorModel", "Sky", "SyntheticSample", "SyntheticStereo", "TEXTURE_SPLIT_EVERY", "Texture",
-           "TextureBank", "apply_sensor", "draw_sensors", "main", "pair_rng", "parse_size", "render_pairs",
-           "split_textures", "write_pairs"]
+__all__ = [
+    "Camera",
+    "EDGE_PIXELS",
+    "EVAL_SEED",
+    "LOD_BIAS",
+    "Layer",
+    "MODES",
+    "Patch",
+    "STREET_SHARE",
+    "SensorModel",
+    "Sky",
+    "SyntheticSample",
+    "SyntheticStereo",
+    "TEXTURE_SPLIT_EVERY",
+    "Texture",
+    "TextureBank",
+    "apply_sensor",
+    "draw_sensors",
+    "main",
+    "pair_rng",
+    "parse_size",
+    "render_pairs",
+    "split_textures",
+    "write_pairs",
+]

@@ -37,6 +37,7 @@ def main(argv=None) -> int:
     p.add_argument("--textures", help="folder of photographs (default: the prepared data/photos)")
     a = p.parse_args(argv)
     tex = sorted(Path(a.textures).glob("*.png")) + sorted(Path(a.textures).glob("*.jp*g")) if a.textures else None
-    write_pairs(a.out, a.n, seed=a.seed, size=a.size, mode=a.mode, textures=tex,
-                max_disparity=a.max_disparity, progress=True)
+    write_pairs(
+        a.out, a.n, seed=a.seed, size=a.size, mode=a.mode, textures=tex, max_disparity=a.max_disparity, progress=True
+    )
     return 0

@@ -33,15 +33,15 @@ class SyntheticSample:
     """Everything one render knows. Disparities follow the datasets' conventions for their view:
     right (y, x) <-> left (y, x + disparity[y, x]); left (y, x) <-> right (y, x - disparity_left[y, x])."""
 
-    left: np.ndarray            # uint8 HxWx3, through the left sensor model
-    right: np.ndarray           # uint8 HxWx3, through the right sensor model
-    disparity: np.ndarray       # float32 HxW on the right view (>= 0)
-    occlusion: np.ndarray       # bool HxW: right pixel not visible in the left image
+    left: np.ndarray  # uint8 HxWx3, through the left sensor model
+    right: np.ndarray  # uint8 HxWx3, through the right sensor model
+    disparity: np.ndarray  # float32 HxW on the right view (>= 0)
+    occlusion: np.ndarray  # bool HxW: right pixel not visible in the left image
     disparity_left: np.ndarray  # float32 HxW on the left view
-    left_clean: np.ndarray      # float32 HxWx3 in [0, 1], noise-free render (identical photometry)
+    left_clean: np.ndarray  # float32 HxWx3 in [0, 1], noise-free render (identical photometry)
     right_clean: np.ndarray
     surface: np.ndarray | None = None  # int16 HxW: index of the surface seen by each right pixel (0 = sky)
-    sensors: tuple = ()         # (left SensorModel, right SensorModel)
+    sensors: tuple = ()  # (left SensorModel, right SensorModel)
     mode: str = "street"
     meta: dict = field(default_factory=dict)
 
@@ -55,8 +55,14 @@ class SyntheticStereo:
     disparities scale with the width like KITTI's (up to ~0.15 * W for the nearest objects).
     """
 
-    def __init__(self, textures: list[Path] | None = None, size=(256, 512), mode: str = "mixed",
-                 max_disparity: float | None = None, texture_side: int = 512):
+    def __init__(
+        self,
+        textures: list[Path] | None = None,
+        size=(256, 512),
+        mode: str = "mixed",
+        max_disparity: float | None = None,
+        texture_side: int = 512,
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         H, W = (int(s) for s in size)
@@ -101,11 +107,19 @@ class SyntheticStereo:
         s_left, s_right = draw_sensors(rng)
         left = apply_sensor(left_clean, s_left, rng)
         right = apply_sensor(right_clean, s_right, rng)
-        return SyntheticSample(left=left, right=right, disparity=D_r, occlusion=occlusion, disparity_left=D_l,
-                               left_clean=left_clean, right_clean=right_clean, surface=ID_r,
-                               sensors=(s_left, s_right),
-                               mode=mode, meta={"f": cam.f, "baseline": fb / cam.f, "cx": cam.cx, "cy": cam.cy,
-                                                "layers": len(layers)})
+        return SyntheticSample(
+            left=left,
+            right=right,
+            disparity=D_r,
+            occlusion=occlusion,
+            disparity_left=D_l,
+            left_clean=left_clean,
+            right_clean=right_clean,
+            surface=ID_r,
+            sensors=(s_left, s_right),
+            mode=mode,
+            meta={"f": cam.f, "baseline": fb / cam.f, "cx": cam.cx, "cy": cam.cy, "layers": len(layers)},
+        )
 
 
 def pair_rng(seed: int, index: int) -> np.random.Generator:
@@ -114,8 +128,14 @@ def pair_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(index)])
 
 
-def render_pairs(n: int, seed: int = 0, size=(256, 512), mode: str = "mixed",
-                 textures: list[Path] | None = None, max_disparity: float | None = None) -> list:
+def render_pairs(
+    n: int,
+    seed: int = 0,
+    size=(256, 512),
+    mode: str = "mixed",
+    textures: list[Path] | None = None,
+    max_disparity: float | None = None,
+) -> list:
     """``n`` tuples (left, right, disparity, occlusion), pair i drawn from :func:`pair_rng` (seed, i)."""
     gen = SyntheticStereo(textures=textures, size=size, mode=mode, max_disparity=max_disparity)
     return [gen.render(pair_rng(seed, i)) for i in range(n)]

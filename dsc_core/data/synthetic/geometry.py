@@ -61,8 +61,9 @@ class Sky(Layer):
         self.bbox = (0, cam.H, 0, cam.W)
         overcast = rng.random() < 0.4
         self.horizon = np.array([0.82, 0.85, 0.88], np.float32) * rng.uniform(0.8, 1.1)
-        self.zenith = (np.array([0.62, 0.66, 0.7]) if overcast else np.array([0.3, 0.48, 0.78])) \
-            * rng.uniform(0.75, 1.1)
+        self.zenith = (np.array([0.62, 0.66, 0.7]) if overcast else np.array([0.3, 0.48, 0.78])) * rng.uniform(
+            0.75, 1.1
+        )
         self.zenith = self.zenith.astype(np.float32)
         self.span = rng.uniform(0.3, 0.9)
         self.clouds = Waves(rng, n=7, scale=1.0, dims=2, fmin=1.5, fmax=14.0)

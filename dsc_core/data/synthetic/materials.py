@@ -21,15 +21,19 @@ from dsc_core.data.synthetic.textures import Texture
 class TextureMat:
     """A photo on the surface: ``tpm`` texels per metre, rotated/offset, with a colour grade."""
 
-    def __init__(self, tex: Texture, tpm: float, rng, angle=None, sat=None, gain=None, contrast=None,
-                 tint=None, tint_amount=0.0):
+    def __init__(
+        self, tex: Texture, tpm: float, rng, angle=None, sat=None, gain=None, contrast=None, tint=None, tint_amount=0.0
+    ):
         self.tex, self.tpm = tex, tpm
         a = rng.uniform(-0.15, 0.15) if angle is None else angle
         self.c, self.s = math.cos(a), math.sin(a)
         self.off = rng.uniform(0, 4096, 2)
         self.sat = rng.uniform(0.6, 1.1) if sat is None else sat
-        self.gain = (rng.uniform(0.75, 1.2) * np.exp(rng.normal(0, 0.05, 3))).astype(np.float32) \
-            if gain is None else np.asarray(gain, np.float32)
+        self.gain = (
+            (rng.uniform(0.75, 1.2) * np.exp(rng.normal(0, 0.05, 3))).astype(np.float32)
+            if gain is None
+            else np.asarray(gain, np.float32)
+        )
         self.contrast = rng.uniform(0.7, 1.1) if contrast is None else contrast
         self.tint = None if tint is None else np.asarray(tint, np.float32)
         self.tint_amount = tint_amount
@@ -60,8 +64,9 @@ class FacadeMat:
         self.sill = rng.uniform(0.6, 1.0)
         self.u_off = rng.uniform(0, self.period)
         self.ground = rng.uniform(0.0, 1.0) < 0.5  # shop windows on the ground floor
-        self.glass = np.clip(np.array([0.12, 0.15, 0.2]) * rng.uniform(0.6, 1.6) + rng.normal(0, 0.02, 3),
-                             0.02, 1).astype(np.float32)
+        self.glass = np.clip(
+            np.array([0.12, 0.15, 0.2]) * rng.uniform(0.6, 1.6) + rng.normal(0, 0.02, 3), 0.02, 1
+        ).astype(np.float32)
         self.frame = rng.uniform(0.05, 0.12)
         self.top = height
         self.has_windows = rng.random() < 0.85
@@ -76,8 +81,7 @@ class FacadeMat:
         # line of constant v on a receding facade is slanted in the image and would alias
         dist = np.minimum(np.minimum(du, dv), (self.top - 0.8) - v)
         if self.ground:
-            shop = np.minimum(pbox(u - self.u_off, self.period * 2, self.period * 1.6),
-                              np.minimum(v - 0.4, 2.6 - v))
+            shop = np.minimum(pbox(u - self.u_off, self.period * 2, self.period * 1.6), np.minimum(v - 0.4, 2.6 - v))
             dist = np.maximum(np.minimum(dist, v - self.floor), np.minimum(shop, self.floor - v))
         else:
             dist = np.minimum(dist, v - self.floor * 0.9)
@@ -91,8 +95,9 @@ class FacadeMat:
 class RoadMat:
     """The ground: asphalt with lane markings between the curbs, pavement beyond, grass further out."""
 
-    def __init__(self, rng, asphalt: TextureMat, pavement: TextureMat, verge: TextureMat,
-                 left: float, right: float, walk: float):
+    def __init__(
+        self, rng, asphalt: TextureMat, pavement: TextureMat, verge: TextureMat, left: float, right: float, walk: float
+    ):
         self.asphalt, self.pavement, self.verge = asphalt, pavement, verge
         self.left, self.right, self.walk = left, right, walk
         width = right - left
@@ -129,19 +134,31 @@ class RoadMat:
                 paint = np.maximum(paint, cover(self.line_w / 2 - np.abs(u - x), fp))
         col = mix(col, self.paint, paint * road)
         # curb stones and pavement joints
-        curb = np.maximum(cover(self.curb / 2 - np.abs(u - self.left + self.curb / 2), fp),
-                          cover(self.curb / 2 - np.abs(u - self.right - self.curb / 2), fp))
+        curb = np.maximum(
+            cover(self.curb / 2 - np.abs(u - self.left + self.curb / 2), fp),
+            cover(self.curb / 2 - np.abs(u - self.right - self.curb / 2), fp),
+        )
         col = mix(col, 0.62, curb * 0.6)
-        joints = cover(0.02 - np.minimum(np.abs(pbox(u, self.tiles, 0.0)), np.abs(pbox(v, self.tiles, 0.0))),
-                        fp)
+        joints = cover(0.02 - np.minimum(np.abs(pbox(u, self.tiles, 0.0)), np.abs(pbox(v, self.tiles, 0.0))), fp)
         return mix(col, col * 0.6, joints * walk)
 
 
 class CarMat:
     """A car's rear or side: paint colour modulated by a photo, glass band, lights, plate, tyres."""
 
-    PAINTS = np.array([[0.9, 0.9, 0.9], [0.65, 0.66, 0.68], [0.08, 0.08, 0.09], [0.55, 0.08, 0.07],
-                       [0.1, 0.18, 0.45], [0.35, 0.36, 0.38], [0.8, 0.78, 0.7], [0.15, 0.3, 0.2]], np.float32)
+    PAINTS = np.array(
+        [
+            [0.9, 0.9, 0.9],
+            [0.65, 0.66, 0.68],
+            [0.08, 0.08, 0.09],
+            [0.55, 0.08, 0.07],
+            [0.1, 0.18, 0.45],
+            [0.35, 0.36, 0.38],
+            [0.8, 0.78, 0.7],
+            [0.15, 0.3, 0.2],
+        ],
+        np.float32,
+    )
 
     def __init__(self, rng, detail: TextureMat, w: float, h: float, side: bool, length: float = 0.0):
         self.detail = detail
@@ -165,8 +182,11 @@ class CarMat:
         win = box(u, v, 0.12 * w, 0.88 * w, self.win0, self.win1)
         col = mix(col, self.glass + 0.2 * d, cover(win, fp))
         for u0 in (0.03 * w, 0.82 * w):
-            col = mix(col, np.array([0.7, 0.05, 0.04], np.float32), cover(box(u, v, u0, u0 + 0.15 * w,
-                                                                                 0.45 * h, 0.54 * h), fp))
+            col = mix(
+                col,
+                np.array([0.7, 0.05, 0.04], np.float32),
+                cover(box(u, v, u0, u0 + 0.15 * w, 0.45 * h, 0.54 * h), fp),
+            )
         plate = box(u, v, 0.5 * w - 0.26, 0.5 * w + 0.26, 0.28 * h, 0.28 * h + 0.11)
         col = mix(col, 0.85, cover(plate, fp))
         col = mix(col, col * 0.35, cover(box(u, v, -1, w + 1, 0.0, 0.2 * h), fp))  # bumper / tyres
@@ -194,8 +214,9 @@ class SignMat:
 
     def __init__(self, rng, radius: float):
         self.radius = radius
-        self.face = np.array([[0.75, 0.08, 0.06], [0.08, 0.25, 0.65], [0.9, 0.9, 0.9], [0.95, 0.75, 0.1]],
-                             np.float32)[rng.integers(4)]
+        self.face = np.array([[0.75, 0.08, 0.06], [0.08, 0.25, 0.65], [0.9, 0.9, 0.9], [0.95, 0.75, 0.1]], np.float32)[
+            rng.integers(4)
+        ]
         self.ring = np.float32(0.92)
 
     def __call__(self, u, v, fp):

@@ -73,7 +73,7 @@ def shade(layers, ID, XR, cam) -> np.ndarray:
     starts = np.searchsorted(ids, np.arange(len(layers) + 1))
     xr = XR.ravel()
     for i, L in enumerate(layers):
-        idx = order[starts[i]:starts[i + 1]]
+        idx = order[starts[i] : starts[i + 1]]
         if not idx.size:
             continue
         x = xr[idx]

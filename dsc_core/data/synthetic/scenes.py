@@ -23,8 +23,14 @@ from dsc_core.data.synthetic.textures import TextureBank
 def random_camera(size, rng) -> Camera:
     """A camera pair for an image ``size=(H, W)``: KITTI-like field of view, principal point and baseline."""
     H, W = size
-    return Camera(H=H, W=W, f=W * rng.uniform(0.5, 0.75), cx=W * rng.uniform(0.46, 0.54),
-                  cy=H * rng.uniform(0.36, 0.5), baseline=0.54 * rng.uniform(0.8, 1.25))
+    return Camera(
+        H=H,
+        W=W,
+        f=W * rng.uniform(0.5, 0.75),
+        cx=W * rng.uniform(0.46, 0.54),
+        cy=H * rng.uniform(0.36, 0.5),
+        baseline=0.54 * rng.uniform(0.8, 1.25),
+    )
 
 
 def _tex(bank, rng, tpm, **kw) -> TextureMat:
@@ -44,18 +50,36 @@ def street_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
     z_bg = rng.uniform(60, 250)
     span = z_bg * (cam.W + 2 * cam.W) / cam.f
     haze = rng.uniform(0.1, 0.5)
-    bg_mat = _tex(bank, rng, rng.uniform(3, 12) / max(1.0, z_bg / 60), tint=sky.horizon,
-                  tint_amount=haze)
-    layers.append(fronto(cam, -span / 2, hc, z_bg, Skyline(rng, 0, span, rng.uniform(3, 15), rng.uniform(3, 14)),
-                          bg_mat, z_far=5000))
+    bg_mat = _tex(bank, rng, rng.uniform(3, 12) / max(1.0, z_bg / 60), tint=sky.horizon, tint_amount=haze)
+    layers.append(
+        fronto(
+            cam, -span / 2, hc, z_bg, Skyline(rng, 0, span, rng.uniform(3, 15), rng.uniform(3, 14)), bg_mat, z_far=5000
+        )
+    )
     # ground: u = X (lateral), v = Z (forward)
-    asphalt = _tex(bank, rng, rng.uniform(20, 80), sat=rng.uniform(0.0, 0.25), contrast=rng.uniform(0.25, 0.6),
-                   gain=[rng.uniform(0.55, 0.9)] * 3)
+    asphalt = _tex(
+        bank,
+        rng,
+        rng.uniform(20, 80),
+        sat=rng.uniform(0.0, 0.25),
+        contrast=rng.uniform(0.25, 0.6),
+        gain=[rng.uniform(0.55, 0.9)] * 3,
+    )
     pavement = _tex(bank, rng, rng.uniform(20, 80), sat=rng.uniform(0.1, 0.4), contrast=rng.uniform(0.4, 0.8))
     verge = _tex(bank, rng, rng.uniform(10, 60), tint=[0.35, 0.5, 0.2], tint_amount=rng.uniform(0.3, 0.9))
     ground = Rect(-400, 400, 0.0, 1000.0)
-    layers.append(Patch(cam, (0, hc, 0), (1, 0, 0), (0, 0, 1), ground,
-                        RoadMat(rng, asphalt, pavement, verge, left, right, walk), z_near=0.8, z_far=1000))
+    layers.append(
+        Patch(
+            cam,
+            (0, hc, 0),
+            (1, 0, 0),
+            (0, 0, 1),
+            ground,
+            RoadMat(rng, asphalt, pavement, verge, left, right, walk),
+            z_near=0.8,
+            z_far=1000,
+        )
+    )
     # facades (and hedges) along both sides, as runs of blocks with gaps
     for sign, edge in ((-1, left - walk), (1, right + walk)):
         kind = rng.random()
@@ -72,12 +96,14 @@ def street_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
             if kind < 0.3:
                 height = rng.uniform(0.8, 3.0)
                 # the materials are duck-typed (shade / support), without a common base class
-                mat: TextureMat | FacadeMat | CarMat = _tex(bank, rng, rng.uniform(15, 60), tint=[0.3, 0.55, 0.2],
-                                                            tint_amount=rng.uniform(0.4, 0.9))
+                mat: TextureMat | FacadeMat | CarMat = _tex(
+                    bank, rng, rng.uniform(15, 60), tint=[0.3, 0.55, 0.2], tint_amount=rng.uniform(0.4, 0.9)
+                )
             else:
                 height = rng.uniform(4, 24)
-                wall = _tex(bank, rng, rng.uniform(10, 60), tint=rng.uniform(0.3, 0.7, 3),
-                            tint_amount=rng.uniform(0, 0.6))
+                wall = _tex(
+                    bank, rng, rng.uniform(10, 60), tint=rng.uniform(0.3, 0.7, 3), tint_amount=rng.uniform(0, 0.6)
+                )
                 mat = FacadeMat(wall, rng, height)
             layers.append(side(cam, x, hc, max(z, 0.0), Rect(0, length - max(0.0, -z), 0, height), mat))
             gap = rng.uniform(2, 12) if rng.random() < 0.3 else 0.0
@@ -106,18 +132,24 @@ def street_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
             continue  # a car right in front of the lens would fill the image
         taken.append(box)
         detail = _tex(bank, rng, rng.uniform(20, 80), contrast=0.5)
-        rear = Union(Rect(0, w, 0.12, h * 0.58),
-                      Polygon(np.array([[0.02 * w, h * 0.57], [0.98 * w, h * 0.57], [0.86 * w, h], [0.14 * w, h]])),
-                      Rect(0.06 * w, 0.3 * w, 0.0, 0.3), Rect(0.7 * w, 0.94 * w, 0.0, 0.3))
+        rear = Union(
+            Rect(0, w, 0.12, h * 0.58),
+            Polygon(np.array([[0.02 * w, h * 0.57], [0.98 * w, h * 0.57], [0.86 * w, h], [0.14 * w, h]])),
+            Rect(0.06 * w, 0.3 * w, 0.0, 0.3),
+            Rect(0.7 * w, 0.94 * w, 0.0, 0.3),
+        )
         mat = CarMat(rng, detail, w, h, side=False)
         layers.append(fronto(cam, xc - w / 2, hc, zc, rear, mat))
         side_x = xc + w / 2 if xc < 0 else xc - w / 2
         if side_x > 0.3 or side_x < -cam.baseline - 0.3:  # both cameras see the same face of it
             side_mat = CarMat(rng, detail, w, h, side=True, length=ln)
             side_mat.paint = mat.paint
-            body = Union(Rect(0.05, ln, 0.18, h * 0.58),
-                          Polygon(np.array([[0.05, h * 0.57], [ln, h * 0.57], [ln * 0.8, h], [ln * 0.25, h]])),
-                          Shifted(Ellipse(0.33, 0.33), 0.85, 0.33), Shifted(Ellipse(0.33, 0.33), ln - 0.85, 0.33))
+            body = Union(
+                Rect(0.05, ln, 0.18, h * 0.58),
+                Polygon(np.array([[0.05, h * 0.57], [ln, h * 0.57], [ln * 0.8, h], [ln * 0.25, h]])),
+                Shifted(Ellipse(0.33, 0.33), 0.85, 0.33),
+                Shifted(Ellipse(0.33, 0.33), ln - 0.85, 0.33),
+            )
             layers.append(side(cam, side_x, hc, zc, body, side_mat))
     # poles with signs, and trees, on the pavement
     for _ in range(int(rng.integers(0, 5))):
@@ -137,8 +169,9 @@ def street_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
         trunk = SolidMat([0.3, 0.22, 0.15], _tex(bank, rng, 80), amount=0.4)
         tw = rng.uniform(0.2, 0.45)
         layers.append(fronto(cam, xt - tw / 2, hc, zt, Rect(0, tw, 0, crown), trunk))
-        leaves = _tex(bank, rng, rng.uniform(30, 120), tint=[0.25, 0.45, 0.12], tint_amount=rng.uniform(0.5, 0.9),
-                      contrast=1.3)
+        leaves = _tex(
+            bank, rng, rng.uniform(30, 120), tint=[0.25, 0.45, 0.12], tint_amount=rng.uniform(0.5, 0.9), contrast=1.3
+        )
         rad = rng.uniform(1.2, 3.2)
         layers.append(fronto(cam, xt, hc - crown - rad * 0.6, zt - 0.2, Blob(rng, rad, 0.3), leaves))
     return layers
@@ -176,8 +209,9 @@ def layered_layers(cam: Camera, bank: TextureBank, rng) -> list[Layer]:
         r = rng.uniform(0.05, 0.3) * cam.W * z / cam.f
         kind = rng.integers(5)
         if kind == 0:
-            shape: Rotated | Ellipse | Blob | Polygon = Rotated(Rect(-r, r, -r * rng.uniform(0.3, 1),
-                                                                    r * rng.uniform(0.3, 1)), rng.uniform(0, math.pi))
+            shape: Rotated | Ellipse | Blob | Polygon = Rotated(
+                Rect(-r, r, -r * rng.uniform(0.3, 1), r * rng.uniform(0.3, 1)), rng.uniform(0, math.pi)
+            )
         elif kind == 1:
             shape = Ellipse(r, r * rng.uniform(0.3, 1), rng.uniform(0, math.pi))
         elif kind == 2:

@@ -54,7 +54,7 @@ class Ellipse:
         x = (self.c * u + self.s * v) / self.a
         y = (-self.s * u + self.c * v) / self.b
         r2 = x * x + y * y
-        return (r2 <= 1.0) & (r2 >= self.hole ** 2)
+        return (r2 <= 1.0) & (r2 >= self.hole**2)
 
 
 class Blob:

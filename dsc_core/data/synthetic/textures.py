@@ -62,7 +62,7 @@ class Texture:
 
     def _bilinear(self, level: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         h, w = self.levels[level].shape[:2]
-        s = np.float32(0.5 ** level)  # texel centres at integers on every level
+        s = np.float32(0.5**level)  # texel centres at integers on every level
         u = (u + np.float32(0.5)) * s - np.float32(0.5)
         v = (v + np.float32(0.5)) * s - np.float32(0.5)
         u0 = np.floor(u)
@@ -81,8 +81,10 @@ class Texture:
         dv = np.where(flip_v, np.where(iv > 0, -1, 0), 1) * (w + 1)
         t = self.packed[level]
         i00 = iv * (w + 1) + iu
-        c00, c01, c10, c11 = (t[i].view(np.uint8).reshape(-1, 4)[:, :3].astype(np.float32)
-                              for i in (i00, i00 + du, i00 + dv, i00 + dv + du))
+        c00, c01, c10, c11 = (
+            t[i].view(np.uint8).reshape(-1, 4)[:, :3].astype(np.float32)
+            for i in (i00, i00 + du, i00 + dv, i00 + dv + du)
+        )
         top = c00 + (c01 - c00) * fu
         bot = c10 + (c11 - c10) * fu
         return (top + (bot - top) * fv) * np.float32(1 / 255.0)
@@ -114,8 +116,10 @@ class TextureBank:
     def __init__(self, paths: Sequence[Path | str], max_side: int = 512):
         self.paths = [Path(p) for p in paths]
         if not self.paths:
-            raise ValueError("SyntheticStereo needs at least one texture photograph (none given / found); "
-                             "run `dsc prepare-data` or pass textures=[...]")
+            raise ValueError(
+                "SyntheticStereo needs at least one texture photograph (none given / found); "
+                "run `dsc prepare-data` or pass textures=[...]"
+            )
         self.max_side = max_side
         self._cache: dict[int, Texture] = {}
 

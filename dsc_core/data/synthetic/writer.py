@@ -14,9 +14,16 @@ from PIL import Image
 from dsc_core.data.synthetic.generator import SyntheticStereo, pair_rng
 
 
-def write_pairs(out: Path | str, n: int, seed: int = 0, size=(256, 512), mode: str = "mixed",
-                textures: list[Path] | None = None, max_disparity: float | None = None,
-                progress: bool = False) -> Path:
+def write_pairs(
+    out: Path | str,
+    n: int,
+    seed: int = 0,
+    size=(256, 512),
+    mode: str = "mixed",
+    textures: list[Path] | None = None,
+    max_disparity: float | None = None,
+    progress: bool = False,
+) -> Path:
     """Write ``n`` pairs as ``left/NNNNNN.png``, ``right/``, ``disparity/`` (right-view, float32 .npy),
     ``disparity_left/`` (.npy), ``occlusion/`` (PNG, 255 = occluded) and ``dataset.json`` (the conventions),
     a layout :mod:`dsc_core.data.folders` reads back. Existing files are overwritten."""
@@ -34,11 +41,17 @@ def write_pairs(out: Path | str, n: int, seed: int = 0, size=(256, 512), mode: s
         Image.fromarray(s.occlusion.astype(np.uint8) * 255).save(out / "occlusion" / f"{name}.png")
         if progress:
             print(f"[synthetic] {i + 1}/{n} {s.mode}", flush=True)
-    meta = {"generator": "dsc_core.data.synthetic", "n": n, "seed": seed, "size": list(size), "mode": mode,
-            "max_disparity": max_disparity,
-            "disparity": "right view: right (y, x) <-> left (y, x + d)",
-            "disparity_view": "right",
-            "disparity_left": "left view: left (y, x) <-> right (y, x - d)",
-            "occlusion": "right pixels not visible in the left image (255)"}
+    meta = {
+        "generator": "dsc_core.data.synthetic",
+        "n": n,
+        "seed": seed,
+        "size": list(size),
+        "mode": mode,
+        "max_disparity": max_disparity,
+        "disparity": "right view: right (y, x) <-> left (y, x + d)",
+        "disparity_view": "right",
+        "disparity_left": "left view: left (y, x) <-> right (y, x - d)",
+        "occlusion": "right pixels not visible in the left image (255)",
+    }
     (out / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out

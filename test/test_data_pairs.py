@@ -157,3 +157,24 @@ def test_pairs_re_exports_the_pair_types():
     for name in ("PairSequence", "StereoPair", "from_list", "parse_crop", "center_crop_array", "crop_pair", "load_rgb"):
         assert getattr(pairs, name) is getattr(types, name), name
     assert dsc_core.data.StereoPair is types.StereoPair and dsc_core.data.PairSequence is types.PairSequence
+
+
+def test_photostereo_pairs_are_the_same_every_time_and_name_their_pool(monkeypatch, tmp_path):
+    """photostereo:N is an evaluation set: the same spec on the same pool must give the same pixels in any
+    process, and the sequence must say which pool it drew from (another pool gives other pairs)."""
+    from PIL import Image
+
+    from dsc_core.data import photos
+
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (96, 160, 3), dtype=np.uint8)).save(tmp_path / f"photo_{i:02d}.png")
+    monkeypatch.setattr(photos, "DEFAULT_DIR", tmp_path)
+    held = photos.split_photos(photos.list_photos(tmp_path))[1]
+    first, again = open_pairs("photostereo:2:64x128"), open_pairs("photostereo:2:64x128")
+    assert first.info["photos"] == f"{len(held) or 12} held-out of 12 photos in {tmp_path}"
+    for a, b in zip(first, again):
+        assert a.left.shape == (64, 128, 3) and a.right.shape == (64, 128, 3)
+        np.testing.assert_array_equal(a.left, b.left)
+        np.testing.assert_array_equal(a.right, b.right)
+    assert not np.array_equal(first[0].left, first[1].left)

@@ -120,13 +120,18 @@ def _photostereo(arg: str) -> PairSequence:
         raise ValueError(f"photostereo spec must be photostereo:N[:HxW], not 'photostereo:{arg}'")
     n = int(parts[0])
     size = synthetic.parse_size(parts[1]) if len(parts) == 2 else PHOTO_STEREO_EVAL_SIZE
+    from dsc_core.data import photos as photo_pool
+
+    # Listed now (names only, cheap) so the sequence says which photographs its pairs come from: the same
+    # spec gives other pairs from another pool (e.g. scikit-image's samples where data/ is not prepared).
+    root = photo_pool.DEFAULT_DIR
+    photos = photo_pool.list_photos(root)
+    held = photo_pool.split_photos(photos)[1] or photos
+    pool = f"{len(held)} held-out of {len(photos)} photos in {root}"
     state: dict = {}
 
     def load(i: int) -> StereoPair:
         if "gen" not in state:
-            from dsc_core.data.photos import list_photos, split_photos
-
-            held = split_photos(list_photos())[1] or list_photos()
             state["gen"] = photo_stereo.PhotoStereo(held, size=size)
         s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
         return StereoPair(
@@ -142,7 +147,12 @@ def _photostereo(arg: str) -> PairSequence:
             },
         )
 
-    return PairSequence([f"photostereo_{i:06d}" for i in range(n)], load, source=f"photostereo:{n}:{size[0]}x{size[1]}")
+    return PairSequence(
+        [f"photostereo_{i:06d}" for i in range(n)],
+        load,
+        source=f"photostereo:{n}:{size[0]}x{size[1]}",
+        info={"photos": pool},
+    )
 
 
 def _motorcycle() -> PairSequence:

@@ -54,7 +54,9 @@ def _pairs(spec, limit, center_crop):
     from dsc_core.data import pairs as P
 
     if isinstance(spec, str):
-        return P.open_pairs(spec, limit=limit, center_crop=center_crop), spec
+        seq = P.open_pairs(spec, limit=limit, center_crop=center_crop)
+        # Generated pairs name their photo pool: the same spec on another pool gives other pairs.
+        return seq, f"{spec} ({seq.info['photos']})" if "photos" in seq.info else spec
     items = [
         P.StereoPair(f"pair{i}", np.asarray(p[0]), np.asarray(p[1])) if isinstance(p, (tuple, list)) else p
         for i, p in enumerate(spec)

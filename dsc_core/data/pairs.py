@@ -71,8 +71,28 @@ __all__ = [
 _KINDS = ("motorcycle", "synthetic", "photostereo", "kitti", "middlebury", "folder", "bag")
 
 
-def _synthetic(arg: str) -> PairSequence:
+def _generated(prefix: str, n: int, make_generator, source: str, photos: str) -> PairSequence:
+    """``n`` pairs rendered by ``make_generator()`` (built on first access), pair ``i`` from
+    ``pair_rng(EVAL_SEED, i)``, so any pair renders alone and the same in every process. ``photos`` names
+    the photo pool the generator draws from: the same spec on another pool gives other pairs."""
     from dsc_core.data import synthetic
+
+    state: dict = {}
+
+    def load(i: int) -> StereoPair:
+        if "gen" not in state:
+            state["gen"] = make_generator()
+        s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
+        meta = {"disparity_right": s.disparity, "occlusion_right": s.occlusion, "seed": synthetic.EVAL_SEED}
+        if getattr(s, "mode", None):
+            meta["mode"] = s.mode
+        return StereoPair(f"{prefix}_{i:06d}", s.left, s.right, s.disparity_left, meta=meta | {"index": i})
+
+    return PairSequence([f"{prefix}_{i:06d}" for i in range(n)], load, source=source, info={"photos": photos})
+
+
+def _synthetic(arg: str) -> PairSequence:
+    from dsc_core.data import photos as photo_pool, synthetic
 
     parts = arg.split(":") if arg else []
     if not parts or not parts[0].strip().isdigit():
@@ -84,74 +104,36 @@ def _synthetic(arg: str) -> PairSequence:
             mode = p
         else:
             size = synthetic.parse_size(p)
-    state: dict = {}
-
-    def load(i: int) -> StereoPair:
-        if "gen" not in state:
-            from dsc_core.data.photos import list_photos
-
-            held = synthetic.split_textures(list_photos())[1] or list_photos()
-            state["gen"] = synthetic.SyntheticStereo(textures=held, size=size, mode=mode)
-        s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
-        return StereoPair(
-            f"synthetic_{i:06d}",
-            s.left,
-            s.right,
-            s.disparity_left,
-            meta={
-                "disparity_right": s.disparity,
-                "occlusion_right": s.occlusion,
-                "mode": s.mode,
-                "seed": synthetic.EVAL_SEED,
-                "index": i,
-            },
-        )
-
-    return PairSequence(
-        [f"synthetic_{i:06d}" for i in range(n)], load, source=f"synthetic:{n}:{size[0]}x{size[1]}:{mode}"
+    # Listed now (names only, cheap), so the sequence can name its pool.
+    root = photo_pool.DEFAULT_DIR
+    photos = photo_pool.list_photos(root)
+    held = synthetic.split_textures(photos)[1] or photos
+    return _generated(
+        "synthetic",
+        n,
+        lambda: synthetic.SyntheticStereo(textures=held, size=size, mode=mode),
+        source=f"synthetic:{n}:{size[0]}x{size[1]}:{mode}",
+        photos=f"textures: {len(held)} held-out of {len(photos)} photos in {root}",
     )
 
 
 def _photostereo(arg: str) -> PairSequence:
-    from dsc_core.data import photo_stereo, synthetic
+    from dsc_core.data import photo_stereo, photos as photo_pool, synthetic
 
     parts = arg.split(":") if arg else []
     if not parts or not parts[0].strip().isdigit() or len(parts) > 2:
         raise ValueError(f"photostereo spec must be photostereo:N[:HxW], not 'photostereo:{arg}'")
     n = int(parts[0])
     size = synthetic.parse_size(parts[1]) if len(parts) == 2 else PHOTO_STEREO_EVAL_SIZE
-    from dsc_core.data import photos as photo_pool
-
-    # Listed now (names only, cheap) so the sequence says which photographs its pairs come from: the same
-    # spec gives other pairs from another pool (e.g. scikit-image's samples where data/ is not prepared).
     root = photo_pool.DEFAULT_DIR
     photos = photo_pool.list_photos(root)
     held = photo_pool.split_photos(photos)[1] or photos
-    pool = f"{len(held)} held-out of {len(photos)} photos in {root}"
-    state: dict = {}
-
-    def load(i: int) -> StereoPair:
-        if "gen" not in state:
-            state["gen"] = photo_stereo.PhotoStereo(held, size=size)
-        s = state["gen"].render_sample(synthetic.pair_rng(synthetic.EVAL_SEED, i))
-        return StereoPair(
-            f"photostereo_{i:06d}",
-            s.left,
-            s.right,
-            s.disparity_left,
-            meta={
-                "disparity_right": s.disparity,
-                "occlusion_right": s.occlusion,
-                "seed": synthetic.EVAL_SEED,
-                "index": i,
-            },
-        )
-
-    return PairSequence(
-        [f"photostereo_{i:06d}" for i in range(n)],
-        load,
+    return _generated(
+        "photostereo",
+        n,
+        lambda: photo_stereo.PhotoStereo(held, size=size),
         source=f"photostereo:{n}:{size[0]}x{size[1]}",
-        info={"photos": pool},
+        photos=f"{len(held)} held-out of {len(photos)} photos in {root}",
     )
 
 

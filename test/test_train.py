@@ -265,3 +265,46 @@ def test_a_refiner_fine_tune_trains_only_the_refiner_on_the_decoders_guide(tmp_p
     assert len(calls) == cfg["data"]["batch"]  # one match per pair of the batch
     assert all(p.grad is not None for p in head.refiner.parameters())
     assert all(p.grad is None for n, p in head.named_parameters() if not n.startswith("refiner."))
+
+
+def test_the_log_distortion_weighs_every_crop_the_same_in_db():
+    """``loss: {distortion: log}`` (config/train_refiner_pasted_db.yaml): the fused term is 10 log10(MSE), so
+    halving the error of an easy crop counts as much as halving it on a hard one; with MSE the hard crop's
+    term moves ~100x more. Anything else than mse/log is an error."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 16, 16)
+    y = torch.zeros(2, 4, 1, 1)
+    lam = torch.full((2,), 0.001)
+
+    def loss(noise, distortion):
+        out = {"x_hat": x + noise, "x_hat_degraded": x, "y_hat": y, "likelihoods": {}}
+        return float(losses.stage2_loss(out, x, y, lam, 0.25, 0.05, distortion)["loss"])
+
+    def noise(easy, hard):  # per-sample error: sample 0 is the easy crop, sample 1 the hard one
+        return torch.ones_like(x) * torch.tensor([easy, hard])[:, None, None, None]
+
+    base = noise(0.01, 0.1)
+    for d in ("log", "mse"):
+        gain_easy = loss(base, d) - loss(noise(0.005, 0.1), d)
+        gain_hard = loss(base, d) - loss(noise(0.01, 0.05), d)
+        if d == "log":
+            assert gain_easy == pytest.approx(gain_hard, rel=1e-4) and gain_easy > 0
+        else:
+            assert gain_hard > 50 * gain_easy > 0
+    with pytest.raises(ValueError, match="mse"):
+        loss(base, "psnr")
+
+
+def test_the_log_distortion_is_refused_where_the_rate_trains(tmp_path):
+    from dsc_core.models import weights_io
+    from dsc_core.models.heads import build_head
+    from dsc_core.models.level1 import Level1Codec
+    from dsc_core.train.stages import Level2Stage
+
+    family = tmp_path / "family.pt"
+    head = build_head("dsc", {"level2": {"M": 24, "N": 16, "C": 8, "lambdas": [0.001, 0.002]}})
+    weights_io.save_family(family, level1=Level1Codec(N=16, M=24, lambdas=[0.004, 0.02]), heads={"dsc": head})
+    cfg = _tiny_level2(tmp_path, family)
+    cfg["loss"] = {"distortion": "log"}
+    with pytest.raises(ValueError, match="train_only: refiner"):
+        Level2Stage(cfg)

@@ -44,7 +44,14 @@ def stage2_loss(
     lambdas: torch.Tensor,
     degraded_weight: float = 0.25,
     latent_weight: float = 1.0,
+    distortion: str = "mse",
 ) -> dict:
+    """``distortion="log"`` replaces the fused image's ``lambda * 255^2 * MSE`` with ``10 log10(MSE)`` (minus
+    its PSNR): every sample then weighs the same in dB, where MSE lets the hard crops (low PSNR, large MSE)
+    outweigh the easy ones. Meant for a refiner-only fine-tune, where the rate has no gradient (it would
+    otherwise break the rate-distortion trade-off the lambdas set)."""
+    if distortion not in ("mse", "log"):
+        raise ValueError(f"distortion must be 'mse' or 'log', not {distortion!r}")
     n = x_r.shape[-2] * x_r.shape[-1]
     rate = (
         cast(torch.Tensor, sum(bpp(lk, n) for lk in out["likelihoods"].values()))
@@ -54,7 +61,8 @@ def stage2_loss(
     mse = mse_per_sample(out["x_hat"], x_r)
     mse_deg = mse_per_sample(out["x_hat_degraded"], x_r)
     lat = mse_per_sample(out["y_hat"], y_r)
-    loss = (lambdas * 255.0**2 * (mse + degraded_weight * mse_deg) + rate + latent_weight * lat).mean()
+    fused = lambdas * 255.0**2 * mse if distortion == "mse" else 10 * torch.log10(mse.clamp_min(1e-10))
+    loss = (fused + lambdas * 255.0**2 * degraded_weight * mse_deg + rate + latent_weight * lat).mean()
     return {
         "loss": loss,
         "bpp": rate.mean().detach(),

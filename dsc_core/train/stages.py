@@ -273,6 +273,10 @@ class Level2Stage:
         self.degraded_weight = float(cfg.get("loss", {}).get("degraded_weight", 0.25))
         self.latent_weight = float(cfg.get("loss", {}).get("latent_weight", 0.05))
         self.paper_lambda = float(cfg.get("loss", {}).get("paper_lambda", 0.0025))
+        # `loss: {distortion: log}`: every crop weighs the same in dB (losses.stage2_loss); refiner-only runs
+        self.distortion = str(cfg.get("loss", {}).get("distortion", "mse"))
+        if self.distortion != "mse" and cfg.get("train_only") != "refiner":
+            raise ValueError("loss.distortion: log is for `train_only: refiner` runs (the rate has no gradient there)")
         # a share of the lefts comes from AVIF / JPEG XL / JPEG, as a classical left camera sends them
         self.classical = ClassicalLefts(
             float(dcfg.get("classical_left_share", 0.0)), seed=int(cfg.get("seed", 0)) + 99 + rank
@@ -372,7 +376,7 @@ class Level2Stage:
             if head.kind != "paper"
             else torch.full((x_r.shape[0],), self.paper_lambda, device=self.device)
         )
-        return losses.stage2_loss(out, x_r, y_r, lam, self.degraded_weight, self.latent_weight)
+        return losses.stage2_loss(out, x_r, y_r, lam, self.degraded_weight, self.latent_weight, self.distortion)
 
     def step(self, module) -> dict:
         x_l, x_r = (t.to(self.device) for t in self.stereo.sample(self.batch))

@@ -205,3 +205,37 @@ def test_code_bag_written_without_rclpy_decodes(codec, tmp_path):
         np.asarray(Image.open(rep["frames"][1]["right"])), codec.decode_right(frames[3], left=state)
     )
     assert Path(rep["frames"][1]["right"]).name == f"{T0 + 100_041_000}_right.png"
+
+
+def test_record_stops_cleanly_on_sigterm(tmp_path):
+    """A launcher stops dsc-record with SIGTERM: like Ctrl-C, the bag is closed and the table printed, exit 0
+    (rclpy's own signal handler used to shut the context down under the running spin_once:
+    ExternalShutdownException, exit 1)."""
+    reason = ros_available()
+    if reason:
+        pytest.skip(reason)
+    bag = tmp_path / "codes"
+    rec = Process(
+        [
+            sys.executable,
+            "-m",
+            "dsc_ros.tools.bags.recorder",
+            str(bag),
+            "--topics",
+            "left/dsc_code",
+            "--type",
+            "left/dsc_code=dsc_ros/msg/StereoCode",
+        ],
+        tmp_path / "rec.log",
+        env=node_env(),
+    )
+    try:
+        assert rec.wait_output("all topics subscribed", 1, 60), rec.output()
+        time.sleep(0.5)
+        os.kill(rec.popen.pid, signal.SIGTERM)
+        assert rec.popen.wait(20) == 0, rec.output()
+        out = rec.output()
+    finally:
+        rec.close()
+    assert "/left/dsc_code" in out and "Traceback" not in out, out
+    assert read_codes(bag) == []  # a closed, readable bag with no messages

@@ -27,6 +27,7 @@ from pathlib import Path
 from dsc_ros import wire
 from dsc_ros.tools import node_set
 from dsc_ros.tools.bags import ros2_typestore
+from dsc_ros.tools.interrupts import init_rclpy
 from dsc_ros.wire import CAMERA_INFO, IMAGE, absolute_topic, sibling_topic
 
 
@@ -301,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(source.describe(), flush=True)
     node_set.use_fastdds_profile()  # the player is the camera here: its reliable writers need the short heartbeat
-    rclpy.init(args=argv)
+    init_rclpy(argv)  # Ctrl-C / SIGTERM: KeyboardInterrupt, the context valid until `finally` is done
     node = rclpy.create_node("dsc_bag_player")
     stats = PlayStats()
     try:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dsc_ros.tools import node_set
 from dsc_ros.tools.bags import ros2_typestore
+from dsc_ros.tools.interrupts import init_rclpy
 from dsc_ros.wire import STEREO_CODE, encoding_to_rgb, header_stamp_ns, pair_stamps
 
 
@@ -283,7 +284,7 @@ def main(argv: list | None = None) -> int:
         return 2
     types = dict(t.split("=", 1) for t in a.type)
     node_set.use_fastdds_profile()
-    rclpy.init(args=argv)
+    init_rclpy(argv)  # Ctrl-C / SIGTERM: KeyboardInterrupt, the context valid until `finally` is done
     node = rclpy.create_node("dsc_bag_recorder")
     rec = None
     try:

@@ -55,6 +55,11 @@ def codes(codec):
     return out, dsc_core
 
 
+def _start_recorder(bag: Path, log: Path, *args: str) -> Process:
+    """A real dsc-record process writing ``bag``, in the test domain."""
+    return Process([sys.executable, "-m", "dsc_ros.tools.bags.recorder", str(bag), *args], log, env=node_env())
+
+
 def test_record_code_topics_and_decode_offline(codes, codec, tmp_path):
     reason = ros_available()
     if reason:
@@ -70,20 +75,8 @@ def test_record_code_topics_and_decode_offline(codes, codec, tmp_path):
     try:
         pubs = {s: tn.publisher(StereoCode, f"{s}/dsc_code") for s in ("left", "right")}
         # No --type: the recorder learns dsc_ros/msg/StereoCode from the ROS graph (our publishers).
-        rec = Process(
-            [
-                sys.executable,
-                "-m",
-                "dsc_ros.tools.bags.recorder",
-                str(bag),
-                "--topics",
-                "left/dsc_code",
-                "right/dsc_code",
-                "--json",
-                str(js),
-            ],
-            tmp_path / "rec.log",
-            env=node_env(),
+        rec = _start_recorder(
+            bag, tmp_path / "rec.log", "--topics", "left/dsc_code", "right/dsc_code", "--json", str(js)
         )
         assert rec.wait_output("all topics subscribed", 1, 60), rec.output()
         assert all(tn.wait_matched(p, 1, 30) for p in pubs.values()), rec.output()
@@ -215,19 +208,8 @@ def test_record_stops_cleanly_on_sigterm(tmp_path):
     if reason:
         pytest.skip(reason)
     bag = tmp_path / "codes"
-    rec = Process(
-        [
-            sys.executable,
-            "-m",
-            "dsc_ros.tools.bags.recorder",
-            str(bag),
-            "--topics",
-            "left/dsc_code",
-            "--type",
-            "left/dsc_code=dsc_ros/msg/StereoCode",
-        ],
-        tmp_path / "rec.log",
-        env=node_env(),
+    rec = _start_recorder(
+        bag, tmp_path / "rec.log", "--topics", "left/dsc_code", "--type", "left/dsc_code=dsc_ros/msg/StereoCode"
     )
     try:
         assert rec.wait_output("all topics subscribed", 1, 60), rec.output()

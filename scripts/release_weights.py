@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def log_facts(run: Path) -> dict:
-    """Steps, wall time (summed over resumed segments: ``time_s`` restarts at each resume) and last validation."""
+def log_facts(run: Path, wall_s: float | None = None) -> dict:
+    """Steps, wall time (summed over resumed segments: ``time_s`` restarts at each resume) and last validation.
+    ``wall_s`` stands in for the log when the run's machine was lost with it (the checkpoint survived)."""
+    if wall_s is not None:
+        return {"steps": None, "wall_s": round(wall_s), "last_val": None}
     steps, wall, segment, last_t, vals = 0, 0.0, 0.0, -1.0, []
     for line in (run / "log.jsonl").read_text().splitlines():
         rec = json.loads(line)
@@ -122,9 +125,10 @@ def main(argv=None) -> int:
     p.add_argument("--no-eval", action="store_true")
     p.add_argument("--synthetic", default="synthetic:4")
     p.add_argument("--history", default="", help="free text on earlier stages (goes into the card)")
+    p.add_argument("--wall-min", type=float, help="the final stage's wall minutes, when its log.jsonl was lost")
     a = p.parse_args(argv)
     weights = ROOT / "dsc_core" / "weights" / f"{a.name}.pt"
-    facts = log_facts(a.run)
+    facts = log_facts(a.run, None if a.wall_min is None else a.wall_min * 60)
     meta = export(
         a.run, weights, {"history": a.history, "wall_s": facts["wall_s"], "last_validation": facts["last_val"]}
     )

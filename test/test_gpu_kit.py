@@ -126,6 +126,29 @@ def test_ledger_last_segment_follows_resumes(tmp_path):
     assert ledger.last_segment(log) == (120, 200, 15.0)
 
 
+def test_ledger_row_for_a_run_whose_log_was_lost(kit_run, tmp_path, monkeypatch):
+    # A session's machine can go with its run folder while the committed checkpoint survives: the row takes
+    # the segment by hand. The real-byte validation is the kit's own (checked above on val.json); it is
+    # stood in for here only to keep this path's test at a second instead of a minute of CI.
+    import shutil
+
+    from dsc_core.train import ledger, validation
+
+    _, out, _ = kit_run
+    run = tmp_path / "lost_run"
+    run.mkdir()
+    shutil.copy(out / "final.pt", run / "final.pt")  # no log.jsonl
+    val = json.loads((out / "val.json").read_text())["after"]
+    monkeypatch.setattr(validation, "level1_summary", lambda *a, **k: val)
+    book = tmp_path / "training-log.md"
+    with pytest.raises(FileNotFoundError):
+        ledger.add_run(run, "CPU", "lost", path=book, max_images=0)
+    ledger.main(["add-run", str(run), "--device", "CPU", "--note", "lost", "--ledger", str(book),
+                 "--max-images", "0", "--segment", "2022:5000:60"])  # fmt: skip
+    (row,) = ledger.rows(book)
+    assert row[2:6] == ["lost_run", "2,022 -> 5,000", "60 min", "lost"] and row[6].startswith("M ")
+
+
 class _NanStage:
     """A stage whose loss is always NaN: the loop must stop it, not train on it."""
 

@@ -137,12 +137,21 @@ def rows(path: Path | None = None) -> list[list[str]]:
 
 
 def add_run(
-    run_dir: Path, device: str, note: str, path: Path | None = None, max_images: int = 8, eval_device: str = "cpu"
+    run_dir: Path,
+    device: str,
+    note: str,
+    path: Path | None = None,
+    max_images: int = 8,
+    eval_device: str = "cpu",
+    segment: tuple[int, int, float] | None = None,
 ) -> Row:
-    """Validate ``run_dir/final.pt`` on real images and append the run's newest segment to the ledger."""
+    """Validate ``run_dir/final.pt`` on real images and append the run's newest segment to the ledger.
+
+    ``segment`` = (first step, last step, seconds) stands in for the log when it was lost: a session's
+    machine can go with its run folder while the committed checkpoint survives (say so in the note)."""
     from dsc_core.train import validation
 
-    first, last, seconds = last_segment(run_dir / "log.jsonl")
+    first, last, seconds = segment or last_segment(run_dir / "log.jsonl")
     images = validation.validation_images(max_images=max_images)
     val = validation.level1_summary(run_dir / "final.pt", images, device=eval_device)
     meta = torch.load(run_dir / "final.pt", map_location="cpu", weights_only=True).get("meta", {})
@@ -172,8 +181,17 @@ def main(argv=None) -> int:
     a_.add_argument("--note", required=True, help="what changed in this run")
     a_.add_argument("--ledger", help="ledger file (default docs/training-log.md)")
     a_.add_argument("--max-images", type=int, default=8, help="held-out photographs to validate on")
+    a_.add_argument(
+        "--segment",
+        metavar="FROM:TO:MINUTES",
+        help="the segment's steps and wall minutes, when its log.jsonl was lost with its machine",
+    )
     a = p.parse_args(argv)
-    add_run(Path(a.run_dir), a.device, a.note, Path(a.ledger) if a.ledger else None, a.max_images)
+    segment = None
+    if a.segment:
+        first, last, minutes = a.segment.split(":")
+        segment = (int(first), int(last), float(minutes) * 60)
+    add_run(Path(a.run_dir), a.device, a.note, Path(a.ledger) if a.ledger else None, a.max_images, segment=segment)
     return 0
 
 

@@ -60,6 +60,8 @@ def to_tensor(rgb: np.ndarray, device) -> torch.Tensor:
     """HxWx3 uint8 -> (1, 3, Hp, Wp) float in [0, 1], edge-padded to the model stride."""
     h, w = rgb.shape[:2]
     hp, wp = padded_size(h, w)
+    if not rgb.flags.writeable:  # PIL- and ROS-buffer-backed arrays: torch warns on every such wrap
+        rgb = rgb.copy()
     x = torch.from_numpy(rgb).to(device).permute(2, 0, 1)[None].float().div_(255.0)
     if (hp, wp) != (h, w):
         x = F.pad(x, (0, wp - w, 0, hp - h), mode="replicate")

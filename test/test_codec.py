@@ -244,3 +244,20 @@ def test_check_is_the_one_compatibility_check_and_names_its_reason(codec, paper_
         codec.check(hl, "left", max_pixels=100)
     with pytest.raises(ValueError, match="side"):
         codec.check(hl, "middle")
+
+
+def test_read_only_images_are_taken_without_a_warning():
+    # PIL- and ROS-buffer-backed arrays are read-only, and torch warned on the first one of every process.
+    # In a fresh process, because torch gives that warning only once per process.
+    code = """
+import warnings, numpy as np
+warnings.simplefilter("error")
+from dsc_core import images
+rgb = np.random.default_rng(0).integers(0, 256, (21, 37, 3), dtype=np.uint8)
+frozen = rgb.copy()
+frozen.flags.writeable = False
+x = images.to_tensor(frozen, "cpu")
+assert x.shape == (1, 3, 64, 64) and np.array_equal(images.to_uint8(x, 21, 37), rgb)
+"""
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]

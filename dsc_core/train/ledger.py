@@ -172,6 +172,15 @@ def add_run(
     return row
 
 
+def _segment_arg(text: str) -> tuple[int, int, float]:
+    """``FROM:TO:MINUTES`` -> (first step, last step, seconds), as ``last_segment`` gives them."""
+    try:
+        first, last, minutes = text.split(":")
+        return int(first), int(last), float(minutes) * 60
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FROM:TO:MINUTES, e.g. 2022:5000:90, not {text!r}") from None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m dsc_core.train.ledger", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -183,15 +192,12 @@ def main(argv=None) -> int:
     a_.add_argument("--max-images", type=int, default=8, help="held-out photographs to validate on")
     a_.add_argument(
         "--segment",
+        type=_segment_arg,
         metavar="FROM:TO:MINUTES",
         help="the segment's steps and wall minutes, when its log.jsonl was lost with its machine",
     )
     a = p.parse_args(argv)
-    segment = None
-    if a.segment:
-        first, last, minutes = a.segment.split(":")
-        segment = (int(first), int(last), float(minutes) * 60)
-    add_run(Path(a.run_dir), a.device, a.note, Path(a.ledger) if a.ledger else None, a.max_images, segment=segment)
+    add_run(Path(a.run_dir), a.device, a.note, Path(a.ledger) if a.ledger else None, a.max_images, segment=a.segment)
     return 0
 
 

@@ -25,6 +25,7 @@ from dsc_core.errors import BitstreamError, MissingSideInformationError, ModelMi
 from dsc_core.models import weights_io
 from dsc_core.models.heads import build_head
 from dsc_core.models.level1 import Y_STRIDE, Z_STRIDE, Level1Codec
+from dsc_core.models.matching import LearnedMatchingCost
 from dsc_core.models.side_info import MatchedSideInformation
 
 
@@ -94,7 +95,13 @@ class StereoCodec:
         self.right_role = "right-paper" if hd["kind"] == "paper" else "right"
         self.meta = fam.get("meta", {})
         self.side_info_mode = _checked_side_info(side_info or self.info.side_info)
-        self._matched = MatchedSideInformation()
+        self._zncc = MatchedSideInformation()
+        self.matcher = None
+        if "matcher" in fam:
+            cfg = fam["matcher"]
+            self.matcher = weights_io.load_state(LearnedMatchingCost(**cfg["config"]), cfg["state"])
+            self.matcher = self.matcher.to(self.device).eval()
+        self._matched = MatchedSideInformation(matcher=self.matcher) if self.matcher is not None else self._zncc
 
     # ------------------------------------------------------------------ rates
     @property
@@ -264,16 +271,24 @@ class StereoCodec:
         return LeftState(image=img, header=hdr, y_hat=self.level1.analysis(x), x_hat=x)
 
     def side_info_step(self, mode: str | None = None):
-        """The decoder-side step for ``mode`` ("matched", "learned"; None = this codec's default), or None."""
-        return self._matched if _checked_side_info(mode or self.side_info_mode) == "matched" else None
+        """The decoder-side step for ``mode`` (:data:`~dsc_core.registry.SIDE_INFO_MODES`; None = this codec's
+        default), or None for the learned fusion alone."""
+        m = _checked_side_info(mode or self.side_info_mode)
+        return {"matched": self._matched, "matched-zncc": self._zncc}.get(m)
+
+    @property
+    def side_info_label(self) -> str:
+        """The default side-information mode and, for a matched one, its matching cost (for reports)."""
+        step = self.side_info_step()
+        return self.side_info_mode + (f" ({step.cost} matching cost)" if step is not None else "")
 
     @torch.inference_mode()
     def decode_right(self, data, left=None, return_info: bool = False, side_info: str | None = None):
         """Right code -> image. ``left``: the pair's left code (bytes), its :class:`LeftState`, or None.
 
         With ``left=None`` the result is the *degraded* right (level 2 alone, no side information).
-        ``side_info`` chooses, for this call, how the left is used ("matched" or "learned"; None = the
-        codec's default): the step has no weights, so a node can switch at run time.
+        ``side_info`` chooses, for this call, how the left is used ("matched", "matched-zncc" or "learned";
+        None = the codec's default): all three are loaded, so a node can switch at run time.
         """
         step = self.side_info_step(side_info)
         hdr, payloads = container.unpack(data)
@@ -342,7 +357,8 @@ _CACHE_LOCK = threading.Lock()
 def load_codec(model: str = registry.DEFAULT_MODEL, device=None, side_info: str | None = None) -> StereoCodec:
     """The codec for ``model`` on ``device`` ("auto", "cpu", "cuda"), loaded once per process.
 
-    ``side_info``: "matched" or "learned" (see :mod:`dsc_core.models.side_info`); None = the model's default.
+    ``side_info``: one of :data:`~dsc_core.registry.SIDE_INFO_MODES` (see :mod:`dsc_core.models.side_info`);
+    None = the model's default.
     """
     key = (model, str(resolve_device(device)), side_info or registry.get(model).side_info)
     with _CACHE_LOCK:

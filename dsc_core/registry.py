@@ -42,7 +42,10 @@ class ModelInfo:
         return self.path.exists()
 
 
-SIDE_INFO_MODES = ("matched", "learned")
+#: "matched": the learned fusion, then the decoded left pasted where it matches (with the weights' learned
+#: matching cost when they carry one, else ZNCC); "matched-zncc": the same with the ZNCC cost (what weights
+#: without a matcher get; kept to measure the learned cost against); "learned": the learned fusion alone.
+SIDE_INFO_MODES = ("matched", "matched-zncc", "learned")
 
 MODELS = {
     "dsc-default": ModelInfo(
@@ -54,7 +57,8 @@ MODELS = {
         "level 1: variable-rate mean-scale hyperprior (N=64, M=96, 6 rates); right: entropy-coded level 2 "
         "(32 ch at 1/32, 6 rates; measured 0.046-0.11 bpp on KITTI-like scenes, 0.059-0.18 on Motorcycle; default 2) + "
         "row-attention fusion + matching refiner (disparity refined at 1/4 resolution, warped left), then "
-        "matched side information: the decoded left pasted where a full-range match finds the right",
+        "matched side information: the decoded left pasted where a full-range match (a learned matching cost "
+        "guiding ZNCC) finds the right",
     ),
     "dsc-paper": ModelInfo(
         "dsc-paper",

@@ -90,7 +90,8 @@ def main(argv=None) -> int:
     code_l, code_r = codec.encode_left(left), codec.encode_right(right)
     state = codec.decode_left(code_l, return_state=True)
     step = codec.side_info_step("matched")
-    no_lrc = MatchedSideInformation(**{**step.config(), "consistency_px": None})
+    zncc = codec.side_info_step("matched-zncc")
+    no_lrc = MatchedSideInformation(**{**zncc.config(), "consistency_px": None})
 
     hdr, payloads = container.unpack(code_r)
     with torch.inference_mode():
@@ -106,6 +107,8 @@ def main(argv=None) -> int:
         ("decode right, learned fusion", lambda: codec.decode_right(code_r, left=state, side_info="learned")),
         ("decode right, matched (default)", lambda: codec.decode_right(code_r, left=state, side_info="matched")),
         ("  of which the matched step", lambda: step.paste(step.match(x_degraded, state.x_hat), base)),
+        ("decode right, matched-zncc", lambda: codec.decode_right(code_r, left=state, side_info="matched-zncc")),
+        ("  of which the ZNCC matched step", lambda: zncc.paste(zncc.match(x_degraded, state.x_hat), base)),
         ("  the same without consistency", lambda: no_lrc.paste(no_lrc.match(x_degraded, state.x_hat), base)),
     ]
     bpp = lambda b: len(b) * 8 / (h * w)  # noqa: E731

@@ -103,6 +103,14 @@ def describe_family(weights: Path) -> list:
                 f"- Head `{name}` (model `dsc-paper`): the paper's fixed 4-bit level 2 "
                 f"({c['level2']['C']} ch at 1/32) + concatenation fusion."
             )
+    if "matcher" in fam:
+        c = fam["matcher"]["config"]
+        lines.append(
+            f"- Decoder-side learned matching cost (`dsc_core/models/matching.py`): {c['channels']}-channel "
+            f"features per view at 1/4 resolution, cosine volume over the full disparity range, "
+            f"{c['window']}x{c['window']} aggregation; {fam.get('meta', {}).get('matcher', '')}".rstrip("; ")
+            + "."
+        )
     return lines
 
 
@@ -129,9 +137,16 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     weights = ROOT / "dsc_core" / "weights" / f"{a.name}.pt"
     facts = log_facts(a.run, None if a.wall_min is None else a.wall_min * 60)
+    from dsc_core.models import weights_io
+
+    # The decoder's learned matching cost is trained apart from the codec (dsc_core/train/matching.py):
+    # a release of level 1 and the heads carries the shipped one over unless the run brings its own.
+    shipped = weights_io.read_family(weights) if weights.exists() else {}
     meta = export(
         a.run, weights, {"history": a.history, "wall_s": facts["wall_s"], "last_validation": facts["last_val"]}
     )
+    if "matcher" in shipped and "matcher" not in weights_io.read_family(weights):
+        weights_io.attach_matcher(weights, shipped["matcher"], note=shipped.get("meta", {}).get("matcher", ""))
     print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB), step {meta['steps']}")
     if a.no_eval:
         return 0

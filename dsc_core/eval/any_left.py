@@ -344,7 +344,7 @@ def run_any_left(
             "unavailable": skipped,
             "qualities": qualities,
             "level1_rates": l1,
-            "side_info": codec.side_info_mode,
+            "side_info": codec.side_info_label,
             "wall_s": round(time.time() - t0, 1),
         }
         res["per_pair"] = per_pair

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from dsc_core import registry
+
 from . import baselines as bl, metrics, oracle as gt_oracle
 from .bdrate import bd_rate
 
@@ -440,8 +442,8 @@ def run_eval(
     the cores, because torch's worker threads then wait on each other (timings change, not what is measured).
     ``device`` defaults to CPU so timings and bitstreams are the reproducible CPU ones. The table goes to
     ``out`` (default: ``sys.stdout`` at call time) unless ``print_table=False``. ``side_info``: how the
-    decoder uses the left ("matched", "learned"; None = each model's default). ``weights``: a weights family
-    file (e.g. a training run's ``final.pt``) that every model loads instead of its shipped one.
+    decoder uses the left (one of ``registry.SIDE_INFO_MODES``; None = each model's default). ``weights``: a
+    weights family file (e.g. a training run's ``final.pt``) that every model loads instead of its shipped one.
     """
     import torch
 
@@ -531,7 +533,7 @@ def _run_eval(
             "left_rate": left_rate,
             "right_rates": None if right_rates is None else list(right_rates),
             "curve_points": curve_points,
-            "side_info": {r.name: r.codec.side_info_mode for r in runs},
+            "side_info": {r.name: r.codec.side_info_label for r in runs},
             "weights": None if weights is None else str(weights),
             "device": str(runs[0].codec.device) if runs else device,
             "ms_ssim_scales": scales,
@@ -604,7 +606,7 @@ def add_eval_arguments(parser) -> None:
     )
     parser.add_argument(
         "--side-info",
-        choices=("matched", "learned"),
+        choices=registry.SIDE_INFO_MODES,
         help="--pairs: how the decoder uses the left (default: each model's own)",
     )
     parser.add_argument(

@@ -6,7 +6,12 @@ Layout (``torch.save`` of a plain dict; loaded with ``weights_only=True``)::
      "level1": {"config": {...}, "state": {...}},
      "heads":  {"dsc":   {"kind": "dsc",   "config": {...}, "state": {...}},
                 "paper": {"kind": "paper", "config": {...}, "state": {...}}},
+     "matcher": {"config": {...}, "state": {...}},     # optional: the learned matching cost of the
+                                                       # decoder's side information (models/matching.py)
      "meta":   {...}}                                  # provenance for the model card
+
+The matcher is decoder-only: no code depends on it, so adding or retraining it changes no fingerprint and
+every code written before still decodes.
 
 Why the CDF tables are *stored* rather than rebuilt at load: ``update()`` derives them from float
 parameters, and two machines can round that differently; one differing table entry and rANS decodes
@@ -56,19 +61,40 @@ def module_config(module) -> dict:
     return dict(module.config()) if hasattr(module, "config") else {}
 
 
-def save_family(path, level1, heads: dict, meta: dict | None = None) -> None:
-    """Write a family file. ``heads`` maps a head name to a right-camera head module (see models/)."""
-    obj = {
+def save_family(path, level1, heads: dict, meta: dict | None = None, matcher=None) -> None:
+    """Write a family file. ``heads`` maps a head name to a right-camera head module (see models/);
+    ``matcher``: a :class:`~dsc_core.models.matching.LearnedMatchingCost`, or None."""
+    obj: dict = {
         "format": FORMAT,
         "level1": {"config": level1.config(), "state": _frozen_state(level1)},
         "heads": {name: {"kind": h.kind, "config": h.config(), "state": _frozen_state(h)} for name, h in heads.items()},
         "meta": meta or {},
     }
+    if matcher is not None:
+        obj["matcher"] = {"config": matcher.config(), "state": _frozen_state(matcher)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
+
+
+def attach_matcher(path, matcher, out=None, note: str = "") -> None:
+    """Add (or replace) the decoder's learned matching cost in the family file ``path`` (written to ``out``,
+    default in place): a module, or another file's stored ``matcher`` entry. Level 1 and the heads are
+    copied byte for byte, so their fingerprints, and every code written with them, stay valid."""
+    obj = read_family(path)
+    if isinstance(matcher, dict):
+        obj["matcher"] = {"config": dict(matcher["config"]), "state": dict(matcher["state"])}
+    else:
+        obj["matcher"] = {"config": matcher.config(), "state": _frozen_state(matcher)}
+    if note:
+        obj.setdefault("meta", {})["matcher"] = note
+    out = Path(out or path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(out)
 
 
 def read_family(path) -> dict:

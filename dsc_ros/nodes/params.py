@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dsc_core.registry import SIDE_INFO_MODES
 from dsc_ros import wire
 from dsc_ros.wire import RELIABILITIES
 
@@ -180,9 +181,10 @@ DECODER_PARAMS: list[Param] = (
             "side_info",
             "",
             "How the right uses its left: 'matched' (the learned fusion, then the decoded left "
-            "pasted where a full-range match finds the right), 'learned' (the learned fusion alone, faster), or "
+            "pasted where a full-range match finds the right), 'matched-zncc' (the same with the classical ZNCC "
+            "matching cost), 'learned' (the learned fusion alone, faster), or "
             "'' for the model's default. Read at every pair, so it can be changed at run time.",
-            choices=("", "matched", "learned"),
+            choices=("", *SIDE_INFO_MODES),
             runtime=True,
         ),
         Param(

@@ -27,8 +27,9 @@ mirrored images, and keep a right match only if the left's points back to it) dr
 
 E is the local energy of the high frequencies (box₉ of |Y − G_1.5 Y|² on the luma Y): where the learned
 fusion is already as sharp as the pasted left (a good right code, or a poor left), pasting would only trade
-the right's detail for the left's compression artefacts, so the weight falls to 0 there. Nothing here is
-learned, so nothing here was fitted to synthetic scenes.
+the right's detail for the left's compression artefacts, so the weight falls to 0 there. Nothing above is
+learned, so nothing above was fitted to synthetic scenes; the optional learned guide of the match (end of
+this docstring) was trained on pairs made from real photographs.
 
 Measured on Motorcycle (the weights before the 2026-12-04 release, right rate 2, left rate 2):
 pasting the decoded left with the *ground-truth* disparity on non-occluded pixels gives 23.7 dB, against
@@ -78,8 +79,9 @@ carries one, the match above becomes::
     left-right check on the same banded volume, read along the left view's diagonals
 
 Trained on 640 photo-stereo pairs from the training photographs, coded as the decoder sees them, its own
-winner is within 2 px of the truth on 71 % of the visible pixels of held-out photo pairs (ZNCC 57 %) and
-on 72 % of Motorcycle's (ZNCC 62 %, medians over right rates 0/2/5 and two lefts). Used alone, it loses
+winner is within 2 px of the truth on 71 % of the visible pixels of 48 coded pairs from held-out photos
+(ZNCC 57 %; medians over pairs) and on 72 % of Motorcycle's (ZNCC 62 %; medians over right rates 0/2/5
+with the level-1 and the original left). Used alone, it loses
 to ZNCC in PSNR (-0.07 to -0.24 dB on Motorcycle): fewer of its matches are within 1 px, and its
 left-right check keeps 70 % of the occluded pixels instead of 52 %; the paste wants precise matches.
 As the guide of a banded ZNCC it wins (``python -m dsc_core.train.matching``, docs/training.md): the
@@ -163,7 +165,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 class MatchedSideInformation:
-    """The decoder-side step above, configured once per codec (no learned parameters).
+    """The decoder-side step above, configured once per codec (learned parameters only in ``matcher``).
 
     Args:
         max_disparity_frac: search range as a share of the width (KITTI needs ~0.2, Middlebury ~0.25).

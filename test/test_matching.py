@@ -27,7 +27,7 @@ def test_correlation_volume_is_the_row_dot_product_and_the_left_view_reads_its_d
 def test_winner_finds_a_sub_pixel_peak():
     d = torch.arange(11, dtype=torch.float32).view(1, 11, 1, 1)
     vol = -((d - 6.3) ** 2)  # a parabola with its top at 6.3
-    best, peak = matching.winner(vol)
+    best, peak = matching.winner(vol), matching.peak_probability(vol)
     assert abs(best.item() - 6.3) < 1e-4
     assert 0 < peak.item() <= 1
 

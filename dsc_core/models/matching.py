@@ -82,16 +82,21 @@ def left_view_volume(volume: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def winner(volume: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(disparity in volume bins with a parabolic sub-pixel step, softmax peak probability), (B, 1, h, w)."""
+def winner(volume: torch.Tensor) -> torch.Tensor:
+    """(B, 1, h, w) disparity in volume bins, with a parabolic sub-pixel step."""
     D = volume.shape[1] - 1
     best = volume.argmax(1, keepdim=True)
     cm, c0, cp = (volume.gather(1, (best + k).clamp(0, D)) for k in (-1, 0, 1))
     cm, cp = torch.where(torch.isfinite(cm), cm, c0), torch.where(torch.isfinite(cp), cp, c0)
     den = cm - 2 * c0 + cp
     sub = torch.where(den.abs() > 1e-6, 0.5 * (cm - cp) / den, torch.zeros_like(den)).clamp(-0.5, 0.5)
-    peak = torch.softmax(volume, 1).amax(1, keepdim=True)
-    return best.to(volume.dtype) + sub, peak
+    return best.to(volume.dtype) + sub
+
+
+def peak_probability(volume: torch.Tensor) -> torch.Tensor:
+    """(B, 1, h, w) largest probability of the softmax over disparities: a confidence. Apart from
+    :func:`winner` so that the decoder's guided match, which needs no confidence, skips the softmax."""
+    return torch.softmax(volume, 1).amax(1, keepdim=True)
 
 
 class LearnedMatchingCost(nn.Module):
@@ -139,8 +144,8 @@ class LearnedMatchingCost(nn.Module):
         """Both views' disparities at full resolution, in pixels: ``{"disparity", "peak", "disparity_left"}``,
         each (B, 1, H, W); ``peak`` is the softmax's largest probability (a confidence)."""
         vol = self.volume(x_right, x_left, max_disparity)
-        d_r, peak = winner(vol)
-        d_l, _ = winner(left_view_volume(vol))
+        d_r, peak = winner(vol), peak_probability(vol)
+        d_l = winner(left_view_volume(vol))
         size = x_right.shape[-2:]
 
         def up(t):

@@ -255,11 +255,11 @@ class MatchedSideInformation:
         bins (1/4-resolution pixels) of the learned winner; the correlation threshold applies as without a
         matcher, and the left-right check reads the same banded volume along the left view's diagonals."""
         zv = zncc_volume(x_r, x_lb, max_d)
-        coarse, _ = winner(matcher.volume(x_r, x_l, max_d))
+        coarse = winner(matcher.volume(x_r, x_l, max_d))
         bins = torch.arange(zv.shape[1], device=zv.device, dtype=zv.dtype).view(1, -1, 1, 1)
         banded = torch.where((bins - coarse).abs() <= self.band, zv, torch.full_like(zv, -2.0))  # ZNCC >= -1
-        d4, _ = winner(banded)
-        d4_left, _ = winner(left_view_volume(banded))
+        d4 = winner(banded)
+        d4_left = winner(left_view_volume(banded))
         best = zv.gather(1, d4.round().long().clamp(0, zv.shape[1] - 1))
         size = x_r.shape[-2:]
 
